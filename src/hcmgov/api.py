@@ -1,0 +1,129 @@
+"""The platform's REST API at /api/v1: routers of each app, RFC 9457 problem details for errors."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from hcmgov.catalog.api import router as catalog_router
+from hcmgov.common.errors import DomainError, Message
+from hcmgov.core.api import router as core_router
+from hcmgov.dossiers.api import router as dossiers_router
+from hcmgov.dossiers.api import tracking_router
+
+log = logging.getLogger(__name__)
+PROBLEM_BASE = "https://dichvucong.hochiminhcity.gov.vn/problems/"
+
+api = NinjaAPI(
+    title="hcmgov API",
+    version="1.0.0",
+    description=(
+        "API của Nền tảng chính quyền số TP. Hồ Chí Minh — the REST API of Ho Chi Minh City's "
+        "digital-government platform. Lỗi theo RFC 9457 (application/problem+json), thông điệp theo "
+        "ngôn ngữ trong Accept-Language (vi, en). Errors are RFC 9457 problem details in the caller's language."
+    ),
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+api.add_router("/procedures", catalog_router)
+api.add_router("/", core_router)
+api.add_router("/dossiers", dossiers_router)
+api.add_router("/tracking", tracking_router)
+
+
+def _language(request: HttpRequest) -> str:
+    return getattr(request, "LANGUAGE_CODE", "vi") or "vi"
+
+
+def problem(
+    request: HttpRequest, *, status: int, code: str, message: Message, errors: list | None = None
+) -> HttpResponse:
+    lang = _language(request)
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": message.in_language(lang),
+        "status": status,
+        "detail": message.in_language(lang),
+        "code": code,
+        "instance": request.path,
+        "request_id": getattr(request, "request_id", ""),
+    }
+    if errors:
+        body["errors"] = errors
+    response = api.create_response(request, body, status=status)
+    response["Content-Type"] = "application/problem+json"
+    response["Content-Language"] = "en" if lang.startswith("en") else "vi"
+    return response
+
+
+@api.exception_handler(DomainError)
+def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    lang = _language(request)
+    errors = [{"field": e.field, "code": e.code, "message": e.message.in_language(lang)} for e in exc.errors]
+    return problem(request, status=exc.status, code=exc.code, message=exc.message, errors=errors)
+
+
+@api.exception_handler(NinjaValidationError)
+def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    errors = []
+    for err in exc.errors:
+        loc = [str(p) for p in err.get("loc", []) if p not in ("body", "payload", "query", "path", "header")]
+        field = ".".join(loc) or "request"
+        errors.append(
+            {
+                "field": field,
+                "code": str(err.get("type", "invalid")),
+                "message": Message(
+                    f"Trường «{field}» không hợp lệ.", f"Field “{field}” is not valid: {err.get('msg', '')}"
+                ).in_language(_language(request)),
+            }
+        )
+    return problem(
+        request,
+        status=422,
+        code="invalid_request",
+        message=Message("Yêu cầu không hợp lệ.", "The request is not valid."),
+        errors=errors,
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return problem(
+        request, status=401, code="unauthenticated", message=Message("Vui lòng đăng nhập.", "Please log in.")
+    )
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return problem(request, status=404, code="not_found", message=Message("Không tìm thấy.", "Not found."))
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    messages = {
+        403: Message("Bạn không có quyền thực hiện thao tác này.", "You may not do this."),
+        405: Message("Phương thức không được hỗ trợ.", "Method not allowed."),
+        429: Message("Quá nhiều yêu cầu, vui lòng thử lại sau.", "Too many requests: try again later."),
+    }
+    msg = messages.get(exc.status_code, Message("Yêu cầu không hợp lệ.", "The request is not valid."))
+    return problem(request, status=exc.status_code, code=f"http_{exc.status_code}", message=msg)
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    log.exception("unexpected API error")
+    return problem(
+        request,
+        status=500,
+        code="internal_error",
+        message=Message(
+            "Hệ thống gặp lỗi, vui lòng thử lại. Dữ liệu của bạn không bị mất.",
+            "The system hit an error; please try again. Nothing you sent was lost.",
+        ),
+    )

@@ -1,0 +1,68 @@
+"""The one audit mechanism: services declare ``@audited``; the decorator runs them in a transaction
+and writes the audit event inside it, so a change and its record commit or vanish together."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from django.db import models, transaction
+from django.forms.models import model_to_dict
+
+from hcmgov.audit.models import AuditEvent
+from hcmgov.common import context
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def snapshot(obj: models.Model, fields: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """A JSON-safe view of a model's fields for the before/after of an audit event."""
+    data = model_to_dict(obj, fields=fields)
+    return {k: (v if isinstance(v, str | int | float | bool | type(None)) else str(v)) for k, v in data.items()}
+
+
+def audit_record(
+    *, action: str, obj: models.Model, before: dict[str, Any] | None = None, after: dict[str, Any] | None = None
+) -> AuditEvent:
+    """Record one change of state, attributed to the current actor and request."""
+    actor = context.get_actor()
+    return AuditEvent.objects.create(
+        actor_id=actor.user_id,
+        actor_label=actor.label,
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        request_id=context.get_request_id(),
+        before=before,
+        after=after,
+    )
+
+
+def audited(
+    action: str, *, target: str | None = None, fields: tuple[str, ...] | None = None
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate a service that changes one model instance.
+
+    ``target`` names the keyword argument holding the instance the service changes (its fields
+    are captured before the call); a service that creates an instance returns it. The event
+    records the fields before and after.
+    """
+
+    def decorator(service: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(service)
+        def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+            with transaction.atomic():
+                instance = kwargs.get(target) if target else None
+                assert instance is None or isinstance(instance, models.Model)
+                before = snapshot(instance, fields) if instance is not None and instance.pk else None
+                result = service(*args, **kwargs)
+                obj = result if isinstance(result, models.Model) else instance
+                if obj is not None and not getattr(obj, "_audit_skip", False):
+                    audit_record(action=action, obj=obj, before=before, after=snapshot(obj, fields))
+                return result
+
+        return wrapped
+
+    return decorator

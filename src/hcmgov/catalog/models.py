@@ -1,0 +1,72 @@
+"""The administrative-procedure catalogue (thủ tục hành chính) and its versions."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Level(models.TextChoices):
+    COMMUNE = "commune", "Cấp xã"
+    DISTRICT = "district", "Cấp huyện"
+    CITY = "city", "Cấp tỉnh"
+
+
+class OnlineLevel(models.TextChoices):
+    """Decree 42/2022/NĐ-CP, Art. 11: full-process or partial online public service."""
+
+    FULL = "full", "Toàn trình"
+    PARTIAL = "partial", "Một phần"
+
+
+class Procedure(models.Model):
+    """A procedure, identified by its national code (e.g. ``1.001193``). Its content lives in
+    versions; the searchable facts of the version in force are copied here for fast filtering."""
+
+    code = models.CharField(max_length=16, unique=True)
+    local_code = models.CharField(max_length=40, blank=True)
+    code_verified = models.BooleanField(default=False)
+    code_source = models.CharField(max_length=400, blank=True)
+    name = models.CharField(max_length=400)
+    name_en = models.CharField(max_length=400)
+    field = models.CharField(max_length=120)
+    field_en = models.CharField(max_length=120)
+    level = models.CharField(max_length=10, choices=Level.choices)
+    agency_kind = models.CharField(max_length=16)
+    agency_department = models.CharField(max_length=32, blank=True)
+    online_level = models.CharField(max_length=8, choices=OnlineLevel.choices)
+    statutory_days = models.PositiveSmallIntegerField()
+    has_fee = models.BooleanField(default=False)
+    search_text = models.TextField(blank=True, help_text="Names without diacritics, for search.")
+
+    class Meta:
+        ordering = ["code"]
+        indexes = [models.Index(fields=["level", "field"])]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class ProcedureVersion(models.Model):
+    """The content of a procedure valid from a date: fees, documents, form, time. Dossiers keep
+    the version they were submitted under."""
+
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField()
+    valid_from = models.DateField()
+    valid_to = models.DateField(null=True, blank=True)
+    statutory_days = models.PositiveSmallIntegerField()
+    same_day_cutoff = models.TimeField(null=True, blank=True)
+    fees = models.JSONField(default=list)
+    required_documents = models.JSONField(default=list)
+    legal_basis = models.JSONField(default=list)
+    result = models.CharField(max_length=300)
+    result_en = models.CharField(max_length=300)
+    form_schema = models.JSONField()
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["procedure", "version"], name="procedure_version_unique")]
+        ordering = ["procedure", "-version"]
+
+    def __str__(self) -> str:
+        return f"{self.procedure.code} v{self.version}"

@@ -1,0 +1,50 @@
+"""Reads of the procedure catalogue."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Q, QuerySet
+
+from hcmgov.catalog.models import Procedure, ProcedureVersion
+from hcmgov.common.errors import NotFound
+from hcmgov.common.text import fold
+
+
+def procedure_search(
+    *, q: str = "", field: str = "", level: str = "", agency_kind: str = "", online_level: str = ""
+) -> QuerySet[Procedure]:
+    """Procedures matching words of ``q`` (with or without diacritics) and the filters."""
+    qs = Procedure.objects.all()
+    for word in fold(q).split():
+        qs = qs.filter(Q(search_text__contains=word) | Q(code__startswith=word))
+    if field:
+        qs = qs.filter(field=field)
+    if level:
+        qs = qs.filter(level=level)
+    if agency_kind:
+        qs = qs.filter(agency_kind=agency_kind)
+    if online_level:
+        qs = qs.filter(online_level=online_level)
+    return qs.order_by("level", "field", "code")
+
+
+def procedure_fields() -> list[tuple[str, str]]:
+    """The distinct fields (lĩnh vực) with their English names, for the search filter."""
+    return list(Procedure.objects.values_list("field", "field_en").distinct().order_by("field"))
+
+
+def procedure_get(*, code: str) -> Procedure:
+    try:
+        return Procedure.objects.get(code=code)
+    except Procedure.DoesNotExist:
+        raise NotFound("thủ tục hành chính", "Procedure") from None
+
+
+def procedure_version_in_force(*, procedure: Procedure, day: dt.date) -> ProcedureVersion:
+    """The version of ``procedure`` valid on ``day`` (the latest one if none covers the day)."""
+    versions = procedure.versions.order_by("-valid_from")
+    version = versions.filter(valid_from__lte=day).exclude(valid_to__lt=day).first() or versions.first()
+    if version is None:
+        raise NotFound("phiên bản thủ tục", "Procedure version")
+    return version

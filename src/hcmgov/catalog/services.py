@@ -1,0 +1,91 @@
+"""Writes of the procedure catalogue: loading procedures from their YAML definitions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.db import transaction
+from jsonschema import Draft202012Validator
+
+from hcmgov.catalog.models import Procedure, ProcedureVersion
+from hcmgov.common.text import fold
+
+DATA_DIR = Path(__file__).resolve().parent / "data" / "procedures"
+VERSIONED_FIELDS = (
+    "statutory_days",
+    "same_day_cutoff",
+    "fees",
+    "required_documents",
+    "legal_basis",
+    "result",
+    "result_en",
+    "form_schema",
+    "notes",
+)
+
+
+def _version_values(spec: dict[str, Any]) -> dict[str, Any]:
+    cutoff = spec.get("same_day_cutoff")
+    return {
+        "statutory_days": int(spec["statutory_days"]),
+        "same_day_cutoff": dt.time.fromisoformat(cutoff) if cutoff else None,
+        "fees": spec.get("fees") or [],
+        "required_documents": spec.get("required_documents") or [],
+        "legal_basis": spec.get("legal_basis") or [],
+        "result": spec["result"],
+        "result_en": spec["result_en"],
+        "form_schema": spec["form_schema"],
+        "notes": spec.get("notes") or "",
+    }
+
+
+@transaction.atomic
+def procedure_upsert(*, spec: dict[str, Any]) -> tuple[Procedure, bool]:
+    """Create or update a procedure from its definition. A change of content makes a new version
+    (dossiers keep the version they were submitted under); returns (procedure, new_version_made)."""
+    Draft202012Validator.check_schema(spec["form_schema"])
+    values = _version_values(spec)
+    procedure, _ = Procedure.objects.update_or_create(
+        code=str(spec["code"]),
+        defaults={
+            "local_code": spec.get("local_code") or "",
+            "code_verified": bool(spec.get("code_verified")),
+            "code_source": spec.get("code_source") or "",
+            "name": spec["name"],
+            "name_en": spec["name_en"],
+            "field": spec["field"],
+            "field_en": spec["field_en"],
+            "level": spec["level"],
+            "agency_kind": spec["agency_kind"],
+            "agency_department": spec.get("agency_department") or "",
+            "online_level": spec["online_level"],
+            "statutory_days": values["statutory_days"],
+            "has_fee": any((fee.get("amount") or 0) > 0 for fee in values["fees"]),
+            "search_text": fold(f"{spec['name']} {spec['name_en']} {spec['field']} {spec['code']}"),
+        },
+    )
+    latest = procedure.versions.order_by("-version").first()
+    if latest is not None and all(getattr(latest, f) == values[f] for f in VERSIONED_FIELDS):
+        return procedure, False
+    valid_from = dt.date.fromisoformat(str(spec.get("valid_from") or "2021-01-01"))
+    if latest is not None:
+        valid_from = max(valid_from, dt.date.today())  # noqa: DTZ011 - a calendar date
+        latest.valid_to = valid_from - dt.timedelta(days=1)
+        latest.save(update_fields=["valid_to"])
+    ProcedureVersion.objects.create(
+        procedure=procedure, version=(latest.version + 1) if latest else 1, valid_from=valid_from, **values
+    )
+    return procedure, True
+
+
+def procedures_load(*, directory: Path = DATA_DIR) -> int:
+    """Load every ``*.yaml`` procedure definition in ``directory``; returns how many were read."""
+    count = 0
+    for path in sorted(directory.glob("*.yaml")):
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        procedure_upsert(spec=spec)
+        count += 1
+    return count

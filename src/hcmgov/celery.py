@@ -1,0 +1,14 @@
+"""The task worker. Broker from CELERY_BROKER_URL: a folder queue by default (no server), RabbitMQ
+or Redis at city scale. Beat runs the periodic jobs: outbox delivery and the worker heartbeat."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hcmgov.settings")
+
+app = Celery("hcmgov")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["hcmgov.core", "hcmgov.notifications", "hcmgov.dossiers"])

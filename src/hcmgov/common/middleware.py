@@ -1,0 +1,78 @@
+"""Request id, actor and metrics middleware, and the log filter that stamps the request id."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from hcmgov.common import context, metrics
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class RequestIdMiddleware:
+    """Take the caller's ``X-Request-ID`` when it is well-formed, else make one; echo it back."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _SAFE_ID.match(incoming) else context.new_request_id()
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = context.set_request_id(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            context.reset_request_id(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class ActorMiddleware:
+    """After authentication: attribute the request's changes to the logged-in user."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            actor = context.Actor(user_id=user.pk, label=user.get_username())
+        else:
+            actor = context.Actor(user_id=None, label="anonymous")
+        token = context.set_actor(actor)
+        try:
+            return self.get_response(request)
+        finally:
+            context.reset_actor(token)
+
+
+class MetricsMiddleware:
+    """Count requests and time them by route name (not by path, to keep label sets bounded)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        route = (match.view_name or match.route) if match else "unmatched"
+        metrics.observe_request(
+            method=request.method or "",
+            route=route,
+            status=response.status_code,
+            seconds=time.perf_counter() - started,
+        )
+        return response
+
+
+class RequestIdLogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = context.get_request_id()
+        return True

@@ -1,0 +1,89 @@
+"""Reads of the core app: units, the crosswalk, agencies, health."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from hcmgov.core.models import AdminUnit, Agency, Heartbeat, OutboxEvent, Structure, UnitLink
+
+
+def structure_at(*, day: dt.date) -> Structure:
+    """The administrative structure in force on ``day``."""
+    return Structure.objects.filter(valid_from__lte=day).exclude(valid_to__lt=day).order_by("-valid_from").get()
+
+
+def unit_list(
+    *, structure: str | None = None, parent_code: str | None = None, level: str | None = None
+) -> QuerySet[AdminUnit]:
+    qs = AdminUnit.objects.select_related("structure", "parent")
+    if structure:
+        qs = qs.filter(structure__key=structure)
+    if parent_code:
+        qs = qs.filter(parent__code=parent_code)
+    if level:
+        qs = qs.filter(level=level)
+    return qs.order_by("structure__valid_from", "code")
+
+
+def unit_successor_map(*, from_structure: str, to_structure: str) -> dict[int, int]:
+    """Map unit ids of one structure to the ids of the later structure they went into, following
+    primary crosswalk links (a split unit is counted under the unit that took its primary part).
+    Units of ``to_structure`` map to themselves."""
+    mapping: dict[int, int] = {}
+    links = UnitLink.objects.filter(
+        primary=True, old__structure__key=from_structure, new__structure__key=to_structure
+    ).values_list("old_id", "new_id")
+    mapping.update(dict(links))
+    for unit_id in AdminUnit.objects.filter(structure__key=to_structure).values_list("id", flat=True):
+        mapping[unit_id] = unit_id
+    return mapping
+
+
+def unit_in_force(*, unit: AdminUnit, day: dt.date) -> AdminUnit:
+    """The unit that, on ``day``, stands for ``unit`` (itself, or its successor after a merger)."""
+    current = unit
+    seen = set()
+    while current.valid_to is not None and current.valid_to < day and current.pk not in seen:
+        seen.add(current.pk)
+        link = current.successor_links.filter(primary=True).select_related("new").first()
+        if link is None:
+            break
+        current = link.new
+    return current
+
+
+def agency_list(*, kind: str | None = None, level: str | None = None, day: dt.date | None = None) -> QuerySet[Agency]:
+    qs = Agency.objects.select_related("unit")
+    if kind:
+        qs = qs.filter(kind=kind)
+    if level:
+        qs = qs.filter(level=level)
+    if day:
+        qs = qs.filter(valid_from__lte=day).exclude(valid_to__lt=day)
+    return qs.order_by("code")
+
+
+def agency_get(*, code: str) -> Agency:
+    return Agency.objects.select_related("unit").get(code=code)
+
+
+def database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone() == (1,)
+    except Exception:
+        return False
+
+
+def worker_alive(*, within: dt.timedelta = dt.timedelta(seconds=60)) -> bool:
+    beat = Heartbeat.objects.filter(process="worker").first()
+    return beat is not None and beat.beat_at >= timezone.now() - within
+
+
+def outbox_backlog() -> int:
+    return OutboxEvent.objects.filter(delivered_at__isnull=True).count()

@@ -1,0 +1,90 @@
+"""Writes of the core app: sequences, outbox events, heartbeats, loading units and agencies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from hcmgov.common import context, metrics
+from hcmgov.core.models import DaySequence, Heartbeat, OutboxEvent
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 10
+Handler = Callable[[OutboxEvent], None]
+_HANDLERS: dict[str, list[Handler]] = {}
+
+
+def sequence_next(*, scope: str, day: dt.date) -> int:
+    """Issue the next number of ``scope`` on ``day``, gap-free.
+
+    One upsert statement: the row stays locked until the caller's transaction ends, so concurrent
+    callers queue on it and a rollback returns the number (Circular 01/2018/TT-VPCP wants the
+    day's sequence without gaps). Must run inside a transaction.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("sequence_next must run inside transaction.atomic()")
+    table = DaySequence._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (scope, day, last) VALUES (%s, %s, 1) "  # noqa: S608 - table name is ours
+            f"ON CONFLICT (scope, day) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+            [scope, day],
+        )
+        (value,) = cursor.fetchone()
+    return int(value)
+
+
+def event_subscribe(topic: str) -> Callable[[Handler], Handler]:
+    """Register a handler for an outbox topic. Handlers must be idempotent: delivery is at least once."""
+
+    def register(handler: Handler) -> Handler:
+        _HANDLERS.setdefault(topic, []).append(handler)
+        return handler
+
+    return register
+
+
+def event_publish(*, topic: str, key: str, payload: dict[str, Any]) -> OutboxEvent:
+    """Write an event to the outbox in the caller's transaction."""
+    return OutboxEvent.objects.create(topic=topic, key=key, payload=payload, request_id=context.get_request_id())
+
+
+def outbox_deliver(*, batch: int = 200) -> int:
+    """Deliver pending events to their handlers; returns how many were delivered.
+
+    Several workers may run this at once: on PostgreSQL each claims rows with SKIP LOCKED.
+    A failing handler leaves its event pending for a later try, up to ``MAX_ATTEMPTS``.
+    """
+    delivered = 0
+    with transaction.atomic():
+        pending = OutboxEvent.objects.filter(delivered_at__isnull=True, attempts__lt=MAX_ATTEMPTS).order_by("id")
+        if connection.features.has_select_for_update_skip_locked:
+            pending = pending.select_for_update(skip_locked=True)
+        for event in list(pending[:batch]):
+            try:
+                with transaction.atomic(), context.acting_as(context.Actor.system("worker"), event.request_id or None):
+                    for handler in _HANDLERS.get(event.topic, []):
+                        handler(event)
+            except Exception:  # a handler's failure must not stop the others
+                log.exception("outbox handler failed", extra={"event_id": event.pk, "topic": event.topic})
+                event.attempts += 1
+                event.last_error = traceback.format_exc(limit=5)[-4000:]
+                event.save(update_fields=["attempts", "last_error"])
+                continue
+            event.delivered_at = timezone.now()
+            event.attempts += 1
+            event.save(update_fields=["delivered_at", "attempts"])
+            metrics.OUTBOX_DELIVERED.labels(event.topic).inc()
+            delivered += 1
+    return delivered
+
+
+def heartbeat_beat(*, process: str, info: dict[str, Any] | None = None) -> None:
+    Heartbeat.objects.update_or_create(process=process, defaults={"beat_at": timezone.now(), "info": info or {}})

@@ -1,0 +1,126 @@
+"""``hcmgov demo``: load the demo city — units, agencies, procedures, people and dossiers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+from tqdm import tqdm
+
+from hcmgov.catalog import selectors as catalog
+from hcmgov.catalog.services import procedures_load
+from hcmgov.common import jsonform
+from hcmgov.common.context import Actor, acting_as
+from hcmgov.core import selectors as core
+from hcmgov.core.loaders import agencies_load, units_load
+from hcmgov.dossiers import demo
+from hcmgov.identity import services as identity
+from hcmgov.identity.models import User
+from hcmgov.identity.tests.factories import PASSWORD
+
+CITIZENS = 40
+# Officials of the demo: (login, full name, agency kind, department, unit name to pick the agency by)
+OFFICIALS = [
+    ("canbo.saigon", "Lê Thị Mai", "commune_pc", "", "Phường Sài Gòn"),
+    ("canbo.benthanh", "Phạm Văn Hải", "commune_pc", "", "Phường Bến Thành"),
+    ("canbo.tuphap", "Võ Thị Hồng", "department", "justice", ""),
+    ("canbo.congan", "Đặng Minh Tuấn", "police", "", ""),
+]
+
+
+class Command(BaseCommand):
+    help = "Load the demo city (idempotent); --dossiers N adds N dossiers (millions for benchmarks)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--dossiers", type=int, default=None, help="Add this many dossiers (default: fill up to 3,000)."
+        )
+        parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument("--quiet", action="store_true")
+
+    def handle(
+        self, *args: Any, dossiers: int | None = None, seed: int = 2026, quiet: bool = False, **options: Any
+    ) -> None:
+        with acting_as(Actor.system("demo")):
+            counts = units_load()
+            agencies = agencies_load()
+            procedures = procedures_load()
+            self.stdout.write(f"units: {counts} · agencies: {agencies} · procedures: {procedures}")
+            logins = self._people(seed)
+            wanted = dossiers if dossiers is not None else max(0, 3000 - demo.dossier_count())
+            if wanted:
+                self._dossiers(wanted, seed + demo.dossier_count(), quiet)
+        self.stdout.write(f"dossiers in the database: {demo.dossier_count():,}")
+        self.stdout.write(f"\nDemo logins (password for all: {PASSWORD}):")
+        for login, who in logins:
+            self.stdout.write(f"  {login:<18} {who}")
+
+    @transaction.atomic
+    def _people(self, seed: int) -> list[tuple[str, str]]:
+        rng = random.Random(seed)
+        logins: list[tuple[str, str]] = []
+        if not User.objects.filter(username="admin").exists():
+            identity.user_create(
+                username="admin",
+                password=PASSWORD,
+                kind="admin",
+                full_name="Quản trị hệ thống",
+                email="admin@example.vn",
+            )
+        logins.append(("admin", "quản trị / administrator (/admin/)"))
+        for i in range(1, CITIZENS + 1):
+            username = f"congdan{i}"
+            if not User.objects.filter(username=username).exists():
+                identity.user_create(
+                    username=username,
+                    password=PASSWORD,
+                    kind="citizen",
+                    full_name=jsonform.sample_name(rng),
+                    email=f"{username}@example.vn",
+                    personal_id=f"0792{i:08d}",
+                    phone=f"09{i:08d}",
+                    date_of_birth=dt.date(1970 + i % 35, 1 + i % 12, 1 + i % 28),
+                    address=f"{i} Nguyễn Huệ, Phường Sài Gòn, TP. Hồ Chí Minh",
+                )
+        logins.append(("congdan1", "công dân / citizen (… congdan40)"))
+        today = timezone.localdate()
+        for login, name, kind, department, unit_name in OFFICIALS:
+            agency = self._agency(kind, department, unit_name, today)
+            if agency is None:
+                continue
+            user = User.objects.filter(username=login).first() or identity.user_create(
+                username=login, password=PASSWORD, kind="official", full_name=name, email=f"{login}@tphcm.gov.vn"
+            )
+            identity.role_assign(user=user, role="receiver", agency_id=agency.pk)
+            logins.append((login, f"cán bộ một cửa / desk officer — {agency.name}"))
+        return logins
+
+    def _agency(self, kind: str, department: str, unit_name: str, today: dt.date) -> Any:
+        qs = core.agency_list(kind=kind, day=today)
+        if department:
+            qs = qs.filter(department=department)
+        if unit_name:
+            qs = qs.filter(unit__name=unit_name)
+        return qs.first()
+
+    def _dossiers(self, count: int, seed: int, quiet: bool) -> None:
+        today = timezone.localdate()
+        procedures = list(catalog.procedure_search())
+        for p in procedures:
+            p.version = catalog.procedure_version_in_force(procedure=p, day=today)  # type: ignore[attr-defined]
+        applicants = list(User.objects.filter(kind="citizen"))
+        with tqdm(total=count, desc="dossiers", unit="hs", disable=quiet, mininterval=1.0) as bar:
+            made = demo.generate(
+                procedures=procedures,
+                applicants=applicants,
+                count=count,
+                start=dt.date(2024, 1, 2),
+                end=today,
+                seed=seed,
+                progress=bar.update,
+            )
+        self.stdout.write(f"created {made:,} dossiers")

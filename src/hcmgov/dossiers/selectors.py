@@ -1,0 +1,95 @@
+"""Reads of dossiers: the applicant's list, the desk's queue, public tracking, statistics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from collections import Counter
+from typing import Any
+
+from django.db.models import QuerySet
+
+from hcmgov.common.errors import NotFound
+from hcmgov.core import selectors as core
+from hcmgov.dossiers.models import STATUS_EN, Channel, Dossier, DossierEvent, Status
+from hcmgov.identity import selectors as identity
+
+__all__ = ["STATUS_EN", "Channel", "Status"]  # value types other apps read, re-exported with the reads
+
+LIST_RELATED = ("procedure", "agency")
+
+
+def dossier_list_for_applicant(*, user: Any) -> QuerySet[Dossier]:
+    return Dossier.objects.filter(applicant=user).select_related(*LIST_RELATED).order_by("-submitted_at", "-id")
+
+
+def dossier_list_for_official(*, user: Any, status: int | None = None, q: str = "") -> QuerySet[Dossier]:
+    """Dossiers of the agencies where ``user`` holds a role (deny by default: none otherwise)."""
+    qs = Dossier.objects.filter(agency_id__in=identity.user_agency_ids(user=user)).select_related(*LIST_RELATED)
+    if status:
+        qs = qs.filter(status=status)
+    if q:
+        qs = (
+            qs.filter(code__startswith=q.strip())
+            if any(ch.isdigit() for ch in q)
+            else qs.filter(applicant_name__icontains=q.strip())
+        )
+    return qs.order_by("-submitted_at", "-id")
+
+
+def dossier_visible_to(*, user: Any, code: str) -> Dossier:
+    """The dossier ``code`` if ``user`` may see it: its applicant, or an official of its agency."""
+    dossier = (
+        Dossier.objects.select_related("procedure", "procedure_version", "agency", "unit").filter(code=code).first()
+    )
+    if dossier is None or not user.is_authenticated:
+        raise NotFound("hồ sơ", "Dossier")
+    if dossier.applicant_id == user.pk:
+        return dossier
+    if user.kind == "official" and dossier.agency_id in identity.user_agency_ids(user=user):
+        return dossier
+    raise NotFound("hồ sơ", "Dossier")  # not 403: do not reveal that the code exists
+
+
+def dossier_track(*, code: str, secret: str) -> Dossier:
+    """Public tracking: the dossier whose code and printed secret both match."""
+    dossier = Dossier.objects.select_related("procedure", "agency").filter(code=code.strip()).first()
+    if dossier is None or not hmac.compare_digest(dossier.tracking_secret, secret.strip().upper()):
+        raise NotFound("hồ sơ với mã và mã tra cứu này", "A dossier with this code and lookup secret")
+    return dossier
+
+
+def dossier_events(*, dossier: Dossier) -> list[DossierEvent]:
+    return list(dossier.events.order_by("at", "id"))
+
+
+def dossier_counts_by_unit(
+    *, structure: str, start: dt.date | None = None, end: dt.date | None = None
+) -> dict[str, int]:
+    """Dossiers per commune-level unit of ``structure``: units that later merged are counted under
+    the unit they went into, through the crosswalk (a dossier keeps the unit it was received by)."""
+    qs = Dossier.objects.exclude(unit=None)
+    if start:
+        qs = qs.filter(submitted_at__date__gte=start)
+    if end:
+        qs = qs.filter(submitted_at__date__lte=end)
+    by_unit = Counter(dict(_group_count(qs)))
+    structures = {u.structure.key for u in core.unit_list().filter(pk__in=list(by_unit))}
+    result: Counter[int] = Counter()
+    for key in structures:
+        mapping = core.unit_successor_map(from_structure=key, to_structure=structure)
+        for unit_id, count in by_unit.items():
+            if unit_id in mapping:
+                result[mapping[unit_id]] += count
+    codes = dict(core.unit_list(structure=structure).values_list("id", "code"))
+    return {codes[uid]: n for uid, n in result.items() if uid in codes}
+
+
+def _group_count(qs: QuerySet[Dossier]) -> list[tuple[int, int]]:
+    from django.db.models import Count
+
+    return list(qs.values_list("unit_id").annotate(n=Count("id")).values_list("unit_id", "n"))
+
+
+def dossier_by_id(*, dossier_id: int) -> Dossier:
+    return Dossier.objects.select_related("procedure", "agency", "applicant").get(pk=dossier_id)

@@ -1,0 +1,305 @@
+"""Writes of the dossiers app: submission, receipt and refusal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError
+from django.utils import timezone
+
+from hcmgov.audit.services import audited
+from hcmgov.catalog import selectors as catalog
+from hcmgov.common import jsonform, metrics
+from hcmgov.common.errors import DomainError, FieldError, Message
+from hcmgov.core import selectors as core
+from hcmgov.core import services as core_services
+from hcmgov.core.workcalendar import default_calendar
+from hcmgov.dossiers.files import CONTENT_TYPE, Attachment, check_attachment
+from hcmgov.dossiers.models import Channel, Dossier, DossierDocument, DossierEvent, Status
+from hcmgov.identity import selectors as identity
+
+LOCAL_TZ = dt.timezone(dt.timedelta(hours=7))  # Asia/Ho_Chi_Minh has no DST
+_SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # noqa: S105 - an alphabet, not a password  # no 0/O, 1/I: read off paper
+
+
+def new_tracking_secret() -> str:
+    return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(8))
+
+
+def dossier_code(*, agency_code: str, day: dt.date, sequence: int) -> str:
+    """Circular 01/2018/TT-VPCP, Art. 26: ``<agency code>-<YYMMDD>-<4-digit sequence of the day>``."""
+    return f"{agency_code}-{day:%y%m%d}-{sequence:04d}"
+
+
+def _agency_fits(procedure: Any, agency: Any, day: dt.date) -> bool:
+    if agency.kind != procedure.agency_kind:
+        return False
+    if procedure.agency_department and agency.department != procedure.agency_department:
+        return False
+    return agency.valid_from <= day and (agency.valid_to is None or agency.valid_to >= day)
+
+
+def _check(
+    *, version: Any, procedure: Any, agency: Any, form_data: Any, attachments: list[Attachment], day: dt.date
+) -> list[FieldError]:
+    errors = list(jsonform.validate(version.form_schema, form_data))
+    if not _agency_fits(procedure, agency, day):
+        errors.append(
+            FieldError(
+                "agency",
+                "wrong_agency",
+                Message(
+                    f"{agency.name} không giải quyết thủ tục này.", f"{agency.name_en} does not handle this procedure."
+                ),
+            )
+        )
+    by_requirement: dict[str, list[Attachment]] = {}
+    for att in attachments:
+        by_requirement.setdefault(att.requirement, []).append(att)
+    known = {doc["code"] for doc in version.required_documents}
+    for code in by_requirement:
+        if code not in known:
+            errors.append(
+                FieldError(
+                    code,
+                    "unknown_document",
+                    Message(
+                        f"Giấy tờ «{code}» không thuộc thành phần hồ sơ của thủ tục này.",
+                        f"Document “{code}” is not part of this procedure's dossier.",
+                    ),
+                )
+            )
+    for doc in version.required_documents:
+        if doc.get("required", True) and not by_requirement.get(doc["code"]):
+            errors.append(
+                FieldError(
+                    doc["code"],
+                    "document_missing",
+                    Message(
+                        f"Thiếu giấy tờ bắt buộc: {doc['name']}.",
+                        f"A required document is missing: {doc.get('name_en') or doc['name']}.",
+                    ),
+                )
+            )
+    for att in attachments:
+        problem = check_attachment(att)
+        if problem:
+            errors.append(problem)
+    return errors
+
+
+def dossier_submit(
+    *,
+    applicant: Any,
+    procedure_code: str,
+    agency_code: str,
+    form_data: dict[str, Any],
+    attachments: list[Attachment],
+    channel: int = Channel.ONLINE,
+    idempotency_key: str | None = None,
+    language: str = "vi",
+    now: dt.datetime | None = None,
+) -> tuple[Dossier, bool]:
+    """Submit a dossier; returns ``(dossier, created)``.
+
+    Everything is checked before anything is written; the dossier, its files, its code (gap-free
+    daily sequence), its first history entry, the audit event and the ``dossier.submitted`` outbox
+    event commit together or not at all. A repeat with the same ``idempotency_key`` by the same
+    applicant returns the first dossier (``created`` False) and writes nothing.
+    """
+    if idempotency_key:
+        existing = Dossier.objects.filter(applicant=applicant, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
+    now = now or timezone.now()
+    day = now.astimezone(LOCAL_TZ).date()
+    procedure = catalog.procedure_get(code=procedure_code)
+    version = catalog.procedure_version_in_force(procedure=procedure, day=day)
+    try:
+        agency = core.agency_get(code=agency_code)
+    except Exception:
+        raise DomainError(
+            "unknown_agency", Message("Không tìm thấy cơ quan tiếp nhận.", "Receiving agency not found."), 400
+        ) from None
+    errors = _check(
+        version=version, procedure=procedure, agency=agency, form_data=form_data, attachments=attachments, day=day
+    )
+    if errors:
+        raise DomainError(
+            "invalid_dossier",
+            Message(
+                "Hồ sơ chưa hợp lệ, vui lòng kiểm tra các mục được đánh dấu.",
+                "The dossier is not valid yet: please check the marked items.",
+            ),
+            status=422,
+            errors=errors,
+        )
+    stored: list[str] = []
+    try:
+        dossier = _create(
+            applicant=applicant,
+            procedure=procedure,
+            version=version,
+            agency=agency,
+            form_data=form_data,
+            attachments=attachments,
+            channel=channel,
+            idempotency_key=idempotency_key,
+            language=language,
+            now=now,
+            day=day,
+            stored=stored,
+        )
+    except IntegrityError:
+        for name in stored:  # the transaction is gone; so must its files be
+            default_storage.delete(name)
+        if idempotency_key:  # a concurrent retry won the race: answer with its dossier
+            existing = Dossier.objects.filter(applicant=applicant, idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return existing, False
+        raise
+    except BaseException:
+        for name in stored:
+            default_storage.delete(name)
+        raise
+    metrics.DOSSIERS_SUBMITTED.labels(str(channel)).inc()
+    return dossier, True
+
+
+@audited("dossier.submit")
+def _create(
+    *,
+    applicant: Any,
+    procedure: Any,
+    version: Any,
+    agency: Any,
+    form_data: dict[str, Any],
+    attachments: list[Attachment],
+    channel: int,
+    idempotency_key: str | None,
+    language: str,
+    now: dt.datetime,
+    day: dt.date,
+    stored: list[str],
+) -> Dossier:
+    sequence = core_services.sequence_next(scope=agency.code, day=day)
+    due_at = default_calendar().appointment_date(received_at=now, working_days=version.statutory_days)
+    dossier = Dossier.objects.create(
+        code=dossier_code(agency_code=agency.code, day=day, sequence=sequence),
+        procedure=procedure,
+        procedure_version=version,
+        agency=agency,
+        unit=agency.unit,
+        applicant=applicant,
+        applicant_name=applicant.full_name or applicant.get_username(),
+        channel=channel,
+        status=Status.NEW,
+        form_data=form_data,
+        language=language,
+        submitted_at=now,
+        due_at=due_at,
+        tracking_secret=new_tracking_secret(),
+        idempotency_key=idempotency_key or None,
+    )
+    documents = []
+    for att in attachments:
+        name = default_storage.save(
+            f"dossiers/{day:%Y/%m}/{dossier.code}/{att.requirement}{att.extension}", ContentFile(att.data)
+        )
+        stored.append(name)
+        documents.append(
+            DossierDocument(
+                dossier=dossier,
+                requirement=att.requirement,
+                file=name,
+                filename=att.filename[:255],
+                content_type=CONTENT_TYPE[att.extension],
+                size=len(att.data),
+                sha256=att.sha256,
+            )
+        )
+    DossierDocument.objects.bulk_create(documents)
+    DossierEvent.objects.create(
+        dossier=dossier, at=now, status_from=None, status_to=Status.NEW, actor_label=dossier.applicant_name, note=""
+    )
+    core_services.event_publish(topic="dossier.submitted", key=dossier.code, payload={"dossier_id": dossier.pk})
+    return dossier
+
+
+def _transition(dossier: Dossier, *, to: int, actor_label: str, note: str = "", now: dt.datetime) -> None:
+    DossierEvent.objects.create(
+        dossier=dossier, at=now, status_from=dossier.status, status_to=to, actor_label=actor_label, note=note
+    )
+    dossier.status = to
+
+
+def _lock_for_action(dossier: Dossier, official: Any, allowed_from: set[int]) -> Dossier:
+    locked = Dossier.objects.select_for_update().get(pk=dossier.pk)
+    if not identity.user_has_role(user=official, agency_id=locked.agency_id, roles={"receiver", "agency_admin"}):
+        raise DomainError(
+            "forbidden",
+            Message(
+                "Bạn không có quyền tiếp nhận hồ sơ của cơ quan này.", "You may not receive dossiers of this agency."
+            ),
+            403,
+        )
+    if locked.status not in allowed_from:
+        raise DomainError(
+            "wrong_status",
+            Message(
+                f"Hồ sơ đang ở trạng thái «{locked.get_status_display()}», không thể thực hiện thao tác này.",
+                "The dossier's status does not allow this action.",
+            ),
+            409,
+        )
+    return locked
+
+
+@audited("dossier.receive", target="dossier")
+def dossier_receive(*, dossier: Dossier, official: Any, now: dt.datetime | None = None) -> Dossier:
+    """Receive a dossier at the one-stop-shop desk (status 1 → 2). The appointment date is set
+    from the moment of receipt (Decree 61/2018/NĐ-CP, Art. 19)."""
+    now = now or timezone.now()
+    locked = _lock_for_action(dossier, official, {Status.NEW})
+    _transition(locked, to=Status.RECEIVED, actor_label=official.full_name or official.username, now=now)
+    locked.received_at = now
+    locked.due_at = default_calendar().appointment_date(
+        received_at=now, working_days=locked.procedure_version.statutory_days
+    )
+    locked.save(update_fields=["status", "received_at", "due_at", "updated_at"])
+    core_services.event_publish(topic="dossier.received", key=locked.code, payload={"dossier_id": locked.pk})
+    return locked
+
+
+@audited("dossier.refuse", target="dossier")
+def dossier_refuse(*, dossier: Dossier, official: Any, reason: str, now: dt.datetime | None = None) -> Dossier:
+    """Refuse to receive a dossier, with the reason (status 1 → 3; refusal slip, Form 03 of
+    Circular 01/2018/TT-VPCP)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(
+            "reason_required",
+            Message("Vui lòng ghi rõ lý do từ chối.", "Please give the reason for refusing."),
+            400,
+            errors=[
+                FieldError(
+                    "reason",
+                    "required",
+                    Message("Vui lòng ghi rõ lý do từ chối.", "Please give the reason for refusing."),
+                )
+            ],
+        )
+    now = now or timezone.now()
+    locked = _lock_for_action(dossier, official, {Status.NEW})
+    _transition(
+        locked, to=Status.NOT_RECEIVED, actor_label=official.full_name or official.username, note=reason, now=now
+    )
+    locked.refusal_reason = reason[:2000]
+    locked.finished_at = now
+    locked.save(update_fields=["status", "refusal_reason", "finished_at", "updated_at"])
+    core_services.event_publish(topic="dossier.refused", key=locked.code, payload={"dossier_id": locked.pk})
+    return locked

@@ -1,0 +1,69 @@
+"""Accounts of citizens, businesses and officials, and officials' roles scoped to an agency."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class UserKind(models.TextChoices):
+    CITIZEN = "citizen", "Công dân"
+    BUSINESS = "business", "Doanh nghiệp"
+    OFFICIAL = "official", "Cán bộ, công chức"
+    ADMIN = "admin", "Quản trị"
+
+
+class User(AbstractUser):
+    """A person or organisation account. Citizens are identified by their 12-digit personal ID
+    (căn cước), businesses by their tax code; officials act through their role assignments."""
+
+    kind = models.CharField(max_length=12, choices=UserKind.choices, default=UserKind.CITIZEN)
+    full_name = models.CharField(max_length=150, blank=True)
+    personal_id = models.CharField(max_length=12, null=True, blank=True, unique=True)
+    tax_code = models.CharField(max_length=14, null=True, blank=True, unique=True)
+    phone = models.CharField(max_length=20, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True)
+    address = models.CharField(max_length=300, blank=True)
+    preferred_language = models.CharField(max_length=5, default="vi")
+
+    def __str__(self) -> str:
+        return self.full_name or self.username
+
+
+class Role(models.TextChoices):
+    RECEIVER = "receiver", "Cán bộ tiếp nhận (một cửa)"
+    SPECIALIST = "specialist", "Chuyên viên xử lý"
+    HEAD = "head", "Lãnh đạo phòng"
+    LEADER = "leader", "Lãnh đạo ký duyệt"
+    CLERK = "clerk", "Văn thư trả kết quả"
+    AGENCY_ADMIN = "agency_admin", "Quản trị cơ quan"
+
+
+class RoleAssignment(models.Model):
+    """An official holds a role within one agency; the role decides what they may see and do."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="roles")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    agency = models.ForeignKey("core.Agency", on_delete=models.PROTECT, related_name="role_assignments")
+    valid_from = models.DateField(null=True, blank=True)
+    valid_to = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "role", "agency"], name="role_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.role} @ {self.agency_id}"
+
+
+class ApiToken(models.Model):
+    """A personal token for the API (``Authorization: Bearer …``); only its SHA-256 is stored.
+    The national e-ID and the city's OpenID provider come with the identity issue."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user_id})"

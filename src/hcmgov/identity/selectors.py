@@ -1,0 +1,25 @@
+"""Reads of identities and roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hcmgov.identity.models import RoleAssignment
+
+
+def user_agency_ids(*, user: Any, roles: set[str] | None = None) -> list[int]:
+    """The agencies in which ``user`` holds one of ``roles`` (any role if None)."""
+    if not user.is_authenticated:
+        return []
+    qs = RoleAssignment.objects.filter(user=user)
+    if roles:
+        qs = qs.filter(role__in=roles)
+    return list(qs.values_list("agency_id", flat=True).distinct())
+
+
+def user_has_role(*, user: Any, agency_id: int, roles: set[str]) -> bool:
+    return RoleAssignment.objects.filter(user=user, agency_id=agency_id, role__in=roles).exists()
+
+
+def user_roles(*, user: Any) -> list[RoleAssignment]:
+    return list(RoleAssignment.objects.filter(user=user).select_related("agency").order_by("agency__code", "role"))

@@ -1,0 +1,324 @@
+"""Pages of the citizen portal and the back office. Thin: parse, call a service or selector, render."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from hcmgov.catalog import selectors as catalog
+from hcmgov.common.access import applicant_required, login_required, official_required, public
+from hcmgov.common.errors import DomainError, NotFound
+from hcmgov.core import selectors as core
+from hcmgov.dossiers import documents, selectors, services
+from hcmgov.dossiers.files import Attachment
+from hcmgov.dossiers.selectors import STATUS_EN, Status
+from hcmgov.web import schemaform
+
+LEVELS = [
+    ("commune", "Cấp xã", "Commune level"),
+    ("district", "Cấp huyện", "District level"),
+    ("city", "Cấp tỉnh", "City level"),
+]
+
+
+def _lang(request: HttpRequest) -> str:
+    return getattr(request, "LANGUAGE_CODE", "vi") or "vi"
+
+
+def _today() -> dt.date:
+    return timezone.localdate()
+
+
+@public
+@require_http_methods(["GET"])
+def home(request: HttpRequest) -> HttpResponse:
+    """Procedure search with filters (field, level, agency kind)."""
+    params = {k: request.GET.get(k, "")[:100] for k in ("q", "field", "level", "agency_kind")}
+    results = catalog.procedure_search(**params)
+    page = Paginator(results, 20).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "web/home.html",
+        {
+            "page": page,
+            "params": params,
+            "fields": catalog.procedure_fields(),
+            "levels": LEVELS,
+            "querystring": "&".join(f"{k}={v}" for k, v in params.items() if v),
+        },
+    )
+
+
+@public
+@require_http_methods(["GET"])
+def procedure_detail(request: HttpRequest, code: str) -> HttpResponse:
+    procedure = _procedure_or_404(code)
+    version = catalog.procedure_version_in_force(procedure=procedure, day=_today())
+    return render(request, "web/procedure.html", {"procedure": procedure, "version": version})
+
+
+def _procedure_or_404(code: str) -> Any:
+    try:
+        return catalog.procedure_get(code=code)
+    except NotFound:
+        raise Http404(code) from None
+
+
+def _agencies_for(procedure: Any) -> list[Any]:
+    agencies = core.agency_list(kind=procedure.agency_kind, day=_today())
+    if procedure.agency_department:
+        agencies = agencies.filter(department=procedure.agency_department)
+    return list(agencies)
+
+
+def _attachments(request: HttpRequest, version: Any) -> list[Attachment]:
+    out = []
+    for doc in version.required_documents:
+        for upload in request.FILES.getlist(f"doc-{doc['code']}"):
+            if (upload.size or 0) > settings.UPLOAD_MAX_BYTES:  # do not read it: the check reports the size
+                out.append(
+                    Attachment(
+                        requirement=doc["code"],
+                        filename=upload.name or "",
+                        data=b"\0" * (settings.UPLOAD_MAX_BYTES + 1),
+                    )
+                )
+                continue
+            out.append(Attachment(requirement=doc["code"], filename=upload.name or "", data=upload.read()))
+    return out
+
+
+@applicant_required
+@require_http_methods(["GET", "POST"])
+def dossier_new(request: HttpRequest, code: str) -> HttpResponse:
+    """The application form, rendered from the procedure's JSON Schema; validated on the server."""
+    procedure = _procedure_or_404(code)
+    version = catalog.procedure_version_in_force(procedure=procedure, day=_today())
+    agencies = _agencies_for(procedure)
+    data: dict[str, Any] = {}
+    errors: list[Any] = []
+    error: DomainError | None = None
+    token = request.POST.get("submission_token") or secrets.token_urlsafe(16)
+    agency_code = request.POST.get("agency", "")
+    if request.method == "POST":
+        from hcmgov.common import jsonform
+
+        data = jsonform.coerce(version.form_schema, request.POST)
+        try:
+            dossier, created = services.dossier_submit(
+                applicant=request.user,
+                procedure_code=procedure.code,
+                agency_code=agency_code,
+                form_data=data,
+                attachments=_attachments(request, version),
+                idempotency_key=f"web:{token}",
+                language=_lang(request),
+            )
+        except DomainError as exc:
+            error, errors = exc, exc.errors
+        else:
+            if created:
+                messages.success(request, "Nộp hồ sơ thành công." if _lang(request) == "vi" else "Dossier submitted.")
+            return redirect("web:dossier", code=dossier.code)
+    else:
+        data = _prefill(version.form_schema, request.user)
+    by_field = {e.field: e for e in errors}
+    return render(
+        request,
+        "web/dossier_new.html",
+        {
+            "procedure": procedure,
+            "version": version,
+            "agencies": agencies,
+            "agency_code": agency_code,
+            "items": schemaform.build(version.form_schema, data, errors),
+            "error": error,
+            "errors": errors,
+            "doc_errors": by_field,
+            "token": token,
+            "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
+        },
+        status=422 if error else 200,
+    )
+
+
+def _prefill(schema: dict[str, Any], user: Any) -> dict[str, Any]:
+    """Fill what the city already knows about the applicant (``x-prefill``): never ask twice."""
+    from hcmgov.common.jsonform import flat_fields
+
+    data: dict[str, Any] = {}
+    for f in flat_fields(schema):
+        source = f.schema.get("x-prefill")
+        value = getattr(user, source, None) if source else None
+        if value:
+            node = data
+            *parents, leaf = f.name.split(".")
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[leaf] = value.isoformat() if isinstance(value, dt.date) else value
+    return data
+
+
+@applicant_required
+@require_http_methods(["GET"])
+def my_dossiers(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.dossier_list_for_applicant(user=request.user), 20).get_page(request.GET.get("page"))
+    return render(request, "web/my_dossiers.html", {"page": page, "status_en": STATUS_EN})
+
+
+def _visible(request: HttpRequest, code: str) -> Any:
+    try:
+        return selectors.dossier_visible_to(user=request.user, code=code)
+    except NotFound:
+        raise Http404(code) from None
+
+
+@login_required
+@require_http_methods(["GET"])
+def dossier_detail(request: HttpRequest, code: str) -> HttpResponse:
+    dossier = _visible(request, code)
+    return render(
+        request,
+        "web/dossier.html",
+        {
+            "dossier": dossier,
+            "events": selectors.dossier_events(dossier=dossier),
+            "status_en": STATUS_EN,
+            "documents": list(dossier.documents.all()),
+            "tracking_url": documents.tracking_url(dossier),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET"])
+def receipt_pdf(request: HttpRequest, code: str) -> HttpResponse:
+    """Form 01: the receipt and appointment slip, with a QR code to public tracking."""
+    dossier = _visible(request, code)
+    return _pdf(documents.receipt_pdf(dossier), f"phieu-hen-{dossier.code}.pdf")
+
+
+@login_required
+@require_http_methods(["GET"])
+def refusal_pdf(request: HttpRequest, code: str) -> HttpResponse:
+    """Form 03: the refusal slip, for a dossier that was not received."""
+    dossier = _visible(request, code)
+    if dossier.status != Status.NOT_RECEIVED:
+        raise Http404(code)
+    return _pdf(documents.refusal_pdf(dossier), f"phieu-tu-choi-{dossier.code}.pdf")
+
+
+def _pdf(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+@public
+@require_http_methods(["GET"])
+def track(request: HttpRequest) -> HttpResponse:
+    """Public status lookup by dossier code plus the secret printed on the receipt."""
+    code = request.GET.get("code", "").strip()[:48]
+    secret = request.GET.get("secret", "").strip()[:16]
+    dossier, events, not_found = None, [], False
+    if code and secret:
+        try:
+            dossier = selectors.dossier_track(code=code, secret=secret)
+            events = selectors.dossier_events(dossier=dossier)
+        except NotFound:
+            not_found = True
+    return render(
+        request,
+        "web/track.html",
+        {
+            "code": code,
+            "secret": secret,
+            "dossier": dossier,
+            "events": events,
+            "not_found": not_found,
+            "status_en": STATUS_EN,
+        },
+        status=404 if not_found else 200,
+    )
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "web/login.html"
+    redirect_authenticated_user = True
+    access = "public"
+
+
+@public
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("web:home")
+
+
+@official_required
+@require_http_methods(["GET"])
+def office_queue(request: HttpRequest) -> HttpResponse:
+    """The back office: incoming dossiers of the official's agencies."""
+    status_param = request.GET.get("status", str(Status.NEW))
+    status = int(status_param) if status_param.isdigit() and int(status_param) in Status.values else None
+    q = request.GET.get("q", "")[:48]
+    page = Paginator(selectors.dossier_list_for_official(user=request.user, status=status, q=q), 25).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "web/office_queue.html",
+        {
+            "page": page,
+            "status": status,
+            "q": q,
+            "statuses": Status.choices,
+            "status_en": STATUS_EN,
+        },
+    )
+
+
+@official_required
+@require_http_methods(["GET", "POST"])
+def office_dossier(request: HttpRequest, code: str) -> HttpResponse:
+    dossier = _visible(request, code)
+    error = None
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "receive":
+                services.dossier_receive(dossier=dossier, official=request.user)
+            elif action == "refuse":
+                services.dossier_refuse(dossier=dossier, official=request.user, reason=request.POST.get("reason", ""))
+            else:
+                raise Http404(action)
+        except DomainError as exc:
+            error = exc
+        else:
+            return redirect(reverse("web:office_dossier", args=[dossier.code]))
+        dossier = _visible(request, code)
+    return render(
+        request,
+        "web/office_dossier.html",
+        {
+            "dossier": dossier,
+            "events": selectors.dossier_events(dossier=dossier),
+            "error": error,
+            "documents": list(dossier.documents.all()),
+            "status_en": STATUS_EN,
+            "fields": schemaform.build(dossier.procedure_version.form_schema, dossier.form_data),
+        },
+        status=409 if error else 200,
+    )
