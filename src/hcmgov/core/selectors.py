@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from hcmgov.core.models import AdminUnit, Agency, Heartbeat, OutboxEvent, Structure, UnitLink
+from hcmgov.core.models import AdminUnit, Agency, DaySequence, Heartbeat, OutboxEvent, Structure, UnitLink
 
 
 def structure_at(*, day: dt.date) -> Structure:
@@ -87,3 +87,8 @@ def worker_alive(*, within: dt.timedelta = dt.timedelta(seconds=60)) -> bool:
 
 def outbox_backlog() -> int:
     return OutboxEvent.objects.filter(delivered_at__isnull=True).count()
+
+
+def sequence_last(*, scope: str, day: dt.date) -> int:
+    """The last number issued for ``scope`` on ``day`` (0 if none)."""
+    return DaySequence.objects.filter(scope=scope, day=day).values_list("last", flat=True).first() or 0

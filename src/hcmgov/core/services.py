@@ -88,3 +88,11 @@ def outbox_deliver(*, batch: int = 200) -> int:
 
 def heartbeat_beat(*, process: str, info: dict[str, Any] | None = None) -> None:
     Heartbeat.objects.update_or_create(process=process, defaults={"beat_at": timezone.now(), "info": info or {}})
+
+
+def sequences_raise_to(*, values: dict[tuple[str, dt.date], int]) -> None:
+    """Bulk-set day sequences after bulk imports (demo, migrations of legacy data), never lowering one."""
+    for (scope, day), last in values.items():
+        updated = DaySequence.objects.filter(scope=scope, day=day, last__lt=last).update(last=last)
+        if not updated:
+            DaySequence.objects.get_or_create(scope=scope, day=day, defaults={"last": last})

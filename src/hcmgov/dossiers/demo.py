@@ -17,7 +17,8 @@ from django.db import transaction
 from django.db.models import Max
 
 from hcmgov.common import jsonform
-from hcmgov.core.models import Agency, DaySequence
+from hcmgov.core import selectors as core
+from hcmgov.core import services as core_services
 from hcmgov.core.workcalendar import default_calendar
 from hcmgov.dossiers.models import Channel, Dossier, DossierEvent, Status
 from hcmgov.dossiers.services import LOCAL_TZ, dossier_code, new_tracking_secret
@@ -68,8 +69,8 @@ def generate(
     """Create ``count`` dossiers submitted between ``start`` and ``end``. Returns how many were made."""
     rng = random.Random(seed)
     calendar = default_calendar()
-    agencies_by_kind: dict[tuple[str, str, bool], list[Agency]] = defaultdict(list)
-    for agency in Agency.objects.select_related("unit"):
+    agencies_by_kind: dict[tuple[str, str, bool], list[Any]] = defaultdict(list)
+    for agency in core.agency_list():
         agencies_by_kind[(agency.kind, agency.department, agency.valid_from >= REFORM)].append(agency)
     samples: dict[int, list[dict[str, Any]]] = {}
     for p in procedures:
@@ -106,15 +107,14 @@ def generate(
             progress(len(planned))
         if not planned:
             break
-    _store_sequences(sequences)
+    core_services.sequences_raise_to(values=sequences)
     return made
 
 
 def _next_sequence(sequences: dict[tuple[str, dt.date], int], agency_code: str, day: dt.date) -> int:
     key = (agency_code, day)
     if key not in sequences:
-        row = DaySequence.objects.filter(scope=agency_code, day=day).values_list("last", flat=True).first()
-        sequences[key] = row or 0
+        sequences[key] = core.sequence_last(scope=agency_code, day=day)
     sequences[key] += 1
     return sequences[key]
 
@@ -184,13 +184,6 @@ def _write(
             previous = status
     DossierEvent.objects.bulk_create(events, batch_size=5000)
     return len(dossiers)
-
-
-def _store_sequences(sequences: dict[tuple[str, dt.date], int]) -> None:
-    rows = [DaySequence(scope=scope, day=day, last=last) for (scope, day), last in sequences.items()]
-    DaySequence.objects.bulk_create(
-        rows, batch_size=5000, update_conflicts=True, unique_fields=["scope", "day"], update_fields=["last"]
-    )
 
 
 def dossier_count() -> int:

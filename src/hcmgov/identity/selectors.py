@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hcmgov.identity.models import RoleAssignment
+from hcmgov.identity.models import RoleAssignment, User
 
 
 def user_agency_ids(*, user: Any, roles: set[str] | None = None) -> list[int]:
@@ -23,3 +23,11 @@ def user_has_role(*, user: Any, agency_id: int, roles: set[str]) -> bool:
 
 def user_roles(*, user: Any) -> list[RoleAssignment]:
     return list(RoleAssignment.objects.filter(user=user).select_related("agency").order_by("agency__code", "role"))
+
+
+def user_by_username(*, username: str) -> User | None:
+    return User.objects.filter(username=username).first()
+
+
+def users_of_kind(*, kind: str) -> list[User]:
+    return list(User.objects.filter(kind=kind).order_by("id"))

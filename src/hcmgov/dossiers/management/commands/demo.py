@@ -18,8 +18,8 @@ from hcmgov.common.context import Actor, acting_as
 from hcmgov.core import selectors as core
 from hcmgov.core.loaders import agencies_load, units_load
 from hcmgov.dossiers import demo
+from hcmgov.identity import selectors as identity_read
 from hcmgov.identity import services as identity
-from hcmgov.identity.models import User
 from hcmgov.identity.tests.factories import PASSWORD
 
 CITIZENS = 40
@@ -63,7 +63,7 @@ class Command(BaseCommand):
     def _people(self, seed: int) -> list[tuple[str, str]]:
         rng = random.Random(seed)
         logins: list[tuple[str, str]] = []
-        if not User.objects.filter(username="admin").exists():
+        if identity_read.user_by_username(username="admin") is None:
             identity.user_create(
                 username="admin",
                 password=PASSWORD,
@@ -74,7 +74,7 @@ class Command(BaseCommand):
         logins.append(("admin", "quản trị / administrator (/admin/)"))
         for i in range(1, CITIZENS + 1):
             username = f"congdan{i}"
-            if not User.objects.filter(username=username).exists():
+            if identity_read.user_by_username(username=username) is None:
                 identity.user_create(
                     username=username,
                     password=PASSWORD,
@@ -92,7 +92,7 @@ class Command(BaseCommand):
             agency = self._agency(kind, department, unit_name, today)
             if agency is None:
                 continue
-            user = User.objects.filter(username=login).first() or identity.user_create(
+            user = identity_read.user_by_username(username=login) or identity.user_create(
                 username=login, password=PASSWORD, kind="official", full_name=name, email=f"{login}@tphcm.gov.vn"
             )
             identity.role_assign(user=user, role="receiver", agency_id=agency.pk)
@@ -112,7 +112,7 @@ class Command(BaseCommand):
         procedures = list(catalog.procedure_search())
         for p in procedures:
             p.version = catalog.procedure_version_in_force(procedure=p, day=today)  # type: ignore[attr-defined]
-        applicants = list(User.objects.filter(kind="citizen"))
+        applicants = identity_read.users_of_kind(kind="citizen")
         with tqdm(total=count, desc="dossiers", unit="hs", disable=quiet, mininterval=1.0) as bar:
             made = demo.generate(
                 procedures=procedures,
