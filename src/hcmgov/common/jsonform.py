@@ -40,6 +40,8 @@ class Field:
 
     @property
     def kind(self) -> str:
+        if self.schema.get("type") == "array":
+            return "multi"
         if "enum" in self.schema:
             return "enum"
         t = self.schema.get("type", "string")
@@ -48,9 +50,10 @@ class Field:
         return str(t)
 
     def choices(self) -> list[tuple[Any, str, str]]:
-        values = self.schema.get("enum", [])
-        vi = self.schema.get("x-enum-titles") or [str(v) for v in values]
-        en = self.schema.get("x-enum-titles-en") or vi
+        source = self.schema.get("items", {}) if self.kind == "multi" else self.schema
+        values = source.get("enum", [])
+        vi = source.get("x-enum-titles") or self.schema.get("x-enum-titles") or [str(v) for v in values]
+        en = source.get("x-enum-titles-en") or self.schema.get("x-enum-titles-en") or vi
         return list(zip(values, vi, en, strict=False))
 
 
@@ -84,6 +87,13 @@ def coerce(schema: Mapping[str, Any], post: Mapping[str, Any]) -> dict[str, Any]
     validation names the problem instead of the conversion silently dropping it."""
     data: dict[str, Any] = {}
     for f in flat_fields(schema):
+        if f.kind == "multi":  # checkboxes: every ticked value, in the schema's order
+            getlist = getattr(post, "getlist", None)
+            ticked = getlist(f.name) if getlist else post.get(f.name) or []
+            values = [v for v, _, _ in f.choices() if v in ticked]
+            if values:
+                _put(data, f.name, values)
+            continue
         raw = post.get(f.name)
         if raw is None:
             if f.schema.get("type") == "boolean":
@@ -102,12 +112,16 @@ def coerce(schema: Mapping[str, Any], post: Mapping[str, Any]) -> dict[str, Any]
         elif t == "number":
             with contextlib.suppress(ValueError):
                 value = float(value.replace(",", "."))
-        target = data
-        *parents, leaf = f.name.split(".")
-        for p in parents:
-            target = target.setdefault(p, {})
-        target[leaf] = value
+        _put(data, f.name, value)
     return data
+
+
+def _put(data: dict[str, Any], path: str, value: Any) -> None:
+    target = data
+    *parents, leaf = path.split(".")
+    for p in parents:
+        target = target.setdefault(p, {})
+    target[leaf] = value
 
 
 def _title(schema: Mapping[str, Any], path: list[str | int]) -> tuple[str, str]:
@@ -170,9 +184,18 @@ def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
     return sorted(found.values(), key=lambda e: order.get(e.field, len(order)))
 
 
+def _digits(r: Any, n: int) -> str:
+    return "".join(r.choice("0123456789") for _ in range(n))
+
+
 _PATTERN_SAMPLES = {
-    "^[0-9]{12}$": lambda r: "079" + "".join(r.choice("0123456789") for _ in range(9)),
-    "^[0-9]{10}([0-9]{3})?$": lambda r: "03" + "".join(r.choice("0123456789") for _ in range(8)),
+    "^[0-9]{12}$": lambda r: "079" + _digits(r, 9),
+    "^[0-9]{10}([0-9]{3})?$": lambda r: "03" + _digits(r, 8),
+    "^[0-9]{10}$": lambda r: "03" + _digits(r, 8),
+    r"^(\+84|0)[0-9]{9,10}$": lambda r: "09" + _digits(r, 8),
+    "^[0-9]{6,30}$": lambda r: _digits(r, 12),
+    "^(0[1-9]|[12][0-9]|3[01])/(0[1-9]|1[0-2])$": lambda r: f"{r.randint(1, 28):02d}/{r.randint(1, 12):02d}",
+    "^([01][0-9]|2[0-3]):[0-5][0-9]$": lambda r: f"{r.randint(7, 16):02d}:{r.choice(['00', '15', '30', '45'])}",
 }
 _FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Võ", "Đặng", "Bùi"]
 _MIDDLE = ["Văn", "Thị", "Minh", "Ngọc", "Thanh", "Hữu", "Gia", "Bảo"]
@@ -206,6 +229,10 @@ def _sample_value(name: str, s: Mapping[str, Any], rng: Any) -> Any:
     if "const" in s:
         return s["const"]
     t = s.get("type", "string")
+    if t == "array":
+        options = list(s.get("items", {}).get("enum", []))
+        count = max(int(s.get("minItems", 1)), 1)
+        return rng.sample(options, min(count, len(options))) if options else []
     if t == "boolean":
         return True
     if t in {"integer", "number"}:

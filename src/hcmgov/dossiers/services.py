@@ -74,6 +74,8 @@ def _check(
                 )
             )
     for doc in version.required_documents:
+        if doc.get("kind") == "present":  # shown at the desk, or read from the population database online
+            continue
         if doc.get("required", True) and not by_requirement.get(doc["code"]):
             errors.append(
                 FieldError(

@@ -11,12 +11,16 @@ from hcmgov.identity.models import ApiToken, RoleAssignment, User, UserKind
 
 
 @audited("user.create", fields=("username", "kind", "full_name", "email"))
-def user_create(*, username: str, password: str | None, kind: str = UserKind.CITIZEN, **fields: Any) -> User:
+def user_create(
+    *, username: str, password: str | None, kind: str = UserKind.CITIZEN, password_hash: str = "", **fields: Any
+) -> User:
     """Create an account (citizen, business, official or admin)."""
     user = User(username=username, kind=kind, **fields)
     if kind == UserKind.ADMIN:
         user.is_staff = user.is_superuser = True
-    if password:
+    if password_hash:  # already hashed (demo data sets one hash for many accounts)
+        user.password = password_hash
+    elif password:
         user.set_password(password)
     else:
         user.set_unusable_password()

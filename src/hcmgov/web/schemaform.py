@@ -62,6 +62,7 @@ def build(
         s = entry.schema
         kind = entry.kind
         input_type = {
+            "multi": "checkboxes",
             "enum": "select",
             "boolean": "checkbox",
             "integer": "number",
@@ -80,7 +81,7 @@ def build(
                 entry.required,
                 input=input_type,
                 value=_get(data, entry.name),
-                choices=entry.choices() if kind == "enum" else None,
+                choices=entry.choices() if kind in {"enum", "multi"} else None,
                 help=str(s.get("description", "")),
                 help_en=str(s.get("x-description-en") or s.get("description", "")),
                 error=by_field.get(entry.name),

@@ -6,6 +6,7 @@ import datetime as dt
 import random
 from typing import Any
 
+from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -62,11 +63,13 @@ class Command(BaseCommand):
     @transaction.atomic
     def _people(self, seed: int) -> list[tuple[str, str]]:
         rng = random.Random(seed)
+        hashed = make_password(PASSWORD)  # hashing is slow on purpose: once for all demo accounts
         logins: list[tuple[str, str]] = []
         if identity_read.user_by_username(username="admin") is None:
             identity.user_create(
                 username="admin",
-                password=PASSWORD,
+                password=None,
+                password_hash=hashed,
                 kind="admin",
                 full_name="Quản trị hệ thống",
                 email="admin@example.vn",
@@ -77,7 +80,8 @@ class Command(BaseCommand):
             if identity_read.user_by_username(username=username) is None:
                 identity.user_create(
                     username=username,
-                    password=PASSWORD,
+                    password=None,
+                    password_hash=hashed,
                     kind="citizen",
                     full_name=jsonform.sample_name(rng),
                     email=f"{username}@example.vn",
@@ -93,7 +97,12 @@ class Command(BaseCommand):
             if agency is None:
                 continue
             user = identity_read.user_by_username(username=login) or identity.user_create(
-                username=login, password=PASSWORD, kind="official", full_name=name, email=f"{login}@tphcm.gov.vn"
+                username=login,
+                password=None,
+                password_hash=hashed,
+                kind="official",
+                full_name=name,
+                email=f"{login}@tphcm.gov.vn",
             )
             identity.role_assign(user=user, role="receiver", agency_id=agency.pk)
             logins.append((login, f"cán bộ một cửa / desk officer — {agency.name}"))
