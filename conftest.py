@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from typing import Any
 
 import pytest
 
@@ -40,8 +41,85 @@ def png_bytes() -> bytes:
 
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # tests only: fast
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Load the real city once per test database: units in both structures, the crosswalk,
+    agencies and the procedure catalogue (transactional tests that flush reload it via ``city``)."""
+    with django_db_blocker.unblock():
+        _load_city()
+
+
+def _load_city() -> None:
+    from hcmgov.catalog.services import procedures_load
+    from hcmgov.core import selectors
+    from hcmgov.core.loaders import agencies_load, units_load
+
+    if not selectors.agency_list().exists():
+        units_load()
+        agencies_load()
+        procedures_load()
+
+
+@pytest.fixture
+def city(db):
+    """The real city's units, agencies and procedures (loaded once; reloaded after a flush)."""
+    _load_city()
+
+
+# --- a procedure, an agency, a citizen and a desk officer, built with the apps' factories ---------
+
+
+@pytest.fixture
+def version(db):
+    from hcmgov.catalog.tests.factories import ProcedureVersionFactory
+
+    return ProcedureVersionFactory()
+
+
+@pytest.fixture
+def agency(db):
+    from hcmgov.core.tests.factories import AgencyFactory
+
+    return AgencyFactory()
+
+
+@pytest.fixture
+def citizen(db):
+    from hcmgov.identity.tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def receiver(agency):
+    from hcmgov.identity.tests.factories import RoleAssignmentFactory
+
+    return RoleAssignmentFactory(agency=agency).user
+
+
+@pytest.fixture
+def submit(version, agency, citizen, pdf_bytes):
+    from hcmgov.dossiers.files import Attachment
+    from hcmgov.dossiers.services import dossier_submit
+    from hcmgov.dossiers.tests.conftest import VALID_FORM
+
+    def _submit(**overrides: Any):
+        kwargs: dict[str, Any] = {
+            "applicant": citizen,
+            "procedure_code": version.procedure.code,
+            "agency_code": agency.code,
+            "form_data": dict(VALID_FORM),
+            "attachments": [Attachment("TOKHAI", "to-khai.pdf", pdf_bytes)],
+        }
+        kwargs.update(overrides)
+        return dossier_submit(**kwargs)
+
+    return _submit

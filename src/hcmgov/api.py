@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -18,7 +19,23 @@ from hcmgov.dossiers.api import tracking_router
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://dichvucong.hochiminhcity.gov.vn/problems/"
 
-api = NinjaAPI(
+
+class PlatformAPI(NinjaAPI):
+    """NinjaAPI whose OpenAPI document declares problem details as ``application/problem+json``."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for path in schema["paths"].values():
+            for operation in path.values():
+                for response in operation.get("responses", {}).values():
+                    content = response.get("content", {})
+                    body = content.get("application/json", {})
+                    if body.get("schema", {}).get("$ref", "").endswith("/Problem"):
+                        content["application/problem+json"] = content.pop("application/json")
+        return schema
+
+
+api = PlatformAPI(
     title="hcmgov API",
     version="1.0.0",
     description=(

@@ -8,6 +8,7 @@ from ninja import Router, Schema
 from ninja.pagination import PageNumberPagination, paginate
 
 from hcmgov.catalog import selectors
+from hcmgov.common.problem import problems
 
 router = Router(tags=["procedures"])
 PUBLIC = {"x-access": "public"}
@@ -58,7 +59,7 @@ class ProcedureDetailOut(ProcedureOut):
     form_schema: dict[str, Any]
 
 
-@router.get("", response=list[ProcedureOut], openapi_extra=PUBLIC, summary="Search procedures")
+@router.get("", response={200: list[ProcedureOut], **problems(422)}, openapi_extra=PUBLIC, summary="Search procedures")
 @paginate(PageNumberPagination, page_size=50)
 def list_procedures(
     request: HttpRequest, q: str = "", field: str = "", level: str = "", agency_kind: str = "", online_level: str = ""
@@ -67,7 +68,12 @@ def list_procedures(
     return selectors.procedure_search(q=q, field=field, level=level, agency_kind=agency_kind, online_level=online_level)
 
 
-@router.get("/{code}", response=ProcedureDetailOut, openapi_extra=PUBLIC, summary="One procedure, version in force")
+@router.get(
+    "/{code}",
+    response={200: ProcedureDetailOut, **problems(404)},
+    openapi_extra=PUBLIC,
+    summary="One procedure, version in force",
+)
 def get_procedure(request: HttpRequest, code: str) -> Any:
     procedure = selectors.procedure_get(code=code)
     version = selectors.procedure_version_in_force(procedure=procedure, day=dt.date.today())  # noqa: DTZ011

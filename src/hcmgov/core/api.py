@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.pagination import PageNumberPagination, paginate
 
+from hcmgov.common.problem import problems
 from hcmgov.core import selectors
 
 router = Router(tags=["units and agencies"])
@@ -54,7 +55,11 @@ class AgencyOut(Schema):
 
 
 @router.get(
-    "/units", response=list[UnitOut], openapi_extra=PUBLIC, tags=["units and agencies"], summary="Administrative units"
+    "/units",
+    response={200: list[UnitOut], **problems(422)},
+    openapi_extra=PUBLIC,
+    tags=["units and agencies"],
+    summary="Administrative units",
 )
 @paginate(PageNumberPagination, page_size=200)
 def list_units(request: HttpRequest, structure: str = "", parent: str = "", level: str = "") -> Any:
@@ -62,7 +67,7 @@ def list_units(request: HttpRequest, structure: str = "", parent: str = "", leve
     return selectors.unit_list(structure=structure or None, parent_code=parent or None, level=level or None)
 
 
-@router.get("/agencies", response=list[AgencyOut], openapi_extra=PUBLIC, summary="Agencies")
+@router.get("/agencies", response={200: list[AgencyOut], **problems(422)}, openapi_extra=PUBLIC, summary="Agencies")
 @paginate(PageNumberPagination, page_size=200)
 def list_agencies(request: HttpRequest, kind: str = "", level: str = "", on: dt.date | None = None) -> Any:
     """Cơ quan — agencies that receive dossiers, optionally those in force on a date."""

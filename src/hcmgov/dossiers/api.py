@@ -7,10 +7,12 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Header, Router, Schema
+from ninja import Status as Answer
 from ninja.pagination import PageNumberPagination, paginate
 
 from hcmgov.common.apiauth import AUTH
 from hcmgov.common.errors import DomainError, FieldError, Message
+from hcmgov.common.problem import problems
 from hcmgov.dossiers import selectors, services
 from hcmgov.dossiers.files import Attachment
 from hcmgov.dossiers.models import STATUS_EN, Dossier, Status
@@ -140,7 +142,12 @@ def _require_applicant(request: HttpRequest) -> None:
         )
 
 
-@router.post("", response={201: SubmittedOut, 200: SubmittedOut}, openapi_extra=APPLICANT, summary="Submit a dossier")
+@router.post(
+    "",
+    response={201: SubmittedOut, 200: SubmittedOut, **problems(400, 401, 403, 404, 422)},
+    openapi_extra=APPLICANT,
+    summary="Submit a dossier",
+)
 def submit(
     request: HttpRequest,
     payload: DossierIn,
@@ -159,10 +166,15 @@ def submit(
         language=getattr(request, "LANGUAGE_CODE", "vi"),
     )
     response["Location"] = f"/api/v1/dossiers/{dossier.code}"
-    return (201 if created else 200), dossier
+    return Answer(201 if created else 200, dossier)
 
 
-@router.get("", response=list[DossierOut], openapi_extra=SIGNED_IN, summary="My dossiers, or my agencies' dossiers")
+@router.get(
+    "",
+    response={200: list[DossierOut], **problems(401, 422)},
+    openapi_extra=SIGNED_IN,
+    summary="My dossiers, or my agencies' dossiers",
+)
 @paginate(PageNumberPagination, page_size=50)
 def list_dossiers(request: HttpRequest, status: int | None = None, q: str = "") -> Any:
     if getattr(request.user, "kind", None) == "official":
@@ -171,26 +183,36 @@ def list_dossiers(request: HttpRequest, status: int | None = None, q: str = "") 
     return qs.filter(status=status) if status else qs
 
 
-@router.get("/{code}", response=DossierOut, openapi_extra=SIGNED_IN, summary="One dossier")
+@router.get("/{code}", response={200: DossierOut, **problems(401, 404)}, openapi_extra=SIGNED_IN, summary="One dossier")
 def get_dossier(request: HttpRequest, code: str) -> Any:
     return selectors.dossier_visible_to(user=request.user, code=code)
 
 
-@router.post("/{code}/receive", response=DossierOut, openapi_extra=OFFICIAL, summary="Receive (status 1 → 2)")
+@router.post(
+    "/{code}/receive",
+    response={200: DossierOut, **problems(401, 403, 404, 409)},
+    openapi_extra=OFFICIAL,
+    summary="Receive (status 1 → 2)",
+)
 def receive(request: HttpRequest, code: str) -> Any:
     dossier = selectors.dossier_visible_to(user=request.user, code=code)
     return services.dossier_receive(dossier=dossier, official=request.user)
 
 
 @router.post(
-    "/{code}/refuse", response=DossierOut, openapi_extra=OFFICIAL, summary="Refuse to receive (status 1 → 3, Form 03)"
+    "/{code}/refuse",
+    response={200: DossierOut, **problems(400, 401, 403, 404, 409, 422)},
+    openapi_extra=OFFICIAL,
+    summary="Refuse to receive (status 1 → 3, Form 03)",
 )
 def refuse(request: HttpRequest, code: str, payload: RefuseIn) -> Any:
     dossier = selectors.dossier_visible_to(user=request.user, code=code)
     return services.dossier_refuse(dossier=dossier, official=request.user, reason=payload.reason)
 
 
-@tracking_router.get("/{code}", response=TrackingOut, openapi_extra=PUBLIC, summary="Public status lookup")
+@tracking_router.get(
+    "/{code}", response={200: TrackingOut, **problems(404, 422)}, openapi_extra=PUBLIC, summary="Public status lookup"
+)
 def track(request: HttpRequest, code: str, secret: str) -> Any:
     """Tra cứu hồ sơ — anyone holding the code and the secret printed on the receipt."""
     dossier = selectors.dossier_track(code=code, secret=secret)

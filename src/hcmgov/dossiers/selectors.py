@@ -75,12 +75,13 @@ def dossier_counts_by_unit(
         qs = qs.filter(submitted_at__date__lte=end)
     by_unit = Counter(dict(_group_count(qs)))
     structures = {u.structure.key for u in core.unit_list().filter(pk__in=list(by_unit))}
+    mapping: dict[int, int] = {}
+    for key in structures:  # one map from any unit to the unit of ``structure`` that stands for it
+        mapping.update(core.unit_successor_map(from_structure=key, to_structure=structure))
     result: Counter[int] = Counter()
-    for key in structures:
-        mapping = core.unit_successor_map(from_structure=key, to_structure=structure)
-        for unit_id, count in by_unit.items():
-            if unit_id in mapping:
-                result[mapping[unit_id]] += count
+    for unit_id, count in by_unit.items():
+        if unit_id in mapping:
+            result[mapping[unit_id]] += count
     codes = dict(core.unit_list(structure=structure).values_list("id", "code"))
     return {codes[uid]: n for uid, n in result.items() if uid in codes}
 

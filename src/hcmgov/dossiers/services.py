@@ -47,7 +47,18 @@ def _check(
     *, version: Any, procedure: Any, agency: Any, form_data: Any, attachments: list[Attachment], day: dt.date
 ) -> list[FieldError]:
     errors = list(jsonform.validate(version.form_schema, form_data))
-    if not _agency_fits(procedure, agency, day):
+    if agency is None:
+        errors.insert(
+            0,
+            FieldError(
+                "agency",
+                "required",
+                Message(
+                    "Vui lòng chọn cơ quan tiếp nhận hồ sơ.", "Please choose the agency that receives the dossier."
+                ),
+            ),
+        )
+    elif not _agency_fits(procedure, agency, day):
         errors.append(
             FieldError(
                 "agency",
@@ -121,12 +132,7 @@ def dossier_submit(
     day = now.astimezone(LOCAL_TZ).date()
     procedure = catalog.procedure_get(code=procedure_code)
     version = catalog.procedure_version_in_force(procedure=procedure, day=day)
-    try:
-        agency = core.agency_get(code=agency_code)
-    except Exception:
-        raise DomainError(
-            "unknown_agency", Message("Không tìm thấy cơ quan tiếp nhận.", "Receiving agency not found."), 400
-        ) from None
+    agency = core.agency_list().filter(code=agency_code).first() if agency_code else None
     errors = _check(
         version=version, procedure=procedure, agency=agency, form_data=form_data, attachments=attachments, day=day
     )

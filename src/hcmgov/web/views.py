@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -56,7 +57,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "params": params,
             "fields": catalog.procedure_fields(),
             "levels": LEVELS,
-            "querystring": "&".join(f"{k}={v}" for k, v in params.items() if v),
+            "querystring": urlencode({k: v for k, v in params.items() if v}),
         },
     )
 
@@ -284,6 +285,7 @@ def office_queue(request: HttpRequest) -> HttpResponse:
             "page": page,
             "status": status,
             "q": q,
+            "querystring": urlencode({"status": status or 0, "q": q}),
             "statuses": Status.choices,
             "status_en": STATUS_EN,
         },
