@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 from hcmgov.catalog.models import Procedure, ProcedureVersion
 from hcmgov.common.text import fold
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
 DATA_DIR = Path(__file__).resolve().parent / "data" / "procedures"
 VERSIONED_FIELDS = (
     "statutory_days",
@@ -85,7 +86,7 @@ def procedures_load(*, directory: Path = DATA_DIR) -> int:
     """Load every ``*.yaml`` procedure definition in ``directory``; returns how many were read."""
     count = 0
     for path in sorted(directory.glob("*.yaml")):
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spec = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
         procedure_upsert(spec=spec)
         count += 1
     return count

@@ -86,6 +86,10 @@ def coerce(schema: Mapping[str, Any], post: Mapping[str, Any]) -> dict[str, Any]
     out (so "required" reports them); values that do not convert are kept as strings so that
     validation names the problem instead of the conversion silently dropping it."""
     data: dict[str, Any] = {}
+    for entry in iter_fields(schema):
+        # a required group left blank is present but empty, so its own required fields are named
+        if isinstance(entry, tuple) and entry[2] and "." not in entry[0]:
+            data.setdefault(entry[0], {})
     for f in flat_fields(schema):
         if f.kind == "multi":  # checkboxes: every ticked value, in the schema's order
             getlist = getattr(post, "getlist", None)

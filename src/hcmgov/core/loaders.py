@@ -49,78 +49,102 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
+def _upsert(model: Any, rows: list[dict[str, Any]], key: tuple[str, ...], existing: dict[Any, Any]) -> dict[Any, Any]:
+    """Create the rows not in ``existing`` (keyed by ``key``) and update the others, in bulk."""
+    fields = [f for f in rows[0] if f not in key] if rows else []
+    create, update = [], []
+    for row in rows:
+        k = tuple(row[f] for f in key)
+        obj = existing.get(k)
+        if obj is None:
+            create.append(model(**row))
+        elif any(getattr(obj, f) != row[f] for f in fields):
+            for f in fields:
+                setattr(obj, f, row[f])
+            update.append(obj)
+    model.objects.bulk_create(create, batch_size=500)
+    if update:
+        model.objects.bulk_update(update, fields, batch_size=500)
+    return {tuple(getattr(o, f) for f in key): o for o in [*create, *update]} | existing
+
+
 @transaction.atomic
 def units_load(*, data_dir: Path = DATA / "units") -> dict[str, int]:
-    """Load both structures and the 2025 crosswalk. Returns unit counts per structure."""
+    """Load both structures and the 2025 crosswalk (idempotent). Returns unit counts per structure."""
     counts: dict[str, int] = {}
     for key, (name, basis, filename) in STRUCTURES.items():
-        doc = _read(data_dir / filename)
-        units = doc["units"]
-        valid_from = min(_required_date(u["valid_from"]) for u in units)
+        units = _read(data_dir / filename)["units"]
         ends = {u.get("valid_to") for u in units}
         structure, _ = Structure.objects.update_or_create(
             key=key,
             defaults={
                 "name": name,
                 "legal_basis": basis,
-                "valid_from": valid_from,
+                "valid_from": min(_required_date(u["valid_from"]) for u in units),
                 "valid_to": _date(max(ends)) if None not in ends else None,
             },
         )
-        by_code: dict[str, AdminUnit] = {}
+        by_code: dict[Any, Any] = {(u.code,): u for u in AdminUnit.objects.filter(structure=structure)}
         # parents before children: the province, then districts, then communes
-        for u in sorted(units, key=lambda u: (u["parent"] is not None, u["type"] not in DISTRICT_TYPES, u["code"])):
-            unit, _ = AdminUnit.objects.update_or_create(
-                structure=structure,
-                code=u["code"],
-                defaults={
+        for depth in (_level_of_province, _is_district, _is_commune):
+            rows = [
+                {
+                    "structure": structure,
+                    "code": u["code"],
                     "name": u["name"],
                     "name_en": u.get("name_en") or u["name"],
                     "type": u["type"],
                     "level": _level(u["type"]),
-                    "parent": by_code.get(u["parent"]) if u["parent"] else None,
+                    "parent": by_code[(u["parent"],)] if u["parent"] else None,
                     "valid_from": _required_date(u["valid_from"]),
                     "valid_to": _date(u.get("valid_to")),
-                },
-            )
-            by_code[unit.code] = unit
-        counts[key] = len(by_code)
+                }
+                for u in units
+                if depth(u)
+            ]
+            by_code = _upsert(AdminUnit, rows, ("code",), by_code)
+        counts[key] = len(units)
     crosswalk = _read(data_dir / "crosswalk-2025.json")
     old = {u.code: u for u in AdminUnit.objects.filter(structure__key="2021")}
     new = {u.code: u for u in AdminUnit.objects.filter(structure__key="2025")}
     effective = _required_date(crosswalk["effective"])
-    for link in crosswalk["links"]:
-        UnitLink.objects.update_or_create(
-            old=old[link["old"]],
-            new=new[link["new"]],
-            defaults={"share": link["share"], "primary": bool(link["primary"]), "effective": effective},
-        )
+    links = [
+        {"old": old[link["old"]], "new": new[link["new"]], "share": link["share"], "primary": bool(link["primary"]),
+         "effective": effective}
+        for link in crosswalk["links"]
+    ]  # fmt: skip
+    existing = {(k.old, k.new): k for k in UnitLink.objects.select_related("old", "new")}
+    _upsert(UnitLink, links, ("old", "new"), existing)
     return counts
+
+
+def _level_of_province(u: dict[str, Any]) -> bool:
+    return u["parent"] is None
+
+
+def _is_district(u: dict[str, Any]) -> bool:
+    return u["parent"] is not None and u["type"] in DISTRICT_TYPES
+
+
+def _is_commune(u: dict[str, Any]) -> bool:
+    return u["parent"] is not None and u["type"] not in DISTRICT_TYPES
 
 
 @transaction.atomic
 def agencies_load(*, path: Path = DATA / "agencies" / "hcmc-agencies.json") -> int:
-    """Load the agencies; each is tied to the unit it serves in the structure of its period."""
+    """Load the agencies (idempotent); each is tied to the unit it serves in the structure of its period."""
     doc = _read(path)
     units = {(u.structure.key, u.code): u for u in AdminUnit.objects.select_related("structure")}
-    count = 0
+    rows = []
     for a in doc["agencies"]:
         valid_from = _required_date(a["valid_from"])
         structure = "2025" if valid_from >= dt.date(2025, 7, 1) else "2021"
-        unit = units.get((structure, a["unit"])) if a.get("unit") else None
-        Agency.objects.update_or_create(
-            code=a["code"],
-            defaults={
-                "name": a["name"],
-                "name_en": a.get("name_en") or a["name"],
-                "kind": a["kind"],
-                "level": a["level"],
-                "department": a.get("department") or "",
-                "unit": unit,
-                "valid_from": valid_from,
-                "valid_to": _date(a.get("valid_to")),
-                "code_verified": bool(a.get("code_verified")),
-            },
-        )
-        count += 1
-    return count
+        rows.append({
+            "code": a["code"], "name": a["name"], "name_en": a.get("name_en") or a["name"], "kind": a["kind"],
+            "level": a["level"], "department": a.get("department") or "",
+            "unit": units.get((structure, a["unit"])) if a.get("unit") else None,
+            "valid_from": valid_from, "valid_to": _date(a.get("valid_to")),
+            "code_verified": bool(a.get("code_verified")),
+        })  # fmt: skip
+    _upsert(Agency, rows, ("code",), {(a.code,): a for a in Agency.objects.select_related("unit")})
+    return len(rows)

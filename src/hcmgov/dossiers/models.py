@@ -69,6 +69,9 @@ class Dossier(models.Model):
     tracking_secret = models.CharField(
         max_length=16, help_text="Printed on the receipt; with the code it opens public tracking."
     )
+    fingerprint = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of what was submitted, to spot an identical resubmission."
+    )
     idempotency_key = models.CharField(max_length=80, null=True, blank=True)  # noqa: DJ001 - NULL: no key, not unique
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -80,6 +83,7 @@ class Dossier(models.Model):
             models.Index(fields=["applicant", "-submitted_at"]),
             models.Index(fields=["agency", "status", "-submitted_at"]),
             models.Index(fields=["status", "due_at"]),
+            models.Index(fields=["applicant", "fingerprint"]),
         ]
 
     def __str__(self) -> str:

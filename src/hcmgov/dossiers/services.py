@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import secrets
 from typing import Any
 
@@ -28,6 +30,15 @@ _SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # noqa: S105 - an alphabe
 
 def new_tracking_secret() -> str:
     return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(8))
+
+
+def submission_fingerprint(
+    *, procedure_code: str, agency_code: str, form_data: dict[str, Any], attachments: list[Attachment]
+) -> str:
+    """What makes two submissions the same: procedure, agency, form and the files' contents."""
+    canonical = json.dumps([procedure_code, agency_code, form_data], sort_keys=True, ensure_ascii=False, default=str)
+    files = sorted(f"{a.requirement}:{a.sha256}" for a in attachments)
+    return hashlib.sha256("\n".join([canonical, *files]).encode()).hexdigest()
 
 
 def dossier_code(*, agency_code: str, day: dt.date, sequence: int) -> str:
@@ -114,6 +125,7 @@ def dossier_submit(
     attachments: list[Attachment],
     channel: int = Channel.ONLINE,
     idempotency_key: str | None = None,
+    dedupe_window: dt.timedelta | None = None,
     language: str = "vi",
     now: dt.datetime | None = None,
 ) -> tuple[Dossier, bool]:
@@ -129,6 +141,15 @@ def dossier_submit(
         if existing is not None:
             return existing, False
     now = now or timezone.now()
+    fingerprint = submission_fingerprint(
+        procedure_code=procedure_code, agency_code=agency_code, form_data=form_data, attachments=attachments
+    )
+    if dedupe_window:  # the same dossier again within minutes (back button, resubmitted page)
+        existing = Dossier.objects.filter(
+            applicant=applicant, fingerprint=fingerprint, submitted_at__gte=now - dedupe_window
+        ).first()
+        if existing is not None:
+            return existing, False
     day = now.astimezone(LOCAL_TZ).date()
     procedure = catalog.procedure_get(code=procedure_code)
     version = catalog.procedure_version_in_force(procedure=procedure, day=day)
@@ -157,6 +178,7 @@ def dossier_submit(
             attachments=attachments,
             channel=channel,
             idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
             language=language,
             now=now,
             day=day,
@@ -189,6 +211,7 @@ def _create(
     attachments: list[Attachment],
     channel: int,
     idempotency_key: str | None,
+    fingerprint: str,
     language: str,
     now: dt.datetime,
     day: dt.date,
@@ -212,6 +235,7 @@ def _create(
         due_at=due_at,
         tracking_secret=new_tracking_secret(),
         idempotency_key=idempotency_key or None,
+        fingerprint=fingerprint,
     )
     documents = []
     for att in attachments:

@@ -125,6 +125,7 @@ def dossier_new(request: HttpRequest, code: str) -> HttpResponse:
                 form_data=data,
                 attachments=_attachments(request, version),
                 idempotency_key=f"web:{token}",
+                dedupe_window=dt.timedelta(minutes=30),
                 language=_lang(request),
             )
         except DomainError as exc:

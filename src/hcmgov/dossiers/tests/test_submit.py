@@ -114,3 +114,21 @@ def test_a_failure_inside_the_transaction_leaves_no_row_and_no_file(submit, monk
     assert DossierDocument.objects.count() == 0
     media = tmp_path / "media"
     assert not media.exists() or not [p for p in media.rglob("*") if p.is_file()]
+
+
+def test_an_identical_resubmission_within_the_window_returns_the_first(submit):
+    first, _ = submit(idempotency_key="page-1", dedupe_window=dt.timedelta(minutes=30))
+    again, created = submit(idempotency_key="page-2", dedupe_window=dt.timedelta(minutes=30))
+    assert not created
+    assert again.pk == first.pk
+    _, created = submit(
+        idempotency_key="page-3",
+        dedupe_window=dt.timedelta(minutes=30),
+        form_data={"full_name": "Nguyễn Văn Bình", "personal_id": "079123456789", "purpose": "work",
+                   "mother": {"full_name": "Trần Thị Bình"}},
+    )  # fmt: skip
+    assert created
+    _, created = submit(
+        idempotency_key="page-4", dedupe_window=dt.timedelta(minutes=30), now=first.submitted_at + dt.timedelta(hours=1)
+    )
+    assert created  # the same dossier an hour later is a new application
