@@ -96,6 +96,7 @@ DATABASE_URL = config(
 if DATABASE_URL:
     _db = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
 else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded default keeps its database here
     _db = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(VAR_DIR / "hcmgov.sqlite3"),
