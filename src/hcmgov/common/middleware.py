@@ -7,7 +7,10 @@ import re
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
 
 from hcmgov.common import context, metrics
 
@@ -76,3 +79,17 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = context.get_request_id()
         return True
+
+
+class LanguageMiddleware(LocaleMiddleware):
+    """Vietnamese first: pages are in Vietnamese unless the visitor chose English with the switch
+    (the language cookie); the API follows ``Accept-Language`` as HTTP clients expect."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        if request.path.startswith("/api/"):
+            super().process_request(request)
+            return
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        language = chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()

@@ -44,7 +44,11 @@ def test_search_page_filters_and_language(client, city):
     page = client.get("/", {"q": "ket hon"})
     assert page.status_code == 200
     assert "Đăng ký kết hôn" in page.content.decode()
-    english = client.get("/", {"q": "ket hon"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    # Vietnamese first: a browser's Accept-Language does not switch pages; the switch does
+    assert "Tìm thủ tục" in client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    switched = client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert switched.status_code == 302
+    english = client.get("/", {"q": "ket hon"}).content.decode()
     assert "Find an administrative procedure" in english
     assert "Marriage registration" in english
     assert "Tìm thủ tục" not in english
