@@ -71,6 +71,7 @@ lint: install assets
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy src/hcmgov
+	$(VENV)/bin/deptry src
 	$(HCMGOV) check --fail-level WARNING
 	$(HCMGOV) makemigrations --check --dry-run
 	$(HCMGOV) configdoc --check

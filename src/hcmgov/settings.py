@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "hcmgov.common.middleware.RequestIdMiddleware",
+    "hcmgov.common.middleware.RequestSizeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -157,7 +158,14 @@ STORAGES = {
 UPLOAD_MAX_BYTES = config(
     "HCMGOV_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, help="Largest attachment accepted, in bytes.", group="files"
 )
-DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+REQUEST_MAX_BYTES = config(
+    "HCMGOV_REQUEST_MAX_BYTES",
+    64 * 1024 * 1024,
+    help="Largest request body accepted (all attachments of a dossier together), in bytes; larger is refused (413).",
+    group="files",
+)
+# API submissions carry attachments base64-encoded in JSON: the body limit is the request limit
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- mail -------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -79,6 +80,34 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = context.get_request_id()
         return True
+
+
+class RequestSizeMiddleware:
+    """Refuse a request body larger than ``HCMGOV_REQUEST_MAX_BYTES`` before reading it (413), in
+    the caller's language, as a problem document on the API and a page elsewhere."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.REQUEST_MAX_BYTES:
+            limit = settings.REQUEST_MAX_BYTES // (1024 * 1024)
+            vi = f"Dữ liệu gửi lên quá lớn (tối đa {limit} MB). Hãy giảm dung lượng tệp đính kèm."
+            en = f"What you sent is too large (at most {limit} MB). Please send smaller files."
+            english = translation.get_language_from_request(request).startswith("en")
+            if request.path.startswith("/api/"):
+                body = json.dumps({"type": "https://dichvucong.hochiminhcity.gov.vn/problems/too_large",
+                                   "title": en if english else vi, "status": 413, "detail": en if english else vi,
+                                   "code": "too_large", "instance": request.path,
+                                   "request_id": getattr(request, "request_id", "")}, ensure_ascii=False)  # fmt: skip
+                return HttpResponse(body, status=413, content_type="application/problem+json")
+            return HttpResponse(f"<!doctype html><html lang=vi><meta charset=utf-8><title>413</title><h1>{vi}</h1>"
+                                f"<p lang=en>{en}</p></html>", status=413)  # fmt: skip
+        return self.get_response(request)
 
 
 class LanguageMiddleware(LocaleMiddleware):

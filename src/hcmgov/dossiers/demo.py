@@ -23,6 +23,7 @@ from hcmgov.core.workcalendar import default_calendar
 from hcmgov.dossiers.models import Channel, Dossier, DossierEvent, Status
 from hcmgov.dossiers.services import LOCAL_TZ, dossier_code, new_tracking_secret
 
+DEMO_PASSWORD = "demo-Matkhau-2026"  # noqa: S105 - the published password of the demo accounts
 REFORM = dt.date(2025, 7, 1)
 OLD_STATUSES = [
     (Status.RETURNED, 80),

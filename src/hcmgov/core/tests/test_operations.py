@@ -46,3 +46,14 @@ def test_configuration_reference_is_up_to_date():
 def test_committed_openapi_document_matches_the_code_and_validates():
     call_command("openapi", check=True)
     validate(json.loads((Path(settings.ROOT_DIR) / "docs/api/openapi.json").read_text()))
+
+
+def test_an_oversized_request_is_refused_before_it_is_read(client, settings):
+    settings.REQUEST_MAX_BYTES = 1024
+    api = client.post("/api/v1/dossiers", "x" * 2048, content_type="application/json")
+    assert api.status_code == 413
+    assert api["Content-Type"] == "application/problem+json"
+    assert "quá lớn" in api.json()["title"]
+    page = client.post("/thu-tuc/1.001193/nop-ho-so/", {"f": "x" * 2048})
+    assert page.status_code == 413
+    assert "quá lớn" in page.content.decode()

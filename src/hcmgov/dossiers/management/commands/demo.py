@@ -21,7 +21,6 @@ from hcmgov.core.loaders import agencies_load, units_load
 from hcmgov.dossiers import demo
 from hcmgov.identity import selectors as identity_read
 from hcmgov.identity import services as identity
-from hcmgov.identity.tests.factories import PASSWORD
 
 CITIZENS = 40
 # Officials of the demo: (login, full name, agency kind, department, unit name to pick the agency by)
@@ -56,14 +55,14 @@ class Command(BaseCommand):
             if wanted:
                 self._dossiers(wanted, seed + demo.dossier_count(), quiet)
         self.stdout.write(f"dossiers in the database: {demo.dossier_count():,}")
-        self.stdout.write(f"\nDemo logins (password for all: {PASSWORD}):")
+        self.stdout.write(f"\nDemo logins (password for all: {demo.DEMO_PASSWORD}):")
         for login, who in logins:
             self.stdout.write(f"  {login:<18} {who}")
 
     @transaction.atomic
     def _people(self, seed: int) -> list[tuple[str, str]]:
         rng = random.Random(seed)
-        hashed = make_password(PASSWORD)  # hashing is slow on purpose: once for all demo accounts
+        hashed = make_password(demo.DEMO_PASSWORD)  # hashing is slow on purpose: once for all demo accounts
         logins: list[tuple[str, str]] = []
         if identity_read.user_by_username(username="admin") is None:
             identity.user_create(
