@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from hcmgov.catalog import selectors as catalog
+from hcmgov.common import jsonform
 from hcmgov.common.access import applicant_required, login_required, official_required, public
 from hcmgov.common.errors import DomainError, NotFound
 from hcmgov.core import selectors as core
@@ -114,8 +115,6 @@ def dossier_new(request: HttpRequest, code: str) -> HttpResponse:
     token = request.POST.get("submission_token") or secrets.token_urlsafe(16)
     agency_code = request.POST.get("agency", "")
     if request.method == "POST":
-        from hcmgov.common import jsonform
-
         data = jsonform.coerce(version.form_schema, request.POST)
         try:
             dossier, created = services.dossier_submit(
@@ -158,10 +157,8 @@ def dossier_new(request: HttpRequest, code: str) -> HttpResponse:
 
 def _prefill(schema: dict[str, Any], user: Any) -> dict[str, Any]:
     """Fill what the city already knows about the applicant (``x-prefill``): never ask twice."""
-    from hcmgov.common.jsonform import flat_fields
-
     data: dict[str, Any] = {}
-    for f in flat_fields(schema):
+    for f in jsonform.flat_fields(schema):
         source = f.schema.get("x-prefill")
         value = getattr(user, source, None) if source else None
         if value:
