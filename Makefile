@@ -78,12 +78,12 @@ lint: install assets
 	$(HCMGOV) openapi --check
 
 test-sqlite: install assets
-	$(VENV)/bin/pytest -n auto --dist loadgroup -q
+	$(VENV)/bin/pytest -n auto -q
 
 test-postgres: install assets
 	@if $(PY) scripts/pg_available.py "$(PG_URL)"; then \
 		echo "== the suite again on PostgreSQL ($(PG_URL)) =="; \
-		DATABASE_URL="$(PG_URL)" $(VENV)/bin/pytest -n auto --dist loadgroup -q; \
+		DATABASE_URL="$(PG_URL)" $(VENV)/bin/pytest -n auto -q; \
 	else echo "== PostgreSQL not reachable at $(PG_URL): skipped =="; fi
 
 test: lint test-sqlite test-postgres

@@ -12,12 +12,12 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from hcmgov.catalog.api import router as catalog_router
 from hcmgov.common.errors import DomainError, Message
+from hcmgov.common.problem import STATUS_MESSAGES, problem_response
 from hcmgov.core.api import router as core_router
 from hcmgov.dossiers.api import router as dossiers_router
 from hcmgov.dossiers.api import tracking_router
 
 log = logging.getLogger(__name__)
-PROBLEM_BASE = "https://dichvucong.hochiminhcity.gov.vn/problems/"
 
 
 class PlatformAPI(NinjaAPI):
@@ -60,22 +60,7 @@ def _language(request: HttpRequest) -> str:
 def problem(
     request: HttpRequest, *, status: int, code: str, message: Message, errors: list | None = None
 ) -> HttpResponse:
-    lang = _language(request)
-    body = {
-        "type": PROBLEM_BASE + code,
-        "title": message.in_language(lang),
-        "status": status,
-        "detail": message.in_language(lang),
-        "code": code,
-        "instance": request.path,
-        "request_id": getattr(request, "request_id", ""),
-    }
-    if errors:
-        body["errors"] = errors
-    response = api.create_response(request, body, status=status)
-    response["Content-Type"] = "application/problem+json"
-    response["Content-Language"] = "en" if lang.startswith("en") else "vi"
-    return response
+    return problem_response(request, status=status, code=code, message=message, errors=errors)
 
 
 @api.exception_handler(DomainError)
@@ -123,24 +108,12 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    messages = {
-        403: Message("Bạn không có quyền thực hiện thao tác này.", "You may not do this."),
-        405: Message("Phương thức không được hỗ trợ.", "Method not allowed."),
-        429: Message("Quá nhiều yêu cầu, vui lòng thử lại sau.", "Too many requests: try again later."),
-    }
-    msg = messages.get(exc.status_code, Message("Yêu cầu không hợp lệ.", "The request is not valid."))
-    return problem(request, status=exc.status_code, code=f"http_{exc.status_code}", message=msg)
+    vi, en = STATUS_MESSAGES.get(exc.status_code, STATUS_MESSAGES[400])
+    return problem(request, status=exc.status_code, code=f"http_{exc.status_code}", message=Message(vi, en))
 
 
 @api.exception_handler(Exception)
 def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     log.exception("unexpected API error")
-    return problem(
-        request,
-        status=500,
-        code="internal_error",
-        message=Message(
-            "Hệ thống gặp lỗi, vui lòng thử lại. Dữ liệu của bạn không bị mất.",
-            "The system hit an error; please try again. Nothing you sent was lost.",
-        ),
-    )
+    vi, en = STATUS_MESSAGES[500]
+    return problem(request, status=500, code="internal_error", message=Message(vi, en))

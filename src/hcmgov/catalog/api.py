@@ -5,9 +5,10 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
 from hcmgov.catalog import selectors
+from hcmgov.common.pagination import Pages
 from hcmgov.common.problem import problems
 
 router = Router(tags=["procedures"])
@@ -60,7 +61,7 @@ class ProcedureDetailOut(ProcedureOut):
 
 
 @router.get("", response={200: list[ProcedureOut], **problems(422)}, openapi_extra=PUBLIC, summary="Search procedures")
-@paginate(PageNumberPagination, page_size=50)
+@paginate(Pages, page_size=50)
 def list_procedures(
     request: HttpRequest, q: str = "", field: str = "", level: str = "", agency_kind: str = "", online_level: str = ""
 ) -> Any:

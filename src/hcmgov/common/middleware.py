@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -14,6 +13,8 @@ from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
 from hcmgov.common import context, metrics
+from hcmgov.common.errors import Message
+from hcmgov.common.problem import problem_response, status_problem
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -98,13 +99,8 @@ class RequestSizeMiddleware:
             limit = settings.REQUEST_MAX_BYTES // (1024 * 1024)
             vi = f"Dữ liệu gửi lên quá lớn (tối đa {limit} MB). Hãy giảm dung lượng tệp đính kèm."
             en = f"What you sent is too large (at most {limit} MB). Please send smaller files."
-            english = translation.get_language_from_request(request).startswith("en")
             if request.path.startswith("/api/"):
-                body = json.dumps({"type": "https://dichvucong.hochiminhcity.gov.vn/problems/too_large",
-                                   "title": en if english else vi, "status": 413, "detail": en if english else vi,
-                                   "code": "too_large", "instance": request.path,
-                                   "request_id": getattr(request, "request_id", "")}, ensure_ascii=False)  # fmt: skip
-                return HttpResponse(body, status=413, content_type="application/problem+json")
+                return problem_response(request, status=413, code="too_large", message=Message(vi, en))
             return HttpResponse(f"<!doctype html><html lang=vi><meta charset=utf-8><title>413</title><h1>{vi}</h1>"
                                 f"<p lang=en>{en}</p></html>", status=413)  # fmt: skip
         return self.get_response(request)
@@ -122,3 +118,24 @@ class LanguageMiddleware(LocaleMiddleware):
         language = chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
+
+
+class ApiProblemMiddleware:
+    """Every error under /api/ is a problem document, including those raised before the API's own
+    handlers (unknown path, wrong method, CSRF): clients parse one error shape."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.path.startswith("/api/")
+            and response.status_code >= 400
+            and not response.get("Content-Type", "").startswith("application/problem+json")
+        ):
+            replaced = status_problem(request, response.status_code)
+            if response.has_header("Allow"):
+                replaced["Allow"] = response["Allow"]
+            return replaced
+        return response

@@ -8,8 +8,9 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
+from hcmgov.common.pagination import Pages
 from hcmgov.common.problem import problems
 from hcmgov.core import selectors
 
@@ -61,14 +62,14 @@ class AgencyOut(Schema):
     tags=["units and agencies"],
     summary="Administrative units",
 )
-@paginate(PageNumberPagination, page_size=200)
+@paginate(Pages, page_size=200)
 def list_units(request: HttpRequest, structure: str = "", parent: str = "", level: str = "") -> Any:
     """Đơn vị hành chính — units of a structure (`2021` three-level, `2025` two-level)."""
     return selectors.unit_list(structure=structure or None, parent_code=parent or None, level=level or None)
 
 
 @router.get("/agencies", response={200: list[AgencyOut], **problems(422)}, openapi_extra=PUBLIC, summary="Agencies")
-@paginate(PageNumberPagination, page_size=200)
+@paginate(Pages, page_size=200)
 def list_agencies(request: HttpRequest, kind: str = "", level: str = "", on: dt.date | None = None) -> Any:
     """Cơ quan — agencies that receive dossiers, optionally those in force on a date."""
     return selectors.agency_list(kind=kind or None, level=level or None, day=on)

@@ -8,10 +8,11 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Header, Router, Schema
 from ninja import Status as Answer
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
 from hcmgov.common.apiauth import AUTH
 from hcmgov.common.errors import DomainError, FieldError, Message
+from hcmgov.common.pagination import Pages
 from hcmgov.common.problem import problems
 from hcmgov.dossiers import selectors, services
 from hcmgov.dossiers.files import Attachment
@@ -175,7 +176,7 @@ def submit(
     openapi_extra=SIGNED_IN,
     summary="My dossiers, or my agencies' dossiers",
 )
-@paginate(PageNumberPagination, page_size=50)
+@paginate(Pages, page_size=50)
 def list_dossiers(request: HttpRequest, status: int | None = None, q: str = "") -> Any:
     if getattr(request.user, "kind", None) == "official":
         return selectors.dossier_list_for_official(user=request.user, status=status, q=q)

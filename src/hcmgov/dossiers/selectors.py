@@ -54,7 +54,8 @@ def dossier_visible_to(*, user: Any, code: str) -> Dossier:
 def dossier_track(*, code: str, secret: str) -> Dossier:
     """Public tracking: the dossier whose code and printed secret both match."""
     dossier = Dossier.objects.select_related("procedure", "agency").filter(code=code.strip()).first()
-    if dossier is None or not hmac.compare_digest(dossier.tracking_secret, secret.strip().upper()):
+    given = secret.strip().upper().encode()  # bytes: compare_digest refuses non-ASCII text
+    if dossier is None or not hmac.compare_digest(dossier.tracking_secret.encode(), given):
         raise NotFound("hồ sơ với mã và mã tra cứu này", "A dossier with this code and lookup secret")
     return dossier
 
