@@ -89,6 +89,7 @@ def outbox_backlog() -> int:
     return OutboxEvent.objects.filter(delivered_at__isnull=True).count()
 
 
-def sequence_last(*, scope: str, day: dt.date) -> int:
-    """The last number issued for ``scope`` on ``day`` (0 if none)."""
-    return DaySequence.objects.filter(scope=scope, day=day).values_list("last", flat=True).first() or 0
+def sequences_in(*, start: dt.date, end: dt.date) -> dict[tuple[str, dt.date], int]:
+    """The last numbers issued for every scope on each day between ``start`` and ``end``."""
+    rows = DaySequence.objects.filter(day__gte=start, day__lte=end).values_list("scope", "day", "last")
+    return {(scope, day): last for scope, day, last in rows}

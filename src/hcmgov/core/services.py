@@ -90,9 +90,10 @@ def heartbeat_beat(*, process: str, info: dict[str, Any] | None = None) -> None:
     Heartbeat.objects.update_or_create(process=process, defaults={"beat_at": timezone.now(), "info": info or {}})
 
 
-def sequences_raise_to(*, values: dict[tuple[str, dt.date], int]) -> None:
-    """Bulk-set day sequences after bulk imports (demo, migrations of legacy data), never lowering one."""
-    for (scope, day), last in values.items():
-        updated = DaySequence.objects.filter(scope=scope, day=day, last__lt=last).update(last=last)
-        if not updated:
-            DaySequence.objects.get_or_create(scope=scope, day=day, defaults={"last": last})
+def sequences_store(*, values: dict[tuple[str, dt.date], int]) -> None:
+    """Bulk-set day sequences after a bulk import (demo data, legacy dossiers) that continued them
+    from ``core.selectors.sequences_in``: one upsert per batch, not a query per day."""
+    rows = [DaySequence(scope=scope, day=day, last=last) for (scope, day), last in values.items()]
+    DaySequence.objects.bulk_create(
+        rows, batch_size=2000, update_conflicts=True, unique_fields=["scope", "day"], update_fields=["last"]
+    )

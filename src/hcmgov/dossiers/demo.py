@@ -83,7 +83,7 @@ def generate(
         samples[p.pk] = good or [{}]
     days = (end - start).days + 1
     made = 0
-    sequences: dict[tuple[str, dt.date], int] = {}
+    sequences = core.sequences_in(start=start, end=end)  # continue where earlier runs stopped
     while made < count:
         n = min(batch, count - made)
         planned = []
@@ -108,15 +108,13 @@ def generate(
             progress(len(planned))
         if not planned:
             break
-    core_services.sequences_raise_to(values=sequences)
+    core_services.sequences_store(values=sequences)
     return made
 
 
 def _next_sequence(sequences: dict[tuple[str, dt.date], int], agency_code: str, day: dt.date) -> int:
     key = (agency_code, day)
-    if key not in sequences:
-        sequences[key] = core.sequence_last(scope=agency_code, day=day)
-    sequences[key] += 1
+    sequences[key] = sequences.get(key, 0) + 1
     return sequences[key]
 
 
