@@ -235,7 +235,7 @@ def track(request: HttpRequest) -> HttpResponse:
     if code and secret:
         try:
             dossier = selectors.dossier_track(code=code, secret=secret)
-            events = selectors.dossier_events(dossier=dossier)
+            events = dossier.events
         except NotFound:
             not_found = True
     return render(
