@@ -9,6 +9,9 @@ SHELL := /bin/bash
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
+# Python threads per server process: each holds its own database connection, and granian's
+# default (256) exhausted PostgreSQL's connections under load (bench/results/README.md)
+THREADS ?= 2
 VENV := .venv
 PY := $(VENV)/bin/python
 HCMGOV := $(VENV)/bin/hcmgov
@@ -54,7 +57,7 @@ serve: install
 	$(HCMGOV) worker > var/worker.log 2>&1 & worker=$$!; \
 	trap "kill $$worker 2>/dev/null" EXIT INT TERM; \
 	echo "hcmgov: http://$(HOST):$(PORT)/  (worker log: var/worker.log)"; \
-	$(VENV)/bin/granian --interface wsgi --host $(HOST) --port $(PORT) --workers $(WORKERS) \
+	$(VENV)/bin/granian --interface wsgi --host $(HOST) --port $(PORT) --workers $(WORKERS) --blocking-threads $(THREADS) \
 		--no-ws --log-level warning hcmgov.wsgi:application
 
 worker: install

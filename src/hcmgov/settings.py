@@ -96,7 +96,7 @@ DATABASE_URL = config(
     group="database",
 )
 if DATABASE_URL:
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=60)  # no per-request health-check query
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded default keeps its database here
     _db = {

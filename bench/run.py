@@ -1,0 +1,932 @@
+"""The benchmarks of the foundation issue (``make bench``).
+
+1. ``submit``  — dossier submission through the API on PostgreSQL: ``POST /api/v1/dossiers`` with a
+   bearer token and a unique ``Idempotency-Key``; target ≥ 200 dossiers/s sustained, p99 < 250 ms.
+   Run as a sweep over concurrency (8, 16, 32 connections): p99 depends on it.
+2. ``tracking`` — public status lookup ``GET /api/v1/tracking/{code}?secret=…`` (and the HTML page
+   ``/tra-cuu/``) over ≥ 1,000,000 dossiers, random existing codes; target ≥ 1,500 requests/s.
+
+Orchestration: PostgreSQL (``DATABASE_URL`` or postgres://postgres@127.0.0.1:5432/hcmgov_bench,
+created if missing) → migrate → demo (+ ``hcmgov demo --dossiers N --quiet`` until the database
+holds ``--dossiers`` rows; the filled database is kept and reused) → fixtures (``bench/fixtures.py``)
+→ the production server started as ``make serve`` does (granian WSGI, 2 workers, ``--no-ws``, with
+the task worker beside it) on a free loopback port → wrk (``bench/*.lua``) from a separate process,
+warm-up then a fixed-time measured run → stop → ``bench/results/<name>.json`` and
+``bench/results/README.md``. Server, worker, PostgreSQL and load generator share the machine's cores.
+
+    .venv/bin/python bench/run.py [--only submit|tracking] [--duration 30] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+WORK = BENCH / ".work"
+RESULTS = BENCH / "results"
+VENV_BIN = ROOT / ".venv" / "bin"
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/hcmgov_bench"
+PYSPY_DIR = Path("/tmp/hcmgov-bench-pyspy")  # noqa: S108 - a tool outside the project, not data
+
+TARGETS = {
+    "submit": {"throughput_per_s": 200, "p99_ms": 250},
+    "tracking_api": {"throughput_per_s": 1500},
+    "tracking_html": {"throughput_per_s": 1500},
+}
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# --- environment ----------------------------------------------------------------------------------
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    log("wrk not found: installing the Debian package")
+    apt = ["apt-get", "install", "-y", "-qq", "wrk"]
+    if os.geteuid() != 0:
+        apt.insert(0, "sudo")
+    if subprocess.run(apt, check=False).returncode != 0:
+        subprocess.run([*apt[:-4], "update", "-qq"], check=True)
+        subprocess.run(apt, check=True)
+    found = shutil.which("wrk")
+    if not found:
+        sys.exit("wrk could not be installed")
+    return found
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(url)
+    name = params.get("dbname") or "postgres"
+    admin = make_conninfo(**{**params, "dbname": "postgres"})
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+            log(f"creating database {name}")
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def db_scalar(url: str, sql: str) -> Any:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(sql).fetchone()
+        return row[0] if row else None
+
+
+def hcmgov(env: dict[str, str], *args: str, quiet: bool = True) -> float:
+    started = time.monotonic()
+    out = subprocess.DEVNULL if quiet else None
+    subprocess.run([str(VENV_BIN / "hcmgov"), *args], env=env, check=True, cwd=ROOT, stdout=out)
+    return time.monotonic() - started
+
+
+def django_script(env: dict[str, str], script: str, *args: str) -> dict[str, Any]:
+    """Run a bench script inside Django; it prints a JSON object on its last line."""
+    cmd = [str(VENV_BIN / "python"), str(BENCH / script), *args]
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.exit(f"{script} failed:\n{proc.stderr[-4000:]}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+SEQUENCE_REPAIR = """
+WITH used AS (
+    SELECT a.code AS scope, (d.submitted_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS day,
+           max(split_part(d.code, '-', 3)::int) AS last
+    FROM dossiers_dossier d JOIN core_agency a ON a.id = d.agency_id
+    WHERE d.submitted_at >= now() - interval '3 days'
+    GROUP BY 1, 2
+), behind AS (
+    SELECT used.* FROM used LEFT JOIN core_daysequence s ON s.scope = used.scope AND s.day = used.day
+    WHERE s.last IS NULL OR s.last < used.last
+), fixed AS (
+    INSERT INTO core_daysequence (scope, day, last) SELECT scope, day, last FROM behind
+    ON CONFLICT (scope, day) DO UPDATE SET last = GREATEST(core_daysequence.last, EXCLUDED.last)
+    RETURNING 1
+)
+SELECT count(*) FROM fixed
+"""
+
+
+def repair_sequences(url: str) -> int:
+    """Day sequences behind the codes already issued (``hcmgov demo --dossiers`` raises them only
+    when it finishes: an interrupted fill leaves them behind, and submissions then collide on the
+    dossier code with a 500). Raise them for recent days; return how many were behind."""
+    return int(db_scalar(url, SEQUENCE_REPAIR) or 0)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def machine(url: str) -> dict[str, Any]:
+    cpu = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    with contextlib.suppress(OSError):
+        mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))  # type: ignore[union-attr]
+
+    def run(*cmd: str) -> str:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False).stdout.strip()
+        except OSError:
+            return ""
+
+    versions = run(
+        str(VENV_BIN / "python"),
+        "-c",
+        "import sys, django, granian; print(sys.version.split()[0], django.__version__, granian.__version__)",
+    ).split()
+    dirty = bool(run("git", "status", "--porcelain", "--untracked-files=no"))
+    return {
+        "nproc": int(run("nproc") or os.cpu_count() or 0),
+        "cpu_model": cpu,
+        "ram_gib": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": versions[0] if versions else "",
+        "django": versions[1] if len(versions) > 1 else "",
+        "granian": versions[2] if len(versions) > 2 else "",
+        "postgresql": db_scalar(url, "SHOW server_version"),
+        "wrk": " ".join(run("wrk", "-v").split()[:2]) if shutil.which("wrk") else "",
+        "git_commit": run("git", "rev-parse", "--short=12", "HEAD") + ("-dirty" if dirty else ""),
+    }
+
+
+# --- CPU accounting: who used the cores during a measured run --------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += _children(p)
+    return out
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (d / "comm").read_text().strip() == "postgres":
+                    pids.append(int(d.name))
+    return pids
+
+
+def cpu_ticks(pids: list[int]) -> int:
+    """utime + stime of ``pids``, plus the times of their children already reaped (cutime + cstime):
+    a PostgreSQL backend that exits during the run still counts, through the postmaster."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15])
+    return total
+
+
+def system_ticks() -> tuple[int, int]:
+    parts = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = parts[3] + parts[4]
+    return sum(parts[:8]), idle
+
+
+class CpuMeter:
+    """CPU seconds used during a run by: the web server, the task worker, PostgreSQL, the load
+    generator, and everything else on the machine (another engineer's tests would show there).
+    Process lists are taken again at the end, so processes started during the run count too."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+        self.groups = groups
+        self.start = {k: cpu_ticks(f()) for k, f in groups.items()}
+        self.sys_start = system_ticks()
+        self.t0 = time.monotonic()
+
+    def stop(self) -> dict[str, Any]:
+        hz = os.sysconf("SC_CLK_TCK")
+        elapsed = time.monotonic() - self.t0
+        used = {k: max(0, cpu_ticks(f()) - self.start[k]) / hz for k, f in self.groups.items()}
+        total, idle = system_ticks()
+        busy = ((total - self.sys_start[0]) - (idle - self.sys_start[1])) / hz
+        used["other"] = max(0.0, busy - sum(used.values()))
+        cores = os.cpu_count() or 1
+        return {
+            "cores": cores,
+            "seconds": round(elapsed, 1),
+            "busy_percent_of_all_cores": round(100 * busy / (elapsed * cores), 1),
+            "cpu_percent_of_all_cores": {k: round(100 * v / (elapsed * cores), 1) for k, v in used.items()},
+        }
+
+
+# --- the server ----------------------------------------------------------------------------------
+
+
+class Server:
+    """granian + task worker, as ``make serve`` starts them."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        port: int,
+        workers: int,
+        with_worker: bool,
+        extra: list[str] | None = None,
+        app: str = "hcmgov.wsgi:application",
+        cwd: Path = ROOT,
+    ) -> None:
+        self.env, self.port, self.workers, self.with_worker = env, port, workers, with_worker
+        self.extra, self.app, self.cwd = extra or [], app, cwd
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.granian: subprocess.Popen[bytes] | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        prom = Path(self.env["PROMETHEUS_MULTIPROC_DIR"])
+        prom.mkdir(parents=True, exist_ok=True)
+        for f in prom.glob("*.db"):
+            f.unlink()
+        logs = WORK / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        if self.with_worker:
+            self.worker = subprocess.Popen(
+                [str(VENV_BIN / "hcmgov"), "worker"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=(logs / "worker.log").open("wb"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self.procs.append(self.worker)
+        self.granian = subprocess.Popen(
+            [
+                str(VENV_BIN / "granian"),
+                "--interface",
+                "wsgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+                "--no-ws",
+                "--log-level",
+                "warning",
+                *self.extra,
+                self.app,
+            ],
+            env=self.env,
+            cwd=self.cwd,
+            stdout=(logs / "server.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs.append(self.granian)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.granian.poll() is not None:
+                raise RuntimeError(f"granian exited; see {logs / 'server.log'}")
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{self.url}{self.probe}", timeout=2) as r,  # noqa: S310 - loopback
+            ):
+                if r.status == 200:
+                    return
+            time.sleep(0.3)
+        raise RuntimeError("server did not answer /healthz within 60 s")
+
+    @property
+    def probe(self) -> str:
+        return "/healthz" if self.app.startswith("hcmgov") else "/"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def server_pids(self) -> list[int]:
+        return tree(self.granian.pid) if self.granian else []
+
+    def web_workers(self) -> list[int]:
+        return [p for p in self.server_pids() if p != (self.granian.pid if self.granian else None)]
+
+    def worker_pids(self) -> list[int]:
+        return tree(self.worker.pid) if self.worker else []
+
+    def stop(self) -> None:
+        for proc in self.procs:  # each was started in its own session: its group is ours alone
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@contextlib.contextmanager
+def running(server: Server) -> Iterator[Server]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --- load ----------------------------------------------------------------------------------------
+
+
+def wrk(url: str, script: str, script_args: list[str], connections: int, duration: int, threads: int) -> dict[str, Any]:
+    cmd = [
+        "wrk",
+        f"-t{min(threads, connections)}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(BENCH / script),
+        url,
+        "--",
+        *script_args,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
+    data = json.loads(line[len("BENCH_JSON ") :])
+    data["command"] = " ".join(cmd)
+    return data
+
+
+def summarise(raw: dict[str, Any], ok_status: str, connections: int, cpu: dict[str, Any]) -> dict[str, Any]:
+    ok = raw["statuses"].get(ok_status, 0)
+    socket_errors = sum(raw["socket_errors"].values())
+    other = {k: v for k, v in raw["statuses"].items() if k != ok_status}
+    pct = raw["latency_ms"]["percentiles"]
+    return {
+        "connections": connections,
+        "duration_s": raw["duration_s"],
+        "requests": raw["requests"],
+        "ok": ok,
+        "throughput_per_s": round(ok / raw["duration_s"], 1),
+        "errors": sum(other.values()) + socket_errors,
+        "error_statuses": other,
+        "socket_errors": raw["socket_errors"],
+        "p50_ms": pct["50"],
+        "p95_ms": pct["95"],
+        "p99_ms": pct["99"],
+        "latency_ms": raw["latency_ms"],
+        "error_samples": raw["samples"],
+        "cpu": cpu,
+        "command": raw["command"],
+    }
+
+
+def children_cpu() -> float:
+    t = os.times()
+    return t.children_user + t.children_system
+
+
+def run_wrk_measured(server: Server, **kw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    before = children_cpu()
+    meter = CpuMeter({"web_server": server.server_pids, "task_worker": server.worker_pids, "postgresql": postgres_pids})
+    raw = wrk(server.url, **kw)
+    cpu = meter.stop()
+    load_s = children_cpu() - before
+    cores = cpu["cores"]
+    cpu["cpu_percent_of_all_cores"]["load_generator"] = round(100 * load_s / (cpu["seconds"] * cores), 1)
+    cpu["cpu_percent_of_all_cores"]["other"] = round(
+        max(0.0, cpu["cpu_percent_of_all_cores"]["other"] - cpu["cpu_percent_of_all_cores"]["load_generator"]), 1
+    )
+    return raw, cpu
+
+
+def measure(
+    server: Server, script: str, script_args: list[str], c: int, args: argparse.Namespace, ok: str
+) -> dict[str, Any]:
+    raw, cpu = run_wrk_measured(
+        server, script=script, script_args=script_args, connections=c, duration=args.duration, threads=args.threads
+    )
+    return summarise(raw, ok, c, cpu)
+
+
+def calibrate(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
+    """The bare Django "hello" view (bench/hello.py) on granian, 2 WSGI workers, wrk -t1 -c32: the
+    reference point of shared/MEASUREMENTS.md (~11,100 req/s there)."""
+    hello_env = {k: v for k, v in env.items() if k != "DJANGO_SETTINGS_MODULE"}
+    server = Server(hello_env, free_port(), args.workers, False, app="hello:application", cwd=BENCH)
+    with running(server):
+        subprocess.run(["wrk", "-t1", "-c32", "-d2s", server.url + "/"], capture_output=True, check=False)
+        proc = subprocess.run(
+            ["wrk", "-t1", "-c32", "-d10s", server.url + "/"], capture_output=True, text=True, check=False
+        )
+    found = re.search(r"Requests/sec:\s+([\d.]+)", proc.stdout)
+    value = float(found.group(1)) if found else 0.0
+    return {
+        "hello_req_per_s": round(value),
+        "measurements_md_req_per_s": 11100,
+        "ratio": round(value / 11100, 2),
+        "command": "granian --interface wsgi --workers 2 --no-ws bench/hello.py; wrk -t1 -c32 -d10s",
+    }
+
+
+# --- profiling -----------------------------------------------------------------------------------
+
+
+def ensure_pyspy() -> Path:
+    exe = PYSPY_DIR / "bin" / "py-spy"
+    if not exe.exists():
+        log("installing py-spy into /tmp (not a project dependency)")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(PYSPY_DIR), "py-spy"],
+            check=False,
+        )
+        if not exe.exists():  # the venv may have no pip: the system's
+            pip = ["python3", "-m", "pip", "install", "--quiet", "--target", str(PYSPY_DIR), "py-spy"]
+            subprocess.run(pip, check=True)
+    return exe
+
+
+# What a sample is spent on: a sample counts in a category when any of its frames contains one of
+# the strings (inclusive time; categories overlap, e.g. the ORM inside the audit record).
+CATEGORIES = [
+    ("whole request (WSGIHandler)", ("WSGIHandler.__call__",)),
+    ("middleware before/after the view (request minus view)", ()),
+    ("the view function (ninja operation or page view)", ("Operation.run (ninja", "track (hcmgov/web/views.py")),
+    ("ninja: parse + validate input (pydantic)", ("_get_values (ninja",)),
+    ("ninja: serialise the response", ("_result_to_response (ninja",)),
+    ("bearer token lookup (api_token_user)", ("api_token_user (hcmgov",)),
+    ("form validation (jsonform.validate, jsonschema)", ("validate (hcmgov/common/jsonform.py",)),
+    ("attachment checks (puremagic)", ("check_attachment (hcmgov",)),
+    ("file storage writes", ("Storage.save (django",)),
+    ("working-day calendar (due date)", ("appointment_date (hcmgov",)),
+    ("audit record (audit_record)", ("audit_record (hcmgov",)),
+    ("outbox event (event_publish)", ("event_publish (hcmgov",)),
+    ("Django ORM: compiling SQL (as_sql)", (".as_sql (django/db/models/sql/compiler.py",)),
+    ("psycopg: sending queries, reading rows", ("Cursor.execute (psycopg", "Cursor.fetch")),
+    ("transaction commit", ("commit (django/db/backends/base/base.py",)),
+    ("Prometheus metrics (prometheus_client)", ("(prometheus_client/",)),
+    ("logging", ("(logging/__init__.py",)),
+    ("templates (django.template)", ("(django/template/",)),
+    ("sessions, auth middleware", ("(django/contrib/sessions/", "(django/contrib/auth/middleware")),
+]
+
+
+def profile_summary(raw_files: list[Path], top: int = 30) -> dict[str, Any]:
+    """Inclusive and self time per frame from py-spy's collapsed stacks (all workers together)."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    categories: Counter[str] = Counter()
+    total = 0
+    for path in raw_files:
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack:
+                continue
+            n = int(count)
+            total += n
+            frames = [re.sub(r" \(.*?site-packages/", " (", f) for f in stack.split(";")]
+            own[frames[-1]] += n
+            for f in set(frames):
+                inclusive[f] += n
+            for label, needles in CATEGORIES:
+                if any(needle in f for f in frames for needle in needles):
+                    categories[label] += n
+    idle_markers = ("serve_forever", "_serve", "wait (threading", "select (selectors")
+
+    def pct(n: int) -> float:
+        return round(100 * n / total, 1) if total else 0.0
+
+    hcm = [(f, n) for f, n in inclusive.most_common() if "hcmgov/" in f or "(hcmgov" in f]
+    view = categories["the view function (ninja operation or page view)"]
+    categories["middleware before/after the view (request minus view)"] = (
+        categories["whole request (WSGIHandler)"] - view
+    )
+    return {
+        "samples": total,
+        "note": "py-spy --gil: only the thread holding the GIL is sampled, so shares are of Python CPU time",
+        "categories": [[pct(categories[label]), label] for label, _ in CATEGORIES],
+        "inclusive_top": [[pct(n), f] for f, n in inclusive.most_common(top) if not f.startswith(idle_markers)],
+        "hcmgov_inclusive_top": [[pct(n), f] for f, n in hcm[:top]],
+        "self_top": [[pct(n), f] for f, n in own.most_common(top)],
+    }
+
+
+def profile_run(server: Server, seconds: int, run: Any) -> dict[str, Any]:
+    exe = ensure_pyspy()
+    outs, spies = [], []
+    for pid in server.web_workers():
+        out = WORK / f"profile-{pid}.txt"
+        outs.append(out)
+        spies.append(
+            subprocess.Popen(
+                [
+                    str(exe),
+                    "record",
+                    "--gil",
+                    "-p",
+                    str(pid),
+                    "-d",
+                    str(seconds),
+                    "-r",
+                    "50",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(out),
+                ],
+                env={**os.environ, "PYTHONPATH": str(PYSPY_DIR)},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    result = run()
+    for spy in spies:
+        spy.wait(timeout=seconds + 30)
+    summary = profile_summary([o for o in outs if o.exists()])
+    summary["run"] = result
+    return summary
+
+
+# --- benchmarks ----------------------------------------------------------------------------------
+
+
+def bench_submit(server: Server, args: argparse.Namespace, url: str, fixtures: dict[str, Any]) -> dict[str, Any]:
+    templates = str(WORK / "submit.txt")
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    sweep = [int(c) for c in args.submit_connections.split(",")]
+    log(f"submit: warm-up {args.warmup}s at {sweep[0]} connections")
+    wrk(server.url, "submit.lua", [f"bench-{stamp}-w", templates], sweep[0], args.warmup, args.threads)
+    runs = []
+    for c in sweep:
+        prefix = f"bench-{stamp}-c{c}"
+        before_rows = db_scalar(url, "SELECT count(*) FROM dossiers_dossier")
+        log(f"submit: {c} connections, {args.duration}s")
+        result = measure(server, "submit.lua", [prefix, templates], c, args, "201")
+        created = db_scalar(url, f"SELECT count(*) FROM dossiers_dossier WHERE idempotency_key LIKE '{prefix}-%%'")  # noqa: S608
+        result["dossiers_in_db_for_this_run"] = created
+        result["dossiers_in_db_total"] = before_rows
+        result["db_matches_201s"] = created == result["ok"]
+        log(
+            f"  {result['throughput_per_s']}/s p50 {result['p50_ms']} p95 {result['p95_ms']} "
+            f"p99 {result['p99_ms']} ms errors {result['errors']} (db rows {created})"
+        )
+        runs.append(result)
+        time.sleep(2)
+    target = TARGETS["submit"]
+    meeting = [r for r in runs if r["errors"] == 0 and r["p99_ms"] < target["p99_ms"]]
+    best = max(meeting or runs, key=lambda r: r["throughput_per_s"])
+    out = {
+        "name": "submit",
+        "benchmark": "Dossier submission, POST /api/v1/dossiers (PostgreSQL)",
+        "target": target,
+        "best": best,
+        "best_meets_p99": bool(meeting),
+        "met": bool(meeting) and best["throughput_per_s"] >= target["throughput_per_s"],
+        "sweep": runs,
+        "fixtures": fixtures,
+        "warmup_s": args.warmup,
+    }
+    if args.profile == "always" or (args.profile == "auto" and not out["met"]):
+        c = best["connections"]
+        log(f"submit: profiling the web workers with py-spy ({args.duration}s at {c} connections; not counted)")
+        out["profile"] = profile_run(
+            server,
+            args.duration,
+            lambda: measure(server, "submit.lua", [f"bench-{stamp}-p", templates], c, args, "201"),
+        )
+    return out
+
+
+def bench_tracking(server: Server, args: argparse.Namespace, rows: int, codes: int) -> list[dict[str, Any]]:
+    results = []
+    for name, label, file in (
+        ("tracking_api", "Status lookup, GET /api/v1/tracking/{code}?secret=", "tracking_api.txt"),
+        ("tracking_html", "Status lookup page, GET /tra-cuu/?code=&secret=", "tracking_html.txt"),
+    ):
+        paths = str(WORK / file)
+        sweep = [int(c) for c in args.tracking_connections.split(",")]
+        log(f"{name}: warm-up {args.warmup}s")
+        wrk(server.url, "tracking.lua", [paths], sweep[0], args.warmup, args.threads)
+        runs = []
+        for c in sweep:
+            log(f"{name}: {c} connections, {args.duration}s")
+            result = measure(server, "tracking.lua", [paths], c, args, "200")
+            log(
+                f"  {result['throughput_per_s']}/s p50 {result['p50_ms']} p95 {result['p95_ms']} "
+                f"p99 {result['p99_ms']} ms errors {result['errors']}"
+            )
+            runs.append(result)
+            time.sleep(2)
+        best = max(runs, key=lambda r: (r["errors"] == 0, r["throughput_per_s"]))
+        target = TARGETS[name]
+        out = {
+            "name": name,
+            "benchmark": label,
+            "target": target,
+            "best": best,
+            "met": best["errors"] == 0 and best["throughput_per_s"] >= target["throughput_per_s"],
+            "sweep": runs,
+            "dossiers_in_db": rows,
+            "distinct_codes_looked_up_from": codes,
+            "warmup_s": args.warmup,
+        }
+        if name == "tracking_api" and (args.profile == "always" or (args.profile == "auto" and not out["met"])):
+            c = best["connections"]
+            log(f"{name}: profiling the web workers with py-spy ({args.duration}s; not counted)")
+            out["profile"] = profile_run(
+                server,
+                args.duration,
+                lambda c=c, paths=paths: measure(server, "tracking.lua", [paths], c, args, "200"),
+            )
+        results.append(out)
+    return results
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def write_readme(info: dict[str, Any]) -> None:
+    results = {}
+    for name in ("submit", "tracking_api", "tracking_html", "fill"):
+        path = RESULTS / f"{name}.json"
+        if path.exists():
+            results[name] = json.loads(path.read_text())
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `make bench` (`bench/run.py`); the JSON files beside this one hold every number,",
+        "the wrk command lines and the CPU accounting. Server (granian WSGI, 2 workers, `--no-ws`, the",
+        "task worker beside it, as `make serve`), PostgreSQL and the load generator (wrk, 1 thread)",
+        "**share the same cores**: the load generator's and PostgreSQL's CPU is taken from the server's.",
+        "",
+        "| benchmark | target | measured throughput | p50 | p95 | p99 | errors | duration | concurrency | met | date |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in ("submit", "tracking_api", "tracking_html"):
+        r = results.get(name)
+        if not r:
+            continue
+        b = r["best"]
+        t = r["target"]
+        target = f"≥ {t['throughput_per_s']:,}/s" + (f", p99 < {t['p99_ms']} ms" if "p99_ms" in t else "")
+        lines.append(
+            f"| {r['benchmark']} | {target} | **{b['throughput_per_s']:,.0f}/s** | {b['p50_ms']:.1f} ms "
+            f"| {b['p95_ms']:.1f} ms | {b['p99_ms']:.1f} ms | {b['errors']} of {b['requests']:,} "
+            f"| {b['duration_s']:.0f} s | {b['connections']} | {'yes' if r['met'] else '**no**'} | {r['date']} |"
+        )
+    for name in ("submit", "tracking_api", "tracking_html"):
+        r = results.get(name)
+        if not r or (len(r["sweep"]) < 2 and name != "submit"):
+            continue
+        lines += [
+            "",
+            f"## {r['benchmark']}: by concurrency",
+            "",
+            "| connections | throughput | p50 | p95 | p99 | max | errors"
+            " | CPU % of all cores: server / worker / PostgreSQL / wrk / other |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for s in r["sweep"]:
+            c = s["cpu"]["cpu_percent_of_all_cores"]
+            lines.append(
+                f"| {s['connections']} | {s['throughput_per_s']:,.0f}/s | {s['p50_ms']:.1f} ms | {s['p95_ms']:.1f} ms "
+                f"| {s['p99_ms']:.1f} ms | {s['latency_ms']['max']:.0f} ms | {s['errors']} "
+                f"| {c['web_server']} / {c['task_worker']} / {c['postgresql']} / {c['load_generator']} / {c['other']} |"
+            )
+        if name == "submit":
+            lines += [
+                "",
+                "Best configuration "
+                + ("meeting p99 < 250 ms" if r["best_meets_p99"] else "(none meets p99 < 250 ms: highest throughput)")
+                + f": {r['best']['connections']} connections, {r['best']['throughput_per_s']:,.0f} dossiers/s. "
+                + "Every dossier counted as created was checked in the database by its Idempotency-Key.",
+            ]
+            fx = r.get("fixtures", {})
+            if fx:
+                lines.append(
+                    f"Load: {fx.get('procedures')} real procedures, {fx.get('applicants')} applicants with their own"
+                    f" tokens, {fx.get('agencies_in_templates')} receiving agencies (commune People's"
+                    f" Committees, commune police, departments), {fx.get('attachments_per_dossier_avg')} PDF"
+                    " attachments per dossier"
+                    f" ({fx.get('pdf_bytes')} bytes each), valid forms from `jsonform.sample`."
+                )
+            if fx.get("queries"):
+                q = fx["queries"]
+                lines.append(
+                    "SQL statements per request (CaptureQueriesContext; add one `SELECT 1` per request: the"
+                    " connection health check, CONN_HEALTH_CHECKS):"
+                    + ", ".join(f" {k} {v['queries']}" for k, v in q.items())
+                    + "."
+                )
+    fill = results.get("fill")
+    if fill:
+        lines += [
+            "",
+            "## The 1,000,000-dossier database",
+            "",
+            f"Filled with `hcmgov demo --dossiers N --quiet` on PostgreSQL: {fill['added']:,} dossiers in "
+            f"{fill['seconds']:,.0f} s ({fill['per_second']:,.0f}/s) on {fill['date']}; kept and reused by later runs"
+            f" (the lookups ran over {results.get('tracking_api', {}).get('dossiers_in_db', 0):,} rows)."
+            + (f" {fill['note']}" if fill.get("note") else ""),
+        ]
+    for name in ("submit", "tracking_api"):
+        prof = results.get(name, {}).get("profile")
+        if not prof:
+            continue
+        lines += [
+            "",
+            f"## Profile of the web workers under load: {results[name]['benchmark']}",
+            "",
+            f"py-spy, {prof['samples']:,} samples over both workers, run at {prof['run']['connections']} connections"
+            f" ({prof['run']['throughput_per_s']:,.0f}/s while profiled). Share of samples (inclusive):",
+            "",
+        ]
+        lines += [f"- {share}% `{frame}`" for share, frame in prof.get("categories", [])]
+    m = info["machine"]
+    cal = info.get("calibration")
+    srv = info.get("server")
+    lines += [
+        "",
+        "## Machine",
+        "",
+        f"- `nproc`: {m['nproc']}; CPU: {m['cpu_model']}; RAM: {m['ram_gib']} GiB; kernel {m['kernel']}",
+        f"- Python {m['python']}, Django {m['django']}, granian {m['granian']}, PostgreSQL {m['postgresql']}"
+        f" (default configuration), {m['wrk']}",
+        f"- git commit {m['git_commit']}",
+        *(
+            [
+                f"- Calibration: the bare Django 'hello' view (`bench/hello.py`, granian, 2 workers, wrk -t1 -c32)"
+                f" serves {cal['hello_req_per_s']:,} req/s here against 11,100 in shared/MEASUREMENTS.md"
+                f" (×{cal['ratio']}): this machine is that much slower than the reference one."
+            ]
+            if cal
+            else []
+        ),
+        *(
+            [
+                f"- Server: `{srv['command']}`"
+                + ("" if srv["as_make_serve"] else " — **an experiment, not `make serve`**")
+            ]
+            if srv
+            else []
+        ),
+        "- CPU % columns: share of all cores used during the measured run by each party; 'other' is"
+        " everything else on the machine (a busy neighbour lowers the numbers).",
+        "",
+    ]
+    (RESULTS / "README.md").write_text("\n".join(lines))
+
+
+def save(name: str, data: dict[str, Any], info: dict[str, Any]) -> None:
+    for key in ("date", "machine", "calibration", "server"):
+        if key in info:
+            data[key] = info[key]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=["submit", "tracking"])
+    parser.add_argument("--duration", type=int, default=30, help="seconds of each measured run")
+    parser.add_argument("--warmup", type=int, default=5, help="seconds of warm-up before each benchmark")
+    parser.add_argument("--submit-connections", default="4,8,16,32", help="concurrency sweep for submissions")
+    parser.add_argument("--tracking-connections", default="32", help="concurrency (list) for lookups")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--dossiers", type=int, default=1_000_000, help="fill the database up to this many")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "2")))
+    parser.add_argument("--no-worker", action="store_true", help="do not run the task worker beside the server")
+    parser.add_argument(
+        "--blocking-threads",
+        type=int,
+        default=int(os.environ.get("THREADS", "2")),
+        help="granian's --blocking-threads (make serve: THREADS, default 2); another value is an experiment",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="an extra run with py-spy on the web workers: auto = when a target is missed",
+    )
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_DB)
+    args = parser.parse_args()
+
+    started = time.monotonic()
+    if args.blocking_threads != 2:  # an experiment: kept apart from the numbers of `make bench`
+        global RESULTS
+        RESULTS = RESULTS / f"blocking-threads-{args.blocking_threads}"
+    ensure_wrk()
+    url = args.database_url
+    ensure_database(url)
+    WORK.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "hcmgov.settings",
+        "HCMGOV_VAR_DIR": str(WORK / "var"),
+        "PROMETHEUS_MULTIPROC_DIR": str(WORK / "prometheus"),
+    }
+    (WORK / "prometheus").mkdir(parents=True, exist_ok=True)
+    info = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(url)}
+    log(f"database {url}; machine {info['machine']}")
+    log("migrate, collectstatic, demo")
+    hcmgov(env, "migrate", "--noinput")
+    hcmgov(env, "collectstatic", "--noinput", "--verbosity", "0")
+    hcmgov(env, "demo")
+    rows = int(db_scalar(url, "SELECT count(*) FROM dossiers_dossier"))
+    if args.only in (None, "tracking") and rows < args.dossiers:
+        missing = args.dossiers - rows
+        log(f"filling the database: {rows:,} dossiers, adding {missing:,} (kept for later runs)")
+        seconds = hcmgov(env, "demo", "--dossiers", str(missing), "--quiet")
+        rows = int(db_scalar(url, "SELECT count(*) FROM dossiers_dossier"))
+        save(
+            "fill",
+            {
+                "added": missing,
+                "seconds": round(seconds, 1),
+                "per_second": round(missing / seconds, 1),
+                "rows_after": rows,
+            },
+            info,
+        )
+        log(f"filled in {seconds:,.0f} s")
+    behind = repair_sequences(url)
+    if behind:
+        log(f"WARNING: {behind} day sequences were behind issued codes (an interrupted fill?): raised")
+    subprocess.run(["psql", url, "-qc", "VACUUM ANALYZE"], check=False, capture_output=True)
+    log("fixtures")
+    for stale in ("submit.txt", "tracking_api.txt", "tracking_html.txt"):
+        (WORK / stale).unlink(missing_ok=True)
+    fixtures = django_script(env, "fixtures.py", "--out", str(WORK), *(["--only", args.only] if args.only else []))
+    fixtures["queries"] = django_script(env, "queries.py", "--work", str(WORK))
+    log(f"fixtures: {json.dumps({k: v for k, v in fixtures.items() if k != 'procedure_codes'})}")
+
+    log("calibration: bare Django hello view")
+    info["calibration"] = calibrate(env, args)
+    log(f"calibration: {info['calibration']['hello_req_per_s']:,} req/s (MEASUREMENTS.md: 11,100)")
+    extra = ["--blocking-threads", str(args.blocking_threads)]
+    info["server"] = {
+        "command": "granian --interface wsgi --host 127.0.0.1 --port <free> --workers "
+        f"{args.workers} --no-ws --log-level warning {' '.join(extra)} hcmgov.wsgi:application".replace("  ", " "),
+        "as_make_serve": args.blocking_threads == 2,
+        "task_worker": not args.no_worker,
+    }
+    server = Server(env, free_port(), args.workers, not args.no_worker, extra)
+    with running(server):
+        log(f"server up at {server.url} (pids {server.server_pids()}, worker {server.worker_pids()[:1]})")
+        if args.only in (None, "submit"):
+            save("submit", bench_submit(server, args, url, fixtures), info)
+        if args.only in (None, "tracking"):
+            for result in bench_tracking(server, args, rows, fixtures.get("tracking_codes", 0)):
+                result["queries"] = fixtures["queries"].get(result["name"])
+                save(result["name"], result, info)
+    write_readme(info)
+    log(f"done in {time.monotonic() - started:,.0f} s; results in {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
