@@ -27,8 +27,13 @@ PUBLIC_URL = config(
     "http://127.0.0.1:8000",
     help="Address of the portal as citizens reach it; printed in QR codes on receipts.",
 )
-VAR_DIR = Path(
-    config("HCMGOV_VAR_DIR", str(ROOT_DIR / "var"), help="Folder for the embedded database, files and queues.")
+# relative paths are relative to the repository root (so the generated reference is the same everywhere)
+VAR_DIR = ROOT_DIR / Path(
+    config(
+        "HCMGOV_VAR_DIR",
+        "var",
+        help="Folder for the embedded database, files and queues (relative: to the repository).",
+    )
 )
 
 INSTALLED_APPS = [
@@ -150,7 +155,11 @@ USE_TZ = True
 # --- files ------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
-MEDIA_ROOT = Path(config("HCMGOV_MEDIA_ROOT", str(VAR_DIR / "media"), help="Folder for uploaded files.", group="files"))
+MEDIA_ROOT = VAR_DIR / Path(
+    config(
+        "HCMGOV_MEDIA_ROOT", "media", help="Folder for uploaded files (relative: inside HCMGOV_VAR_DIR).", group="files"
+    )
+)
 MEDIA_URL = "/media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
