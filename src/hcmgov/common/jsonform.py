@@ -266,3 +266,12 @@ def _sample_value(name: str, s: Mapping[str, Any], rng: Any) -> Any:
     min_length = int(s.get("minLength", 0))
     value = value[:max_length]
     return value.ljust(min_length, "x")
+
+
+def sample_valid(schema: Mapping[str, Any], rng: Any, *, tries: int = 100) -> dict[str, Any] | None:
+    """A sample that passes :func:`validate`, or None if ``tries`` samples all failed."""
+    for _ in range(tries):
+        data = sample(schema, rng)
+        if not validate(schema, data):
+            return data
+    return None

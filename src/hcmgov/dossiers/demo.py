@@ -75,12 +75,8 @@ def generate(
         agencies_by_kind[(agency.kind, agency.department, agency.valid_from >= REFORM)].append(agency)
     samples: dict[int, list[dict[str, Any]]] = {}
     for p in procedures:
-        good = []
-        for _ in range(20):
-            data = jsonform.sample(p.version.form_schema, rng)
-            if not jsonform.validate(p.version.form_schema, data):
-                good.append(data)
-        samples[p.pk] = good or [{}]
+        good = [jsonform.sample_valid(p.version.form_schema, rng, tries=20) for _ in range(20)]
+        samples[p.pk] = [g for g in good if g is not None] or [{}]
     days = (end - start).days + 1
     made = 0
     sequences = core.sequences_in(start=start, end=end)  # continue where earlier runs stopped
