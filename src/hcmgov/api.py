@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -110,6 +111,17 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     vi, en = STATUS_MESSAGES.get(exc.status_code, STATUS_MESSAGES[400])
     return problem(request, status=exc.status_code, code=f"http_{exc.status_code}", message=Message(vi, en))
+
+
+@api.exception_handler(DataError)
+def on_data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
+    """A value the database cannot hold (a number out of range…): the caller's input, not a fault."""
+    return problem(
+        request,
+        status=400,
+        code="invalid_value",
+        message=Message("Giá trị gửi lên nằm ngoài phạm vi cho phép.", "A value sent is outside the allowed range."),
+    )
 
 
 @api.exception_handler(Exception)

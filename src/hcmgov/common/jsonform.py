@@ -168,10 +168,28 @@ def _message(error: ValidationError, vi: str, en: str) -> Message:
     return Message(f"«{vi}» không hợp lệ.", f"“{en}” is not valid.")
 
 
+def _nul_paths(data: Any, path: tuple[str | int, ...] = ()) -> Iterator[list[str | int]]:
+    if isinstance(data, str):
+        if "\x00" in data:
+            yield list(path)
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _nul_paths(value, (*path, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _nul_paths(value, (*path, i))
+
+
 def validate(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
     """All problems of ``data`` against ``schema``, one per field, in form order."""
     validator = Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
     found: dict[str, FieldError] = {}
+    for path in _nul_paths(data):  # NUL is never text a person typed; PostgreSQL refuses it
+        vi, en = _title(schema, path)
+        found[".".join(map(str, path))] = FieldError(
+            ".".join(map(str, path)), "invalid_character",
+            Message(f"«{vi}» có ký tự không hợp lệ.", f"“{en}” contains an invalid character."),
+        )  # fmt: skip
     for error in validator.iter_errors(data):
         base = list(error.absolute_path)
         if error.validator == "required":  # one error per missing property: name each of them

@@ -95,6 +95,13 @@ class RequestSizeMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            # NUL is never valid text here, and PostgreSQL refuses it in text columns
+            vi, en = "Địa chỉ có ký tự không hợp lệ.", "The address contains an invalid character."
+            if request.path.startswith("/api/"):
+                return problem_response(request, status=400, code="invalid_character", message=Message(vi, en))
+            return HttpResponse(f"<!doctype html><html lang=vi><meta charset=utf-8><title>400</title><h1>{vi}</h1>"
+                                f"<p lang=en>{en}</p></html>", status=400)  # fmt: skip
         if length > settings.REQUEST_MAX_BYTES:
             limit = settings.REQUEST_MAX_BYTES // (1024 * 1024)
             vi = f"Dữ liệu gửi lên quá lớn (tối đa {limit} MB). Hãy giảm dung lượng tệp đính kèm."

@@ -57,3 +57,19 @@ def test_an_oversized_request_is_refused_before_it_is_read(client, settings):
     page = client.post("/thu-tuc/1.001193/nop-ho-so/", {"f": "x" * 2048})
     assert page.status_code == 413
     assert "quá lớn" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_nul_characters_are_refused_not_a_server_error(client):
+    api = client.get("/api/v1/units", {"level": "a\x00b"})
+    assert api.status_code == 400
+    assert api["Content-Type"] == "application/problem+json"
+    assert client.get("/", {"q": "a\x00b"}).status_code == 400
+
+
+def test_nul_in_form_data_is_a_field_error():
+    from hcmgov.common.jsonform import validate
+
+    schema = {"type": "object", "properties": {"name": {"type": "string", "title": "Họ tên", "x-title-en": "Name"}}}
+    errors = validate(schema, {"name": "An\x00"})
+    assert [(e.field, e.code) for e in errors] == [("name", "invalid_character")]

@@ -134,3 +134,9 @@ def test_public_tracking_needs_code_and_secret(client, citizen, payload):
     assert wrong.status_code == 404
     assert wrong["Content-Type"] == "application/problem+json"
     assert client.get("/api/v1/tracking/NO-SUCH", {"secret": "X"}).status_code == 404
+
+
+def test_a_number_beyond_the_database_range_is_a_400_problem(client, citizen):
+    response = client.get("/api/v1/dossiers", {"status": 10**30}, **bearer(citizen))
+    assert response.status_code in {400, 422}
+    assert response["Content-Type"] == "application/problem+json"
