@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Header, Router, Schema
+from ninja import Field, Header, Query, Router, Schema
 from ninja import Status as Answer
 from ninja.pagination import paginate
 
@@ -178,7 +178,9 @@ def submit(
     summary="My dossiers, or my agencies' dossiers",
 )
 @paginate(Pages, page_size=50)
-def list_dossiers(request: HttpRequest, status: int | None = None, q: str = "") -> Any:
+def list_dossiers(
+    request: HttpRequest, status: int | None = Query(None, ge=1, le=10), q: str = Query("", max_length=48)
+) -> Any:
     if getattr(request.user, "kind", None) == "official":
         return selectors.dossier_list_for_official(user=request.user, status=status, q=q)
     qs = selectors.dossier_list_for_applicant(user=request.user)
