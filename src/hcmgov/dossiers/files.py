@@ -27,6 +27,11 @@ class Attachment:
     requirement: str
     filename: str
     data: bytes
+    unread_size: int | None = None  # an upload too large to read: its size, and no data
+
+    @property
+    def size(self) -> int:
+        return self.unread_size if self.unread_size is not None else len(self.data)
 
     @property
     def extension(self) -> str:
@@ -55,9 +60,9 @@ def check_attachment(att: Attachment) -> FieldError | None:
     """The first problem with an attachment, or None."""
     name = att.filename
     limit_mb = settings.UPLOAD_MAX_BYTES / (1024 * 1024)
-    if len(att.data) == 0:
+    if att.size == 0:
         return FieldError(att.requirement, "empty", Message(f"Tệp «{name}» rỗng.", f"File “{name}” is empty."))
-    if len(att.data) > settings.UPLOAD_MAX_BYTES:
+    if att.size > settings.UPLOAD_MAX_BYTES:
         return FieldError(
             att.requirement,
             "too_large",

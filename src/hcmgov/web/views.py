@@ -89,14 +89,8 @@ def _attachments(request: HttpRequest, version: Any) -> list[Attachment]:
     out = []
     for doc in version.required_documents:
         for upload in request.FILES.getlist(f"doc-{doc['code']}"):
-            if (upload.size or 0) > settings.UPLOAD_MAX_BYTES:  # do not read it: the check reports the size
-                out.append(
-                    Attachment(
-                        requirement=doc["code"],
-                        filename=upload.name or "",
-                        data=b"\0" * (settings.UPLOAD_MAX_BYTES + 1),
-                    )
-                )
+            if (upload.size or 0) > settings.UPLOAD_MAX_BYTES:  # not read: the check reports the size
+                out.append(Attachment(doc["code"], upload.name or "", b"", unread_size=upload.size))
                 continue
             out.append(Attachment(requirement=doc["code"], filename=upload.name or "", data=upload.read()))
     return out

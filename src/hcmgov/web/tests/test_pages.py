@@ -156,3 +156,13 @@ def test_back_office_receives_and_refuses(client, submit, receiver):
     second.refresh_from_db()
     assert (first.status, second.status) == (2, 3)
     assert client.get(f"/ho-so/{second.code}/phieu-tu-choi.pdf")["Content-Type"] == "application/pdf"
+
+
+def test_an_oversized_upload_is_named_without_being_read(client, city, citizen, pdf_bytes, settings):
+    settings.UPLOAD_MAX_BYTES = 100
+    client.force_login(citizen)
+    big = SimpleUploadedFile("to-khai.pdf", pdf_bytes + b"0" * 200, "application/pdf")
+    response = client.post("/thu-tuc/1.001193/nop-ho-so/", {"submission_token": "t2", "doc-TOKHAI": big})
+    assert response.status_code == 422
+    assert [e.code for e in response.context["errors"] if e.field == "TOKHAI"] == ["too_large"]
+    assert Dossier.objects.count() == 0
