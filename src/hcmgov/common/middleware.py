@@ -83,8 +83,19 @@ class RequestIdLogFilter(logging.Filter):
         return True
 
 
+def _refuse(request: HttpRequest, status: int, code: str, message: Message) -> HttpResponse:
+    """Refuse before any view runs: a problem document on the API, a bilingual page elsewhere."""
+    if request.path.startswith("/api/"):
+        return problem_response(request, status=status, code=code, message=message)
+    return HttpResponse(
+        f"<!doctype html><html lang=vi><meta charset=utf-8><title>{status}</title><h1>{message.vi}</h1>"
+        f"<p lang=en>{message.en}</p></html>",
+        status=status,
+    )
+
+
 class RequestSizeMiddleware:
-    """Refuse a request body larger than ``HCMGOV_REQUEST_MAX_BYTES`` before reading it (413), in
+    """Refuse before reading: a NUL in the address (400), a body larger than ``HCMGOV_REQUEST_MAX_BYTES`` (413), in
     the caller's language, as a problem document on the API and a page elsewhere."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -97,19 +108,15 @@ class RequestSizeMiddleware:
             length = 0
         if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
             # NUL is never valid text here, and PostgreSQL refuses it in text columns
-            vi, en = "Địa chỉ có ký tự không hợp lệ.", "The address contains an invalid character."
-            if request.path.startswith("/api/"):
-                return problem_response(request, status=400, code="invalid_character", message=Message(vi, en))
-            return HttpResponse(f"<!doctype html><html lang=vi><meta charset=utf-8><title>400</title><h1>{vi}</h1>"
-                                f"<p lang=en>{en}</p></html>", status=400)  # fmt: skip
+            message = Message("Địa chỉ có ký tự không hợp lệ.", "The address contains an invalid character.")
+            return _refuse(request, 400, "invalid_character", message)
         if length > settings.REQUEST_MAX_BYTES:
             limit = settings.REQUEST_MAX_BYTES // (1024 * 1024)
-            vi = f"Dữ liệu gửi lên quá lớn (tối đa {limit} MB). Hãy giảm dung lượng tệp đính kèm."
-            en = f"What you sent is too large (at most {limit} MB). Please send smaller files."
-            if request.path.startswith("/api/"):
-                return problem_response(request, status=413, code="too_large", message=Message(vi, en))
-            return HttpResponse(f"<!doctype html><html lang=vi><meta charset=utf-8><title>413</title><h1>{vi}</h1>"
-                                f"<p lang=en>{en}</p></html>", status=413)  # fmt: skip
+            message = Message(
+                f"Dữ liệu gửi lên quá lớn (tối đa {limit} MB). Hãy giảm dung lượng tệp đính kèm.",
+                f"What you sent is too large (at most {limit} MB). Please send smaller files.",
+            )
+            return _refuse(request, 413, "too_large", message)
         return self.get_response(request)
 
 

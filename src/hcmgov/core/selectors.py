@@ -67,10 +67,6 @@ def agency_list(*, kind: str | None = None, level: str | None = None, day: dt.da
     return qs.order_by("code")
 
 
-def agency_get(*, code: str) -> Agency:
-    return Agency.objects.select_related("unit").get(code=code)
-
-
 def database_ok() -> bool:
     try:
         with connection.cursor() as cursor:

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
 
 from hcmgov.common import jsonform
 from hcmgov.core import selectors as core
@@ -183,7 +182,3 @@ def _write(
 
 def dossier_count() -> int:
     return Dossier.objects.count()
-
-
-def last_submission() -> dt.datetime | None:
-    return Dossier.objects.aggregate(m=Max("submitted_at"))["m"]

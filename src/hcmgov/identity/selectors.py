@@ -21,10 +21,6 @@ def user_has_role(*, user: Any, agency_id: int, roles: set[str]) -> bool:
     return RoleAssignment.objects.filter(user=user, agency_id=agency_id, role__in=roles).exists()
 
 
-def user_roles(*, user: Any) -> list[RoleAssignment]:
-    return list(RoleAssignment.objects.filter(user=user).select_related("agency").order_by("agency__code", "role"))
-
-
 def user_by_username(*, username: str) -> User | None:
     return User.objects.filter(username=username).first()
 
