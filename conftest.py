@@ -79,9 +79,9 @@ def city(db):
 
 @pytest.fixture
 def version(db):
-    from hcmgov.catalog.tests.factories import ProcedureVersionFactory
+    from hcmgov.catalog.tests.factories import ProcedureVersionFactory, with_test_flow
 
-    return ProcedureVersionFactory()
+    return with_test_flow(ProcedureVersionFactory())
 
 
 @pytest.fixture

@@ -240,6 +240,8 @@ LOGGING = {
         "celery.beat": {"level": "WARNING"},
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
+        # SpiffWorkflow logs every task state change at INFO, with the task's data
+        "spiff": {"level": "WARNING"},
     },
 }
 
@@ -249,6 +251,7 @@ CELERY_BEAT_SCHEDULE = {
     "outbox": {"task": "core.outbox_deliver", "schedule": 2.0},
     "notifications": {"task": "notifications.send_pending", "schedule": 5.0},
     "heartbeat": {"task": "core.heartbeat", "schedule": 10.0},
+    "step-timers": {"task": "dossiers.step_timers", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True

@@ -70,3 +70,31 @@ class ProcedureVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.procedure.code} v{self.version}"
+
+
+class ProcessFlow(models.Model):
+    """A version of a procedure's processing flow: a BPMN 2.0 file (``catalog.flows``) drawn in
+    any modeller. The newest upload is the one new dossiers start on; a running dossier keeps the
+    version it started with, so versions are never edited or deleted once used."""
+
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="flows")
+    version = models.PositiveIntegerField()
+    process_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=400)
+    bpmn = models.TextField(help_text="The BPMN 2.0 XML as uploaded.")
+    sha256 = models.CharField(max_length=64)
+    steps = models.JSONField(default=list, help_text="The steps as read from the file (for display).")
+    total_hours = models.DecimalField(max_digits=7, decimal_places=2)
+    filename = models.CharField(max_length=255, blank=True)
+    uploaded_by_label = models.CharField(max_length=150, blank=True)
+    uploaded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["procedure", "version"], name="flow_version_unique"),
+            models.UniqueConstraint(fields=["procedure", "sha256"], name="flow_content_unique"),
+        ]
+        ordering = ["procedure", "-version"]
+
+    def __str__(self) -> str:
+        return f"{self.procedure_id} flow v{self.version}"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from django.db.models import Q, QuerySet
 
-from hcmgov.catalog.models import Procedure, ProcedureVersion
+from hcmgov.catalog import flows
+from hcmgov.catalog.models import Procedure, ProcedureVersion, ProcessFlow
 from hcmgov.common.errors import NotFound
 from hcmgov.common.text import fold
 
@@ -48,3 +50,23 @@ def procedure_version_in_force(*, procedure: Procedure, day: dt.date) -> Procedu
     if version is None:
         raise NotFound("phiên bản thủ tục", "Procedure version")
     return version
+
+
+def flow_latest(*, procedure_id: int) -> ProcessFlow | None:
+    """The flow version new dossiers of the procedure start on (None: the procedure has no flow)."""
+    return ProcessFlow.objects.filter(procedure_id=procedure_id).order_by("-version").first()
+
+
+def flow_list(*, procedure_id: int) -> list[ProcessFlow]:
+    return list(ProcessFlow.objects.filter(procedure_id=procedure_id).order_by("-version"))
+
+
+def flow_spec(*, flow_id: int) -> flows.FlowSpec:
+    """The parsed flow of a stored version. Versions never change, so the parse is kept per process."""
+    return _flow_spec(flow_id)
+
+
+@functools.lru_cache(maxsize=512)
+def _flow_spec(flow_id: int) -> flows.FlowSpec:
+    content = ProcessFlow.objects.values_list("bpmn", flat=True).get(pk=flow_id)
+    return flows.flow_parse(content.encode("utf-8"))

@@ -8,13 +8,20 @@ from typing import Any
 
 import yaml
 from django.db import transaction
+from django.utils import timezone
 from jsonschema import Draft202012Validator
 
-from hcmgov.catalog.models import Procedure, ProcedureVersion
+from hcmgov.audit.services import audited
+from hcmgov.catalog import flows
+from hcmgov.catalog.models import Procedure, ProcedureVersion, ProcessFlow
+from hcmgov.common import jsonform
+from hcmgov.common.errors import DomainError, Message
 from hcmgov.common.text import fold
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
 DATA_DIR = Path(__file__).resolve().parent / "data" / "procedures"
+FLOWS_DIR = Path(__file__).resolve().parent / "data" / "flows"
+FLOW_MAX_BYTES = 2 * 1024 * 1024
 VERSIONED_FIELDS = (
     "statutory_days",
     "same_day_cutoff",
@@ -82,11 +89,73 @@ def procedure_upsert(*, spec: dict[str, Any]) -> tuple[Procedure, bool]:
     return procedure, True
 
 
-def procedures_load(*, directory: Path = DATA_DIR) -> int:
-    """Load every ``*.yaml`` procedure definition in ``directory``; returns how many were read."""
+def procedures_load(*, directory: Path = DATA_DIR, flows_directory: Path = FLOWS_DIR) -> int:
+    """Load every ``*.yaml`` procedure definition in ``directory`` and the flow of each that has
+    one (``<code>.bpmn`` in ``flows_directory``); returns how many procedures were read."""
     count = 0
     for path in sorted(directory.glob("*.yaml")):
         spec = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
-        procedure_upsert(spec=spec)
+        procedure, _ = procedure_upsert(spec=spec)
+        flow_file = flows_directory / f"{procedure.code}.bpmn"
+        if flow_file.exists():
+            flow_upload(procedure=procedure, content=flow_file.read_bytes(), filename=flow_file.name)
         count += 1
     return count
+
+
+def _form_fields(version: ProcedureVersion) -> set[str]:
+    """Names a flow's conditions may read: the form's fields, nested ones as ``mother__full_name``."""
+    return {flows.condition_name(f.name) for f in jsonform.flat_fields(version.form_schema)}
+
+
+@audited("flow.upload")
+def flow_upload(
+    *, procedure: Procedure, content: bytes, filename: str = "flow.bpmn", uploaded_by_label: str = ""
+) -> ProcessFlow:
+    """Add a flow version to ``procedure`` (the same file again is not a new version).
+
+    The file is checked against the conventions of ``catalog.flows`` and against the procedure:
+    the allotments fill its statutory time, conditions read only its form's fields. Dossiers
+    already running keep the flow version they started with.
+    """
+    if len(content) > FLOW_MAX_BYTES:
+        raise DomainError(
+            "too_large",
+            Message("Tệp quy trình quá lớn (tối đa 2 MB).", "The flow file is too large (at most 2 MB)."),
+            413,
+        )
+    version = procedure.versions.order_by("-version").first()
+    if version is None:
+        raise DomainError("no_version", Message("Thủ tục chưa có nội dung.", "The procedure has no version yet."), 409)
+    spec = flows.flow_parse(
+        content, filename=filename, statutory_days=version.statutory_days, form_fields=_form_fields(version)
+    )
+    existing = ProcessFlow.objects.filter(procedure=procedure, sha256=spec.sha256).first()
+    if existing is not None:
+        existing._audit_skip = True  # type: ignore[attr-defined]  # nothing changed: nothing to record
+        return existing
+    latest = ProcessFlow.objects.filter(procedure=procedure).order_by("-version").first()
+    return ProcessFlow.objects.create(
+        procedure=procedure,
+        version=(latest.version + 1) if latest else 1,
+        process_id=spec.process_id,
+        name=spec.name[:400],
+        bpmn=content.decode("utf-8"),
+        sha256=spec.sha256,
+        steps=[
+            {
+                "key": s.key,
+                "name": s.name,
+                "name_en": s.name_en,
+                "role": s.role,
+                "agency": s.agency,
+                "hours": s.allotment.total_seconds() / 3600,
+                "actions": list(s.actions),
+            }
+            for s in spec.steps.values()
+        ],
+        total_hours=round(spec.total.total_seconds() / 3600, 2),
+        filename=filename[:255],
+        uploaded_by_label=uploaded_by_label[:150],
+        uploaded_at=timezone.now(),
+    )

@@ -89,3 +89,21 @@ def sequences_in(*, start: dt.date, end: dt.date) -> dict[tuple[str, dt.date], i
     """The last numbers issued for every scope on each day between ``start`` and ``end``."""
     rows = DaySequence.objects.filter(day__gte=start, day__lte=end).values_list("scope", "day", "last")
     return {(scope, day): last for scope, day, last in rows}
+
+
+def agency_partner(*, selector: str, home: Agency, day: dt.date) -> Agency | None:
+    """The agency an inter-agency step goes to: ``selector`` is a kind, optionally with a
+    department (``department:justice``, ``police``). Agencies tied to a unit (commune police, a
+    People's Committee) are taken in the home agency's unit (or the unit it merged into) when
+    there is one; otherwise the one agency of that kind in force on ``day``."""
+    kind, _, department = selector.partition(":")
+    qs = agency_list(kind=kind, day=day)
+    if department:
+        qs = qs.filter(department=department)
+    unit = home.unit
+    while unit is not None:  # the home agency's unit, then the units above it (a ward's district)
+        in_unit = qs.filter(unit_id=unit.pk).first()
+        if in_unit is not None:
+            return in_unit
+        unit = unit.parent
+    return qs.filter(unit=None).first() or qs.first()

@@ -73,6 +73,19 @@ class Dossier(models.Model):
         max_length=64, blank=True, help_text="SHA-256 of what was submitted, to spot an identical resubmission."
     )
     idempotency_key = models.CharField(max_length=80, null=True, blank=True)  # noqa: DJ001 - NULL: no key, not unique
+    # processing: the flow version it runs on and the engine's state (catalog.flows, dossiers.engine)
+    flow = models.ForeignKey("catalog.ProcessFlow", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    workflow_state = models.JSONField(null=True, blank=True)
+    # the legal clock (dossiers.clock): ``due_at`` is the legal due moment, moved only by suspension;
+    # ``appointment_at`` is what the applicant was last told (an apology letter sets a new one)
+    appointment_at = models.DateTimeField(null=True, blank=True)
+    suspended_at = models.DateTimeField(null=True, blank=True, help_text="Set while a supplement is awaited.")
+    suspended_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    suspended_days = models.PositiveIntegerField(default=0, help_text="Working days the clock stood still.")
+    supplement_count = models.PositiveSmallIntegerField(default=0)
+    timeliness = models.CharField(
+        max_length=8, choices=[("early", "Trước hạn"), ("on_time", "Đúng hạn"), ("late", "Quá hạn")], blank=True
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -121,3 +134,145 @@ class DossierEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.status_from}→{self.status_to}"
+
+
+class Timeliness(models.TextChoices):
+    EARLY = "early", "Trước hạn"
+    ON_TIME = "on_time", "Đúng hạn"
+    LATE = "late", "Quá hạn"
+
+
+class StepState(models.TextChoices):
+    OPEN = "open", "Đang xử lý"
+    DONE = "done", "Đã xong"
+    CANCELLED = "cancelled", "Đã hủy"
+
+
+class DossierStep(models.Model):
+    """One step of a dossier's flow as it happened: who had it, when it was handed over, when it
+    was due and when it was done. The back office's queues read open steps; Form 05 (processing
+    control sheet) and the statistics read them all."""
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="steps")
+    task_id = models.UUIDField(help_text="The engine's task id.")
+    key = models.CharField(max_length=100, help_text="The BPMN element id.")
+    name = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200)
+    role = models.CharField(max_length=16)
+    agency = models.ForeignKey("core.Agency", on_delete=models.PROTECT, related_name="+")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    state = models.CharField(max_length=10, choices=StepState.choices, default=StepState.OPEN)
+    opened_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    remind_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, blank=True)
+    note = models.TextField(blank=True)
+    timeliness = models.CharField(max_length=8, choices=Timeliness.choices, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["opened_at", "id"]
+        indexes = [
+            models.Index(fields=["agency", "role", "state", "due_at"]),
+            models.Index(fields=["assignee", "state", "due_at"]),
+            models.Index(fields=["state", "remind_at"]),
+            models.Index(fields=["state", "due_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dossier_id}:{self.key} {self.state}"
+
+
+class SupplementRequest(models.Model):
+    """A request to supplement the dossier (Form 02). After receipt it stops the legal clock until
+    the applicant answers (Decree 61/2018/NĐ-CP, Art. 18(2)(b); Decision 766/QĐ-TTg counts a dossier
+    with more than one such request as late)."""
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="supplement_requests")
+    step = models.ForeignKey(DossierStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    requested_at = models.DateTimeField()
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_by_label = models.CharField(max_length=150)
+    items = models.JSONField(help_text="[{document, reason}] what to supplement and why.")
+    note = models.TextField(blank=True)
+    counts = models.BooleanField(default=True, help_text="After receipt: stops the clock and counts for statistics.")
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answer_note = models.TextField(blank=True)
+    suspended_days = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.dossier_id} supplement {self.requested_at:%Y-%m-%d}"
+
+
+class ApologyLetter(models.Model):
+    """A letter of apology with a new appointment date for a dossier that will be late (Form 04)."""
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="apologies")
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signer_label = models.CharField(max_length=150)
+    reason = models.TextField()
+    previous_appointment = models.DateTimeField()
+    new_appointment = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.dossier_id} apology {self.created_at:%Y-%m-%d}"
+
+
+class DossierComment(models.Model):
+    """An internal note between officials on a dossier; never shown to the applicant."""
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    author_label = models.CharField(max_length=150)
+    at = models.DateTimeField()
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.dossier_id} comment {self.at:%Y-%m-%d}"
+
+
+class ProcessingStat(models.Model):
+    """Early / on-time / late counts per day, kept up to date as dossiers and steps close, so that
+    statistics for any period are a sum over days rather than a pass over history.
+
+    ``kind`` "dossier": one count per finished dossier (``official_id`` 0, ``step_key`` "");
+    "step": one per finished step, by the official who did it."""
+
+    day = models.DateField()
+    kind = models.CharField(max_length=8)
+    agency_id = models.IntegerField()
+    procedure_id = models.IntegerField()
+    official_id = models.IntegerField(default=0)
+    step_key = models.CharField(max_length=100, default="")
+    early = models.PositiveIntegerField(default=0)
+    on_time = models.PositiveIntegerField(default=0)
+    late = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "kind", "agency_id", "procedure_id", "official_id", "step_key"], name="stat_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["kind", "agency_id", "day"]), models.Index(fields=["kind", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind} {self.agency_id}/{self.procedure_id}"

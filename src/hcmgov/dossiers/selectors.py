@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 
 from hcmgov.common.errors import NotFound
 from hcmgov.core import selectors as core
-from hcmgov.dossiers.models import STATUS_EN, Channel, Dossier, DossierEvent, Status
+from hcmgov.dossiers.models import STATUS_EN, Channel, Dossier, DossierEvent, DossierStep, Status
 from hcmgov.identity import selectors as identity
 
 __all__ = ["STATUS_EN", "Channel", "Status"]  # value types other apps read, re-exported with the reads
@@ -154,3 +154,7 @@ def _group_count(qs: QuerySet[Dossier]) -> list[tuple[int, int]]:
 
 def dossier_by_id(*, dossier_id: int) -> Dossier:
     return Dossier.objects.select_related("procedure", "agency", "applicant").get(pk=dossier_id)
+
+
+def step_by_id(*, step_id: int) -> DossierStep:
+    return DossierStep.objects.select_related("dossier", "agency", "assignee").get(pk=step_id)

@@ -27,3 +27,10 @@ def user_by_username(*, username: str) -> User | None:
 
 def users_of_kind(*, kind: str) -> list[User]:
     return list(User.objects.filter(kind=kind).order_by("id"))
+
+
+def users_with_role(*, agency_id: int, roles: set[str]) -> list[User]:
+    """Officials holding one of ``roles`` in the agency (who to tell about its steps)."""
+    return list(
+        User.objects.filter(roles__agency_id=agency_id, roles__role__in=roles, is_active=True).distinct().order_by("id")
+    )

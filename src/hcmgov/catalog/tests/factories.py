@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import factory
 
@@ -101,3 +102,15 @@ class ProcedureVersionFactory(factory.django.DjangoModelFactory):
     result = "Giấy chứng nhận"
     result_en = "Certificate"
     form_schema = SIMPLE_SCHEMA
+
+
+TEST_FLOW = Path(__file__).resolve().parent / "flows" / "test.bpmn"
+
+
+def with_test_flow(version: ProcedureVersion) -> ProcedureVersion:
+    """Give the version's procedure the test flow (receipt, review, a police check when the
+    purpose is study, approval, signature, return: 3 working days)."""
+    from hcmgov.catalog.services import flow_upload
+
+    flow_upload(procedure=version.procedure, content=TEST_FLOW.read_bytes(), filename=TEST_FLOW.name)
+    return version

@@ -105,6 +105,10 @@ class WorkCalendar:
         if any(a > b for a, b in pairwise(ends)) or any(start >= end for start, end in self.office_hours):
             raise ValueError(f"office hours must be sorted, disjoint periods: {self.office_hours}")
         self.same_day_cutoff = same_day_cutoff
+        self.day_hours = sum(
+            (datetime.combine(date.min, end) - datetime.combine(date.min, start) for start, end in self.office_hours),
+            timedelta(0),
+        )  # office time of one working day (8 hours by default)
         self.tz = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
         self._statutory: dict[int, dict[date, str]] = {}
 

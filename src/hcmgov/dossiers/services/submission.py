@@ -1,4 +1,4 @@
-"""Writes of the dossiers app: submission, receipt and refusal."""
+"""Submission of dossiers: checks, code, files, first history entry, the start of the flow."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from hcmgov.core import services as core_services
 from hcmgov.core.workcalendar import default_calendar
 from hcmgov.dossiers.files import CONTENT_TYPE, Attachment, check_attachment
 from hcmgov.dossiers.models import Channel, Dossier, DossierDocument, DossierEvent, Status
-from hcmgov.identity import selectors as identity
+from hcmgov.dossiers.services import processing
 
 LOCAL_TZ = dt.timezone(dt.timedelta(hours=7))  # Asia/Ho_Chi_Minh has no DST
 _SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # noqa: S105 - an alphabet, not a password  # no 0/O, 1/I: read off paper
@@ -233,6 +233,7 @@ def _create(
         language=language,
         submitted_at=now,
         due_at=due_at,
+        appointment_at=due_at,
         tracking_secret=new_tracking_secret(),
         idempotency_key=idempotency_key or None,
         fingerprint=fingerprint,
@@ -258,80 +259,6 @@ def _create(
     DossierEvent.objects.create(
         dossier=dossier, at=now, status_from=None, status_to=Status.NEW, actor_label=dossier.applicant_name, note=""
     )
+    processing.flow_start(dossier=dossier, now=now)
     core_services.event_publish(topic="dossier.submitted", key=dossier.code, payload={"dossier_id": dossier.pk})
     return dossier
-
-
-def _transition(dossier: Dossier, *, to: int, actor_label: str, note: str = "", now: dt.datetime) -> None:
-    DossierEvent.objects.create(
-        dossier=dossier, at=now, status_from=dossier.status, status_to=to, actor_label=actor_label, note=note
-    )
-    dossier.status = to
-
-
-def _lock_for_action(dossier: Dossier, official: Any, allowed_from: set[int]) -> Dossier:
-    locked = Dossier.objects.select_for_update().get(pk=dossier.pk)
-    if not identity.user_has_role(user=official, agency_id=locked.agency_id, roles={"receiver", "agency_admin"}):
-        raise DomainError(
-            "forbidden",
-            Message(
-                "Bạn không có quyền tiếp nhận hồ sơ của cơ quan này.", "You may not receive dossiers of this agency."
-            ),
-            403,
-        )
-    if locked.status not in allowed_from:
-        raise DomainError(
-            "wrong_status",
-            Message(
-                f"Hồ sơ đang ở trạng thái «{locked.get_status_display()}», không thể thực hiện thao tác này.",
-                "The dossier's status does not allow this action.",
-            ),
-            409,
-        )
-    return locked
-
-
-@audited("dossier.receive", target="dossier")
-def dossier_receive(*, dossier: Dossier, official: Any, now: dt.datetime | None = None) -> Dossier:
-    """Receive a dossier at the one-stop-shop desk (status 1 → 2). The appointment date is set
-    from the moment of receipt (Decree 61/2018/NĐ-CP, Art. 19)."""
-    now = now or timezone.now()
-    locked = _lock_for_action(dossier, official, {Status.NEW})
-    _transition(locked, to=Status.RECEIVED, actor_label=official.full_name or official.username, now=now)
-    locked.received_at = now
-    locked.due_at = default_calendar().appointment_date(
-        received_at=now, working_days=locked.procedure_version.statutory_days
-    )
-    locked.save(update_fields=["status", "received_at", "due_at", "updated_at"])
-    core_services.event_publish(topic="dossier.received", key=locked.code, payload={"dossier_id": locked.pk})
-    return locked
-
-
-@audited("dossier.refuse", target="dossier")
-def dossier_refuse(*, dossier: Dossier, official: Any, reason: str, now: dt.datetime | None = None) -> Dossier:
-    """Refuse to receive a dossier, with the reason (status 1 → 3; refusal slip, Form 03 of
-    Circular 01/2018/TT-VPCP)."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise DomainError(
-            "reason_required",
-            Message("Vui lòng ghi rõ lý do từ chối.", "Please give the reason for refusing."),
-            400,
-            errors=[
-                FieldError(
-                    "reason",
-                    "required",
-                    Message("Vui lòng ghi rõ lý do từ chối.", "Please give the reason for refusing."),
-                )
-            ],
-        )
-    now = now or timezone.now()
-    locked = _lock_for_action(dossier, official, {Status.NEW})
-    _transition(
-        locked, to=Status.NOT_RECEIVED, actor_label=official.full_name or official.username, note=reason, now=now
-    )
-    locked.refusal_reason = reason[:2000]
-    locked.finished_at = now
-    locked.save(update_fields=["status", "refusal_reason", "finished_at", "updated_at"])
-    core_services.event_publish(topic="dossier.refused", key=locked.code, payload={"dossier_id": locked.pk})
-    return locked

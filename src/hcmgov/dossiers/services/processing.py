@@ -1,0 +1,742 @@
+"""Processing a dossier through its flow: the actions of the one-stop-shop mechanism.
+
+Every action locks the dossier row, checks that the step is still open, that the official holds
+the step's role in the step's agency and that the step allows the decision; then moves the engine,
+closes the step, opens the next ones with their own clock, changes the public status and writes
+the history, the audit event and the outbox event in one transaction. Two officials acting on the
+same step: the first commits, the second finds the step closed and is told who acted and when.
+
+Legal basis: Decree 61/2018/NĐ-CP on the one-stop-shop mechanism (amended by Decree
+107/2021/NĐ-CP), Art. 18-20 (receiving, forwarding and processing dossiers; supplements;
+apologies for late results, Form 04) and Circular 01/2018/TT-VPCP (Forms 01-06).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from hcmgov.audit.services import audited
+from hcmgov.catalog import flows
+from hcmgov.catalog import selectors as catalog
+from hcmgov.common.errors import DomainError, FieldError, Message
+from hcmgov.core import selectors as core
+from hcmgov.core import services as core_services
+from hcmgov.core.workcalendar import default_calendar
+from hcmgov.dossiers import clock, engine
+from hcmgov.dossiers.models import (
+    ApologyLetter,
+    Dossier,
+    DossierComment,
+    DossierEvent,
+    DossierStep,
+    ProcessingStat,
+    Status,
+    StepState,
+    SupplementRequest,
+)
+from hcmgov.identity import selectors as identity
+
+AUDIT_FIELDS = ("status", "due_at", "appointment_at", "suspended_at", "supplement_count", "timeliness", "finished_at")
+TERMINAL = {Status.NOT_RECEIVED, Status.WITHDRAWN, Status.STOPPED, Status.RETURNED}
+LOCAL_TZ = dt.timezone(dt.timedelta(hours=7))
+
+
+def _label(user: Any) -> str:
+    return (user.full_name or user.get_username())[:150]
+
+
+def _refuse(code: str, vi: str, en: str, status: int = 409, field: str | None = None) -> DomainError:
+    message = Message(vi, en)
+    return DomainError(code, message, status, errors=[FieldError(field, code, message)] if field else [])
+
+
+def _reason(text: str | None, field: str = "reason") -> str:
+    text = (text or "").strip()
+    if not text:
+        raise _refuse("reason_required", "Vui lòng ghi rõ lý do.", "Please give the reason.", 400, field)
+    if "\x00" in text:
+        raise _refuse(
+            "invalid_character", "Nội dung có ký tự không hợp lệ.", "The text has an invalid character.", 400, field
+        )
+    return text[:4000]
+
+
+# --- starting -------------------------------------------------------------------------------------
+
+
+def flow_start(*, dossier: Dossier, now: dt.datetime) -> None:
+    """Start the dossier on the flow its procedure has now (it keeps this version to the end) and
+    open the first step: the desk's receipt. Called inside the submission's transaction."""
+    flow = catalog.flow_latest(procedure_id=dossier.procedure_id)
+    if flow is None:
+        return  # a procedure without a flow is received and settled by hand (desk actions only)
+    spec = catalog.flow_spec(flow_id=flow.pk)
+    wf = engine.start(spec, facts=flows.condition_facts(dossier.form_data))
+    dossier.flow_id = flow.pk
+    dossier.workflow_state = engine.dump(wf)
+    Dossier.objects.filter(pk=dossier.pk).update(flow_id=flow.pk, workflow_state=dossier.workflow_state)
+    _open_steps(dossier, spec, engine.open_steps(wf, spec), now=now)
+
+
+def _open_steps(
+    dossier: Dossier, spec: flows.FlowSpec, ready: list[engine.OpenStep], *, now: dt.datetime
+) -> list[DossierStep]:
+    """Create a step row for each task the engine has made ready and no open row holds yet."""
+    have = set(DossierStep.objects.filter(dossier=dossier, state=StepState.OPEN).values_list("task_id", flat=True))
+    calendar = default_calendar()
+    home = None
+    made = []
+    for item in ready:
+        if item.task_id in have:
+            continue
+        step = item.spec
+        agency_id = dossier.agency_id
+        if step.agency:
+            home = home or core.agency_list().get(pk=dossier.agency_id)
+            partner = core.agency_partner(selector=step.agency, home=home, day=now.astimezone(LOCAL_TZ).date())
+            if partner is None:
+                raise engine.EngineError(f"không có cơ quan «{step.agency}» / no agency “{step.agency}”")
+            agency_id = partner.pk
+        opened = calendar.effective_receipt(now) if step.status != 1 else now
+        made.append(
+            DossierStep(
+                dossier=dossier,
+                task_id=item.task_id,
+                key=step.key,
+                name=step.name[:200],
+                name_en=step.name_en[:200],
+                role=step.role,
+                agency_id=agency_id,
+                opened_at=now,
+                due_at=clock.step_due(calendar, opened_at=opened, allotment=step.allotment),
+                remind_at=clock.reminder_at(calendar, opened_at=opened, allotment=step.allotment),
+            )
+        )
+    DossierStep.objects.bulk_create(made)
+    for row in made:
+        if row.agency_id != dossier.agency_id:
+            partner_agency = core.agency_list().get(pk=row.agency_id)
+            _event(
+                dossier,
+                to=dossier.status,
+                now=now,
+                actor="",
+                note=f"Hồ sơ được chuyển đến {partner_agency.name} để phối hợp giải quyết ({row.name}).",
+            )
+    return made
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _event(dossier: Dossier, *, to: int, now: dt.datetime, actor: str, note: str = "") -> None:
+    DossierEvent.objects.create(
+        dossier=dossier, at=now, status_from=dossier.status, status_to=to, actor_label=actor[:150], note=note
+    )
+    dossier.status = to
+
+
+def _lock(dossier: Dossier) -> Dossier:
+    return Dossier.objects.select_for_update().select_related("procedure_version").get(pk=dossier.pk)
+
+
+def _open_step(locked: Dossier, step_id: int) -> DossierStep:
+    step = DossierStep.objects.filter(pk=step_id, dossier=locked).first()
+    if step is None:
+        raise _refuse("step_not_found", "Không tìm thấy bước xử lý này.", "No such step of this dossier.", 404)
+    if step.state != StepState.OPEN:
+        when = timezone.localtime(step.finished_at) if step.finished_at else None
+        who = step.actor_label or "người khác"
+        raise _refuse(
+            "step_already_handled",
+            f"Bước «{step.name}» đã được {who} xử lý" + (f" lúc {when:%H:%M %d/%m/%Y}." if when else "."),
+            f"Step “{step.name_en}” was already handled by {step.actor_label or 'someone else'}"
+            + (f" at {when:%Y-%m-%d %H:%M}." if when else "."),
+        )
+    return step
+
+
+def _check_holder(step: DossierStep, official: Any) -> None:
+    """The official must hold the step's role in the step's agency; an assigned step is the
+    assignee's (the head of division may act on any step of the unit)."""
+    roles = {step.role, "agency_admin"}
+    if not identity.user_has_role(user=official, agency_id=step.agency_id, roles=roles | {"head"}):
+        raise _refuse(
+            "forbidden",
+            f"Bạn không giữ vai trò «{flows.ROLES[step.role].vi}» tại cơ quan xử lý bước này.",
+            f"You do not hold the role “{flows.ROLES[step.role].en}” in the agency handling this step.",
+            403,
+        )
+    if (
+        step.assignee_id
+        and step.assignee_id != official.pk
+        and not identity.user_has_role(user=official, agency_id=step.agency_id, roles={"head", "agency_admin"})
+    ):
+        raise _refuse(
+            "assigned_to_other",
+            "Bước này đã được phân công cho cán bộ khác.",
+            "This step is assigned to another official.",
+            403,
+        )
+
+
+def _check_running(locked: Dossier) -> None:
+    if locked.status in TERMINAL:
+        raise _refuse(
+            "wrong_status",
+            f"Hồ sơ đang ở trạng thái «{locked.get_status_display()}», không thể thực hiện thao tác này.",
+            "The dossier's status does not allow this action.",
+        )
+    if locked.status == Status.SUPPLEMENT_REQUESTED:
+        raise _refuse(
+            "awaiting_supplement",
+            "Hồ sơ đang chờ người nộp bổ sung; tiếp tục xử lý sau khi có hồ sơ bổ sung.",
+            "The dossier is waiting for the applicant's supplement.",
+        )
+
+
+def _spec(locked: Dossier) -> flows.FlowSpec:
+    if locked.flow_id is None or locked.workflow_state is None:
+        raise _refuse("no_flow", "Hồ sơ không có quy trình xử lý.", "The dossier has no processing flow.")
+    return catalog.flow_spec(flow_id=locked.flow_id)
+
+
+def _close_step(
+    step: DossierStep, *, state: str, outcome: str, official: Any | None, note: str, now: dt.datetime, stat: bool = True
+) -> None:
+    step.state = state
+    step.outcome = outcome
+    step.finished_at = now
+    step.note = note
+    if official is not None:
+        step.actor = official
+        step.actor_label = _label(official)
+    if state == StepState.DONE:
+        step.timeliness = clock.timeliness(default_calendar(), finished_at=now, due_at=step.due_at)
+    step.save(update_fields=["state", "outcome", "finished_at", "note", "actor", "actor_label", "timeliness"])
+    if stat and state == StepState.DONE:
+        _stat_add(
+            day=now.astimezone(LOCAL_TZ).date(),
+            kind="step",
+            agency_id=step.agency_id,
+            procedure_id=step.dossier.procedure_id,
+            official_id=official.pk if official else 0,
+            step_key=step.key,
+            timeliness=step.timeliness,
+        )
+
+
+def _stat_add(
+    *, day: dt.date, kind: str, agency_id: int, procedure_id: int, official_id: int, step_key: str, timeliness: str
+) -> None:
+    """Add one to the day's early/on-time/late count (an upsert: one statement, no lost updates)."""
+    column = {"early": "early", "on_time": "on_time", "late": "late"}[timeliness]
+    table = ProcessingStat._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (day, kind, agency_id, procedure_id, official_id, step_key, early, on_time, late)"  # noqa: S608
+            f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            f" ON CONFLICT (day, kind, agency_id, procedure_id, official_id, step_key)"
+            f" DO UPDATE SET {column} = {table}.{column} + 1",
+            [
+                day,
+                kind,
+                agency_id,
+                procedure_id,
+                official_id,
+                step_key,
+                int(column == "early"),
+                int(column == "on_time"),
+                int(column == "late"),
+            ],
+        )
+
+
+def _finish(locked: Dossier, *, now: dt.datetime) -> None:
+    """Processing is finished: the dossier is classed early, on time or late once, for good."""
+    if locked.finished_at is not None:
+        return
+    locked.finished_at = now
+    locked.timeliness = clock.timeliness(
+        default_calendar(), finished_at=now, due_at=locked.due_at, supplements=locked.supplement_count
+    )
+    _stat_add(
+        day=now.astimezone(LOCAL_TZ).date(),
+        kind="dossier",
+        agency_id=locked.agency_id,
+        procedure_id=locked.procedure_id,
+        official_id=0,
+        step_key="",
+        timeliness=locked.timeliness,
+    )
+
+
+def _publish(locked: Dossier, topic: str, **extra: Any) -> None:
+    core_services.event_publish(topic=topic, key=locked.code, payload={"dossier_id": locked.pk, **extra})
+
+
+def _save(locked: Dossier, wf: Any | None = None) -> None:
+    fields = [
+        "status",
+        "received_at",
+        "due_at",
+        "appointment_at",
+        "finished_at",
+        "returned_at",
+        "refusal_reason",
+        "suspended_at",
+        "suspended_status",
+        "suspended_days",
+        "supplement_count",
+        "timeliness",
+        "updated_at",
+    ]
+    if wf is not None:
+        locked.workflow_state = engine.dump(wf)
+        fields.append("workflow_state")
+    locked.save(update_fields=fields)
+
+
+# --- the step actions ------------------------------------------------------------------------------
+
+
+@audited("dossier.act", target="dossier", fields=AUDIT_FIELDS)
+def dossier_act(
+    *, dossier: Dossier, official: Any, step_id: int, action: str, note: str = "", now: dt.datetime | None = None
+) -> Dossier:
+    """Take the decision ``action`` on an open step (receive, refuse, forward, approve, decline,
+    sign, return — as the step allows) and move the dossier on."""
+    now = now or timezone.now()
+    locked = _lock(dossier)
+    step = _open_step(locked, step_id)
+    _check_holder(step, official)
+    _check_running(locked)
+    spec = _spec(locked)
+    step_spec = spec.steps.get(step.key)
+    if step_spec is None or action not in step_spec.actions:
+        allowed = ", ".join(step_spec.actions) if step_spec else ""
+        raise _refuse(
+            "action_not_allowed",
+            f"Thao tác «{flows.ACTIONS[action].vi if action in flows.ACTIONS else action}» không được phép ở bước "
+            f"«{step.name}» (được phép: {allowed}).",
+            f"Action “{action}” is not allowed at step “{step.name_en}” (allowed: {allowed}).",
+            409,
+            "action",
+        )
+    if action in {"refuse", "decline"}:
+        note = _reason(note, "note")
+    if "\x00" in note:
+        raise _refuse(
+            "invalid_character", "Nội dung có ký tự không hợp lệ.", "The text has an invalid character.", 400, "note"
+        )
+    wf = engine.load(spec, locked.workflow_state or {})
+    engine.complete(wf, task_id=step.task_id, outcome=action)
+    _close_step(step, state=StepState.DONE, outcome=action, official=official, note=note, now=now)
+    actor = _label(official)
+    calendar = default_calendar()
+    if action == "receive":
+        _event(locked, to=Status.RECEIVED, now=now, actor=actor, note=note)
+        locked.received_at = now
+        locked.due_at = calendar.appointment_date(now, working_days=locked.procedure_version.statutory_days)
+        locked.appointment_at = locked.due_at
+        topic = "dossier.received"
+    elif action == "refuse":
+        _event(locked, to=Status.NOT_RECEIVED, now=now, actor=actor, note=note)
+        locked.refusal_reason = note[:2000]
+        locked.finished_at = now
+        topic = "dossier.refused"
+    elif action == "return":
+        _finish(locked, now=now)
+        _event(locked, to=Status.RETURNED, now=now, actor=actor, note=note)
+        locked.returned_at = now
+        topic = "dossier.returned"
+    else:
+        topic = "dossier.step_done"
+        if locked.status == Status.RECEIVED:
+            _event(locked, to=Status.IN_PROGRESS, now=now, actor=actor)
+    ready = engine.open_steps(wf, spec)
+    _open_steps(locked, spec, ready, now=now)
+    if locked.status == Status.IN_PROGRESS and any(o.spec.status == Status.FINISHED for o in ready):
+        _finish(locked, now=now)
+        outcome_vi = "không đủ điều kiện giải quyết, có văn bản trả lời" if _declined(locked) else "có kết quả"
+        _event(locked, to=Status.FINISHED, now=now, actor=actor, note=f"Hồ sơ đã xử lý xong, {outcome_vi}.")
+        topic = "dossier.finished"
+    _save(locked, wf)
+    _publish(locked, topic, step=step.key, action=action)
+    return locked
+
+
+def _declined(locked: Dossier) -> bool:
+    return DossierStep.objects.filter(dossier=locked, outcome="decline", state=StepState.DONE).exists()
+
+
+def dossier_receive(*, dossier: Dossier, official: Any, now: dt.datetime | None = None) -> Dossier:
+    """Receive a dossier at the desk (status 1 → 2; Form 01 receipt and appointment slip). The
+    appointment is set from the moment of receipt (Decree 61/2018/NĐ-CP, Art. 18)."""
+    return _desk_action(dossier=dossier, official=official, action="receive", note="", now=now)
+
+
+def dossier_refuse(*, dossier: Dossier, official: Any, reason: str, now: dt.datetime | None = None) -> Dossier:
+    """Refuse to receive a dossier, with the reason (status 1 → 3; Form 03 refusal slip)."""
+    return _desk_action(dossier=dossier, official=official, action="refuse", note=_reason(reason), now=now)
+
+
+def _desk_action(*, dossier: Dossier, official: Any, action: str, note: str, now: dt.datetime | None) -> Dossier:
+    if not identity.user_has_role(
+        user=official, agency_id=dossier.agency_id, roles={"receiver", "head", "agency_admin"}
+    ):
+        raise _refuse(
+            "forbidden",
+            "Bạn không có quyền tiếp nhận hồ sơ của cơ quan này.",
+            "You may not receive dossiers of this agency.",
+            403,
+        )
+    step = DossierStep.objects.filter(dossier=dossier, state=StepState.OPEN, role="receiver").first()
+    if step is None:
+        if dossier.flow_id is None:
+            raise _refuse("no_flow", "Hồ sơ không có quy trình xử lý.", "The dossier has no processing flow.")
+        raise _refuse(
+            "wrong_status",
+            f"Hồ sơ đang ở trạng thái «{dossier.get_status_display()}», không thể thực hiện thao tác này.",
+            "The dossier's status does not allow this action.",
+        )
+    return dossier_act(dossier=dossier, official=official, step_id=step.pk, action=action, note=note, now=now)
+
+
+@audited("dossier.send_back", target="dossier", fields=AUDIT_FIELDS)
+def dossier_send_back(
+    *, dossier: Dossier, official: Any, step_id: int, reason: str, now: dt.datetime | None = None
+) -> Dossier:
+    """Send the dossier back to the step before (with the reason); that step opens again with a
+    fresh allotment. The receipt cannot be undone this way."""
+    now = now or timezone.now()
+    reason = _reason(reason)
+    locked = _lock(dossier)
+    step = _open_step(locked, step_id)
+    _check_holder(step, official)
+    _check_running(locked)
+    spec = _spec(locked)
+    previous = (
+        DossierStep.objects.filter(dossier=locked, state=StepState.DONE, finished_at__lte=step.opened_at)
+        .exclude(key=step.key)
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    if previous is None or spec.steps[previous.key].status == Status.NEW:
+        raise _refuse(
+            "cannot_send_back",
+            "Không có bước xử lý trước để chuyển lại (không thể trả lại bước tiếp nhận).",
+            "There is no earlier processing step to send the dossier back to (the receipt cannot be undone).",
+        )
+    wf = engine.load(spec, locked.workflow_state or {})
+    engine.back(wf, to_step=previous.key)
+    _close_step(step, state=StepState.CANCELLED, outcome="send_back", official=official, note=reason, now=now)
+    DossierStep.objects.filter(dossier=locked, state=StepState.OPEN).exclude(pk=step.pk).update(
+        state=StepState.CANCELLED, finished_at=now, outcome="send_back"
+    )
+    made = _open_steps(locked, spec, engine.open_steps(wf, spec), now=now)
+    for row in made:  # back to whoever did it before
+        if row.key == previous.key and previous.actor_id:
+            DossierStep.objects.filter(pk=row.pk).update(assignee_id=previous.actor_id)
+    _save(locked, wf)
+    _publish(locked, "dossier.sent_back", step=previous.key)
+    return locked
+
+
+def step_assign(*, step_ids: Iterable[int], assignee: Any, by: Any) -> int:
+    """Assign open steps to an official who holds the step's role in its agency. A head of division
+    (or the agency's administrator) assigns any open step of the agency; an official may take
+    (assign to themselves) an unassigned step of their role. Returns how many were assigned."""
+    count = 0
+    for step in DossierStep.objects.filter(pk__in=list(step_ids), state=StepState.OPEN).select_related("dossier"):
+        is_head = identity.user_has_role(user=by, agency_id=step.agency_id, roles={"head", "agency_admin"})
+        if not is_head and not (by.pk == assignee.pk and step.assignee_id is None):
+            raise _refuse("forbidden", "Bạn không được phân công bước này.", "You may not assign this step.", 403)
+        if not identity.user_has_role(user=assignee, agency_id=step.agency_id, roles={step.role}):
+            raise _refuse(
+                "assignee_role",
+                f"{_label(assignee)} không giữ vai trò «{flows.ROLES[step.role].vi}» tại cơ quan này.",
+                f"{_label(assignee)} does not hold the role “{flows.ROLES[step.role].en}” in this agency.",
+                422,
+                "assignee",
+            )
+        count += _assign_one(step=step, assignee=assignee)
+    return count
+
+
+@audited("dossier.step_assign", target="step", fields=("assignee",))
+def _assign_one(*, step: DossierStep, assignee: Any) -> int:
+    return DossierStep.objects.filter(pk=step.pk, state=StepState.OPEN).update(assignee=assignee)
+
+
+# --- supplements ----------------------------------------------------------------------------------
+
+
+@audited("dossier.request_supplement", target="dossier", fields=AUDIT_FIELDS)
+def dossier_request_supplement(
+    *,
+    dossier: Dossier,
+    official: Any,
+    step_id: int,
+    items: list[dict[str, str]],
+    note: str = "",
+    now: dt.datetime | None = None,
+) -> Dossier:
+    """Ask the applicant to supplement the dossier (Form 02), listing what and why. After receipt
+    the legal clock stops until the applicant answers; each such request is counted (more than one
+    makes the dossier late in the statistics, Decision 766/QĐ-TTg)."""
+    now = now or timezone.now()
+    cleaned = [
+        {"document": (i.get("document") or "").strip()[:300], "reason": (i.get("reason") or "").strip()[:1000]}
+        for i in items
+        if (i.get("document") or "").strip()
+    ]
+    if not cleaned:
+        raise _refuse(
+            "items_required",
+            "Vui lòng nêu giấy tờ, nội dung cần bổ sung.",
+            "Please list what is to be supplemented.",
+            400,
+            "items",
+        )
+    if any("\x00" in i["document"] + i["reason"] for i in cleaned) or "\x00" in note:
+        raise _refuse("invalid_character", "Nội dung có ký tự không hợp lệ.", "The text has an invalid character.", 400)
+    locked = _lock(dossier)
+    step = _open_step(locked, step_id)
+    _check_holder(step, official)
+    _check_running(locked)
+    counts = locked.status != Status.NEW  # at the desk, before receipt, no clock runs yet
+    SupplementRequest.objects.create(
+        dossier=locked,
+        step=step,
+        requested_at=now,
+        requested_by=official,
+        requested_by_label=_label(official),
+        items=cleaned,
+        note=note.strip()[:4000],
+        counts=counts,
+    )
+    locked.suspended_status = locked.status
+    locked.suspended_at = now
+    if counts:
+        locked.supplement_count += 1
+    summary = "; ".join(i["document"] for i in cleaned)
+    _event(locked, to=Status.SUPPLEMENT_REQUESTED, now=now, actor=_label(official), note=f"Cần bổ sung: {summary}")
+    _save(locked)
+    _publish(locked, "dossier.supplement_requested")
+    return locked
+
+
+@audited("dossier.supplement", target="dossier", fields=AUDIT_FIELDS)
+def dossier_supplement(
+    *, dossier: Dossier, applicant: Any, note: str = "", documents: Iterable[Any] = (), now: dt.datetime | None = None
+) -> Dossier:
+    """The applicant answers a supplement request (online). The clock starts again and the due
+    moments of the dossier and of its open steps move by exactly the working days it stood still."""
+    now = now or timezone.now()
+    locked = _lock(dossier)
+    if locked.applicant_id != applicant.pk:
+        raise _refuse("forbidden", "Đây không phải hồ sơ của bạn.", "This is not your dossier.", 403)
+    request = SupplementRequest.objects.filter(dossier=locked, answered_at=None).order_by("-requested_at").first()
+    if locked.status != Status.SUPPLEMENT_REQUESTED or request is None or locked.suspended_at is None:
+        raise _refuse(
+            "no_supplement_requested",
+            "Hồ sơ không có yêu cầu bổ sung nào đang chờ.",
+            "No supplement is awaited for this dossier.",
+        )
+    if "\x00" in note:
+        raise _refuse("invalid_character", "Nội dung có ký tự không hợp lệ.", "The text has an invalid character.", 400)
+    calendar = default_calendar()
+    days = clock.suspended_working_days(calendar, since=locked.suspended_at, until=now) if request.counts else 0
+    if days:
+        locked.due_at = clock.due_after_suspension(calendar, due_at=locked.due_at, days=days)
+        if locked.appointment_at is not None:
+            locked.appointment_at = clock.due_after_suspension(calendar, due_at=locked.appointment_at, days=days)
+        for step in DossierStep.objects.filter(dossier=locked, state=StepState.OPEN):
+            step.due_at = clock.step_due_after_suspension(calendar, due_at=step.due_at, days=days)
+            step.remind_at = clock.step_due_after_suspension(calendar, due_at=step.remind_at, days=days)
+            step.save(update_fields=["due_at", "remind_at"])
+    request.answered_at = now
+    request.answer_note = note.strip()[:4000]
+    request.suspended_days = days
+    request.save(update_fields=["answered_at", "answer_note", "suspended_days"])
+    locked.suspended_days += days
+    resume_to = locked.suspended_status or Status.IN_PROGRESS
+    locked.suspended_at = None
+    locked.suspended_status = None
+    _event(locked, to=resume_to, now=now, actor=_label(applicant), note="Người nộp đã bổ sung hồ sơ.")
+    _save(locked)
+    _publish(locked, "dossier.supplemented")
+    return locked
+
+
+# --- ending early, apologies, comments ---------------------------------------------------------
+
+
+def _cancel_flow(locked: Dossier, *, now: dt.datetime, outcome: str) -> None:
+    DossierStep.objects.filter(dossier=locked, state=StepState.OPEN).update(
+        state=StepState.CANCELLED, finished_at=now, outcome=outcome
+    )
+    if locked.flow_id is not None and locked.workflow_state is not None:
+        wf = engine.load(_spec(locked), locked.workflow_state)
+        engine.cancel(wf)
+        locked.workflow_state = engine.dump(wf)
+        locked.save(update_fields=["workflow_state"])
+
+
+@audited("dossier.withdraw", target="dossier", fields=AUDIT_FIELDS)
+def dossier_withdraw(*, dossier: Dossier, by: Any, reason: str, now: dt.datetime | None = None) -> Dossier:
+    """Withdraw the dossier at the applicant's request (status 7): by the applicant online, or
+    by the desk recording a request made in person. Not once processing is finished."""
+    now = now or timezone.now()
+    reason = _reason(reason)
+    locked = _lock(dossier)
+    own = locked.applicant_id == by.pk
+    if not own and not identity.user_has_role(
+        user=by, agency_id=locked.agency_id, roles={"receiver", "head", "agency_admin"}
+    ):
+        raise _refuse("forbidden", "Bạn không được rút hồ sơ này.", "You may not withdraw this dossier.", 403)
+    if locked.status not in {Status.NEW, Status.RECEIVED, Status.IN_PROGRESS, Status.SUPPLEMENT_REQUESTED}:
+        raise _refuse(
+            "wrong_status",
+            f"Hồ sơ đang ở trạng thái «{locked.get_status_display()}», không thể rút.",
+            "The dossier can no longer be withdrawn.",
+        )
+    _cancel_flow(locked, now=now, outcome="withdraw")
+    _event(locked, to=Status.WITHDRAWN, now=now, actor=_label(by), note=reason)
+    locked.finished_at = now
+    locked.suspended_at = None
+    _save(locked)
+    _publish(locked, "dossier.withdrawn")
+    return locked
+
+
+@audited("dossier.stop", target="dossier", fields=AUDIT_FIELDS)
+def dossier_stop(*, dossier: Dossier, official: Any, reason: str, now: dt.datetime | None = None) -> Dossier:
+    """Stop processing (status 8), with the reason, by the agency's leadership."""
+    now = now or timezone.now()
+    reason = _reason(reason)
+    locked = _lock(dossier)
+    if not identity.user_has_role(user=official, agency_id=locked.agency_id, roles={"head", "leader", "agency_admin"}):
+        raise _refuse(
+            "forbidden",
+            "Chỉ lãnh đạo cơ quan được dừng xử lý hồ sơ.",
+            "Only the agency's leadership may stop processing.",
+            403,
+        )
+    if locked.status not in {Status.RECEIVED, Status.IN_PROGRESS, Status.SUPPLEMENT_REQUESTED}:
+        raise _refuse(
+            "wrong_status",
+            f"Hồ sơ đang ở trạng thái «{locked.get_status_display()}», không thể dừng xử lý.",
+            "Processing of this dossier cannot be stopped now.",
+        )
+    _cancel_flow(locked, now=now, outcome="stop")
+    _event(locked, to=Status.STOPPED, now=now, actor=_label(official), note=reason)
+    locked.finished_at = now
+    locked.suspended_at = None
+    _save(locked)
+    _publish(locked, "dossier.stopped")
+    return locked
+
+
+@audited("dossier.apologize", target="dossier", fields=AUDIT_FIELDS)
+def dossier_apologize(
+    *, dossier: Dossier, official: Any, reason: str, new_date: dt.date, now: dt.datetime | None = None
+) -> ApologyLetter:
+    """A dossier that will be late: a letter of apology with a new appointment date (Form 04,
+    Decree 61/2018/NĐ-CP, Art. 19(4)). The legal due date does not move, so the dossier still
+    counts as late if it is finished after it."""
+    now = now or timezone.now()
+    reason = _reason(reason)
+    locked = _lock(dossier)
+    if not identity.user_has_role(user=official, agency_id=locked.agency_id, roles={"head", "leader", "agency_admin"}):
+        raise _refuse(
+            "forbidden",
+            "Chỉ lãnh đạo cơ quan được ký phiếu xin lỗi.",
+            "Only the agency's leadership may sign an apology letter.",
+            403,
+        )
+    if locked.status not in {Status.RECEIVED, Status.IN_PROGRESS, Status.SUPPLEMENT_REQUESTED}:
+        raise _refuse(
+            "wrong_status", "Hồ sơ không còn trong quá trình xử lý.", "The dossier is no longer in processing."
+        )
+    calendar = default_calendar()
+    previous = locked.appointment_at or locked.due_at
+    if not calendar.is_working_day(new_date) or new_date <= previous.astimezone(calendar.tz).date():
+        raise _refuse(
+            "bad_date",
+            "Ngày hẹn mới phải là ngày làm việc sau ngày hẹn hiện tại.",
+            "The new appointment must be a working day after the current one.",
+            422,
+            "new_date",
+        )
+    letter = ApologyLetter.objects.create(
+        dossier=locked,
+        created_at=now,
+        created_by=official,
+        signer_label=_label(official),
+        reason=reason,
+        previous_appointment=previous,
+        new_appointment=calendar.close_of_business(new_date),
+    )
+    locked.appointment_at = letter.new_appointment
+    _event(
+        locked,
+        to=locked.status,
+        now=now,
+        actor=_label(official),
+        note=f"Cơ quan xin lỗi vì chậm trả kết quả; hẹn lại ngày {new_date:%d/%m/%Y}. Lý do: {reason}",
+    )
+    _save(locked)
+    _publish(locked, "dossier.apologized", letter=letter.pk)
+    letter.dossier = locked
+    return letter
+
+
+def dossier_comment(*, dossier: Dossier, official: Any, text: str, now: dt.datetime | None = None) -> DossierComment:
+    """An internal note for the officials handling the dossier."""
+    text = _reason(text, "text")
+    agencies = set(DossierStep.objects.filter(dossier=dossier).values_list("agency_id", flat=True)) | {
+        dossier.agency_id
+    }
+    if not any(
+        identity.user_has_role(user=official, agency_id=a, roles=set(flows.ROLES) | {"agency_admin"}) for a in agencies
+    ):
+        raise _refuse("forbidden", "Bạn không xử lý hồ sơ này.", "You do not handle this dossier.", 403)
+    return DossierComment.objects.create(
+        dossier=dossier, author=official, author_label=_label(official), at=now or timezone.now(), text=text
+    )
+
+
+# --- timers --------------------------------------------------------------------------------------
+
+
+def step_timers_run(*, now: dt.datetime | None = None, batch: int = 500) -> tuple[int, int]:
+    """Fire the reminders (before a step falls due) and escalations (after; to the unit's head)
+    that are due, each exactly once: the claim is a conditional update committed with its outbox
+    event, so a timer run twice — or by two workers at once — fires nothing the second time. Steps
+    of a dossier awaiting a supplement wait with it. Returns (reminders, escalations) fired."""
+    now = now or timezone.now()
+    fired = [0, 0]
+    for index, (time_field, mark, topic) in enumerate(
+        (("remind_at", "reminded_at", "step.reminder"), ("due_at", "escalated_at", "step.escalation"))
+    ):
+        candidates = list(
+            DossierStep.objects.filter(state=StepState.OPEN, **{f"{time_field}__lte": now, f"{mark}__isnull": True})
+            .exclude(dossier__status=Status.SUPPLEMENT_REQUESTED)
+            .values_list("pk", "dossier__code")
+            .order_by(time_field)[:batch]
+        )
+        for pk, code in candidates:
+            with transaction.atomic():
+                if DossierStep.objects.filter(pk=pk, state=StepState.OPEN, **{f"{mark}__isnull": True}).update(
+                    **{mark: now}
+                ):
+                    core_services.event_publish(topic=topic, key=code, payload={"step_id": pk})
+                    fired[index] += 1
+    return fired[0], fired[1]
