@@ -9,7 +9,7 @@ A flow is read with the platform's conventions (``docs/flows.md``):
   statutory time, receipt excluded (Decree 61/2018/NĐ-CP, Art. 18-20: the time is split between the
   agencies and steps that take part, and each step is controlled on Form 05);
 * optional properties: ``actions`` (what the step's holder may decide, comma-separated), ``agency``
-  (an inter-agency step: the kind of agency that does it, ``department:tnmt``, ``police``…),
+  (an inter-agency step: the kind of agency that does it, ``department:construction``, ``police``…),
   ``name_en``, ``status`` (the dossier status code while the step is open);
 * exclusive gateways decide on the dossier: conditions are expressions over ``outcome`` (the
   decision taken at the step before) and the dossier's form fields, evaluated by a safe evaluator
@@ -224,6 +224,8 @@ class SafeScriptEngine(PythonScriptEngine):
         try:
             condition_names(expression)
             return EvalWithCompoundTypes(names=_Defaulting(names), functions={}).eval(expression.strip())
+        except TypeError:  # comparing an empty field with a number, "in" on a missing list: no match
+            return False
         except (InvalidExpression, ValueError, SyntaxError) as exc:
             raise SpiffWorkflowException(f"condition {expression!r}: {exc}") from exc
 

@@ -15,7 +15,8 @@ from hcmgov.audit.services import audited
 from hcmgov.catalog import flows
 from hcmgov.catalog.models import Procedure, ProcedureVersion, ProcessFlow
 from hcmgov.common import jsonform
-from hcmgov.common.errors import DomainError, Message
+from hcmgov.common.errors import DomainError, FieldError, Message
+from hcmgov.core import selectors as core
 from hcmgov.common.text import fold
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
@@ -130,6 +131,21 @@ def flow_upload(
     spec = flows.flow_parse(
         content, filename=filename, statutory_days=version.statutory_days, form_fields=_form_fields(version)
     )
+    unknown = [s for s in spec.steps.values() if s.agency and not core.agency_kind_exists(selector=s.agency)]
+    if unknown:
+        raise flows.FlowError(
+            [
+                FieldError(
+                    f"{s.key} (line {s.line})",
+                    "agency",
+                    Message(
+                        f"Bước «{s.key}»: không có cơ quan «{s.agency}» trên hệ thống.",
+                        f"Step “{s.key}”: there is no agency “{s.agency}” on the platform.",
+                    ),
+                )
+                for s in unknown
+            ]
+        )
     existing = ProcessFlow.objects.filter(procedure=procedure, sha256=spec.sha256).first()
     if existing is not None:
         existing._audit_skip = True  # type: ignore[attr-defined]  # nothing changed: nothing to record

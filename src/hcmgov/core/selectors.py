@@ -107,3 +107,10 @@ def agency_partner(*, selector: str, home: Agency, day: dt.date) -> Agency | Non
             return in_unit
         unit = unit.parent
     return qs.filter(unit=None).first() or qs.first()
+
+
+def agency_kind_exists(*, selector: str) -> bool:
+    """Whether an inter-agency selector (``kind`` or ``kind:department``) names agencies we have."""
+    kind, _, department = selector.partition(":")
+    qs = Agency.objects.filter(kind=kind)
+    return (qs.filter(department=department) if department else qs).exists()
