@@ -16,8 +16,8 @@ from hcmgov.catalog import flows
 from hcmgov.catalog.models import Procedure, ProcedureVersion, ProcessFlow
 from hcmgov.common import jsonform
 from hcmgov.common.errors import DomainError, FieldError, Message
-from hcmgov.core import selectors as core
 from hcmgov.common.text import fold
+from hcmgov.core import selectors as core
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
 DATA_DIR = Path(__file__).resolve().parent / "data" / "procedures"
