@@ -1,24 +1,89 @@
-"""Writes of notifications: queue a message (idempotently), send what is queued."""
+"""Writes of notifications: queue a message (idempotently), send what is queued (e-mail and SMS).
+
+The worker sends (``notifications.send_pending`` every few seconds). Each message is sent at most
+once: a worker first *claims* a row with a conditional UPDATE (compare-and-set on its state), and
+only the worker whose UPDATE changed the row sends it. A send that fails for a reason that may pass
+(a timeout, a 5xx, an SMTP 4xx) is tried again later with a doubling wait, a bounded number of
+times; any other failure is kept on the row for the operator and never retried.
+
+The model has no columns for attempts or the next attempt yet, so the delivery state is written at
+the head of ``error`` (``sent_at`` set means sent), in a fixed, parseable form:
+
+=========================================  ====================================================
+``""``                                     queued, never tried
+``[held] …``                               its channel is not configured (no SMS gateway): waits,
+                                           sent once the channel is configured; not an attempt
+``[sending <UTC> <token> <n>] …``          claimed by a worker at <UTC>, attempt <n>
+``[retry <UTC> <n>/<max>] …why``           attempt <n> failed for a passing reason; due at <UTC>
+``[failed] …why``                          given up (a permanent error, or too many attempts)
+=========================================  ====================================================
+
+A claim older than :data:`LEASE` belongs to a worker that died while sending. An SMS is then sent
+again — safely, since its gateway ``RequestId`` is the same and the gateway refuses a duplicate
+(which counts as sent). An e-mail is not: nothing stops an SMTP relay from delivering it twice, so
+it is marked failed for the operator to check the relay's log.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
+import secrets
+import smtplib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from hcmgov.common.config import config
+from hcmgov.common.errors import Message
+from hcmgov.notifications.adapters.sms import SmsClient, SmsError, gateway_config
 from hcmgov.notifications.models import Notification
 
 log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = config(
+    "HCMGOV_NOTIFY_MAX_ATTEMPTS",
+    5,
+    help="Attempts to send a notification (e-mail or SMS) before a passing error is given up, kept for the operator.",
+    group="notifications",
+)
+RETRY_SECONDS = config(
+    "HCMGOV_NOTIFY_RETRY_SECONDS",
+    60,
+    help="Wait before retrying a failed send; doubled after each further failure, at most an hour.",
+    group="notifications",
+)
+SMTP_TIMEOUT = config(
+    "HCMGOV_SMTP_TIMEOUT",
+    20.0,
+    help="Seconds to wait for the SMTP relay (Django's EMAIL_TIMEOUT, which the settings leave unset).",
+    group="mail",
+)
+LEASE = timedelta(minutes=15)  # far longer than a send can take with the timeouts above
+MAX_WAIT = timedelta(hours=1)
+
+HELD_SMS = (
+    "[held] Chưa cấu hình cổng SMS (HCMGOV_SMS_URL): tin nhắn chờ và sẽ được gửi khi có cổng. / "
+    "No SMS gateway configured (HCMGOV_SMS_URL): the message waits and is sent once one is."
+)
+
+_STAMP = "%Y-%m-%dT%H:%M:%SZ"
+_SENDING = re.compile(r"^\[sending (?P<at>\S+) \w+ (?P<n>\d+)\]")
+_RETRY = re.compile(r"^\[retry (?P<at>\S+) (?P<n>\d+)/\d+\]")
 
 
 def notification_queue(
     *, recipient: Any, subject: str, body: str, dedupe_key: str, channel: str = "email"
 ) -> Notification | None:
-    """Queue a message unless one with ``dedupe_key`` exists (a redelivered event sends nothing twice)."""
+    """Queue a message unless one with ``dedupe_key`` exists (a redelivered event sends nothing twice).
+
+    An SMS's text is its ``body`` (keep it short; it is sent unaccented); ``subject`` names it in lists."""
     address = recipient.email if channel == "email" else recipient.phone
     if not address:
         return None
@@ -37,16 +102,195 @@ def notification_queue(
 
 
 def notifications_send_pending(*, batch: int = 100) -> int:
-    """Send queued e-mails through the configured backend (SMTP relay, or files in the embedded default)."""
-    sent = 0
-    pending = Notification.objects.filter(sent_at__isnull=True, channel="email", error="").order_by("id")[:batch]
-    for n in pending:
+    """Send what is due: queued messages, retries whose wait is over, claims of dead workers.
+
+    E-mail goes through Django's configured backend (SMTP when ``EMAIL_HOST`` is set, files in the
+    embedded default); SMS through the gateway of ``HCMGOV_SMS_URL`` (none: SMS wait, held).
+    Returns how many messages were sent."""
+    now = timezone.now()
+    channels = ["email"]
+    sms: SmsClient | None = None
+    held = HELD_SMS
+    cfg = gateway_config()
+    if cfg.enabled:
         try:
-            EmailMessage(subject=n.subject, body=n.body, from_email=settings.DEFAULT_FROM_EMAIL, to=[n.address]).send()
-        except Exception as exc:  # keep the others going; the error is kept for the operator
-            log.warning("e-mail failed", extra={"notification": n.pk})
-            Notification.objects.filter(pk=n.pk).update(error=str(exc)[:2000])
+            sms = SmsClient(cfg)
+            channels.append("sms")
+        except SmsError as exc:
+            held = f"[held] {exc}"
+    if sms is None:
+        Notification.objects.filter(sent_at__isnull=True, channel="sms", error="").update(error=held)
+
+    sent = 0
+    down: set[str] = set()  # channels that failed for a passing reason in this run: the rest waits
+    for n in _due(now, channels, batch):
+        if n.channel in down:
             continue
-        Notification.objects.filter(pk=n.pk, sent_at__isnull=True).update(sent_at=timezone.now())
-        sent += 1
+        kind, attempts, _ = _state(n.error)
+        attempt = attempts + 1
+        if kind == "sending" and n.channel == "email":
+            _settle(
+                n,
+                n.error,
+                "[failed] Gửi bị gián đoạn, không gửi lại để tránh thư trùng; xem nhật ký máy chủ thư. / "
+                "Sending was interrupted; not resent to avoid a duplicate mail: check the relay's log.",
+            )
+            continue
+        if attempt > MAX_ATTEMPTS:
+            _settle(n, n.error, f"[failed] Đã thử {attempts} lần. / Gave up after {attempts} attempts.")
+            continue
+        claimed_at = timezone.now().astimezone(UTC)
+        claim = f"[sending {claimed_at:{_STAMP}} {secrets.token_hex(4)} {attempt}] Đang gửi / Sending"
+        if not Notification.objects.filter(pk=n.pk, sent_at__isnull=True, error=n.error).update(error=claim):
+            continue  # another worker claimed it between our read and our UPDATE
+        try:
+            if n.channel == "sms":
+                assert sms is not None
+                _send_sms(n, sms)
+            else:
+                _send_email(n)
+        except _Failure as exc:
+            _settle(n, claim, _after_failure(exc, attempt))
+            if exc.channel_down:  # the gateway or relay is down or slow: spare the others a timeout each
+                down.add(n.channel)
+            continue
+        except Exception as exc:  # a bug, not the channel: keep it for the operator, do not resend blindly
+            log.exception("notification send crashed", extra={"notification": n.pk})
+            _settle(n, claim, f"[failed] Lỗi hệ thống / internal error: {exc!r}")
+            continue
+        if Notification.objects.filter(pk=n.pk, error=claim).update(sent_at=timezone.now(), error=""):
+            sent += 1
     return sent
+
+
+# --- selecting and settling --------------------------------------------------------------------
+
+
+def _due(now: datetime, channels: list[str], batch: int) -> list[Notification]:
+    unsent = Notification.objects.filter(sent_at__isnull=True, channel__in=channels)
+    ready = list(unsent.filter(Q(error="") | Q(error__startswith="[held]")).order_by("id")[:batch])
+    waiting = unsent.filter(Q(error__startswith="[retry ") | Q(error__startswith="[sending ")).order_by("id")
+    due = [n for n in waiting[: batch * 10] if _is_due(n.error, now)]
+    return sorted(ready + due, key=lambda n: n.pk)[:batch]
+
+
+def _state(error: str) -> tuple[str, int, datetime | None]:
+    """(kind, attempts so far, time) of a row's ``error``: new, held, sending, retry or failed."""
+    if not error:
+        return "new", 0, None
+    if error.startswith("[held]"):
+        return "held", 0, None
+    for kind, pattern in (("sending", _SENDING), ("retry", _RETRY)):
+        match = pattern.match(error)
+        if match:
+            try:
+                at = datetime.strptime(match["at"], _STAMP).replace(tzinfo=UTC)
+            except ValueError:
+                return "failed", 0, None
+            return kind, int(match["n"]), at
+    return "failed", 0, None
+
+
+def _is_due(error: str, now: datetime) -> bool:
+    kind, _, at = _state(error)
+    if kind == "retry":
+        return at is not None and at <= now
+    if kind == "sending":
+        return at is not None and at + LEASE <= now
+    return kind in {"new", "held"}
+
+
+def _settle(n: Notification, expected: str, error: str) -> None:
+    Notification.objects.filter(pk=n.pk, sent_at__isnull=True, error=expected).update(error=error[:2000])
+
+
+class _Failure(Exception):
+    """A send that failed; ``retryable``: the same send may succeed later."""
+
+    def __init__(self, text: str, retryable: bool, *, channel_down: bool | None = None) -> None:
+        super().__init__(text)
+        self.text = text
+        self.retryable = retryable
+        # the gateway or relay itself failed (not this one recipient): the channel's other messages wait
+        self.channel_down = retryable if channel_down is None else channel_down
+
+
+def _after_failure(exc: _Failure, attempt: int) -> str:
+    if not exc.retryable:
+        log.warning("notification refused", extra={"error": exc.text})
+        return f"[failed] {exc.text}"
+    if attempt >= MAX_ATTEMPTS:
+        log.warning("notification given up", extra={"error": exc.text, "attempts": attempt})
+        return f"[failed] Đã thử {attempt} lần / gave up after {attempt} attempts: {exc.text}"
+    wait = min(timedelta(seconds=RETRY_SECONDS * 2 ** (attempt - 1)), MAX_WAIT)
+    due = timezone.now() + wait
+    log.info("notification will be retried", extra={"error": exc.text, "attempt": attempt})
+    return f"[retry {due.astimezone(UTC):{_STAMP}} {attempt}/{MAX_ATTEMPTS}] {exc.text}"
+
+
+# --- the channels ------------------------------------------------------------------------------
+
+
+def _fingerprint(n: Notification) -> str:
+    return hashlib.sha256(n.dedupe_key.encode()).hexdigest()[:12]
+
+
+def _send_sms(n: Notification, client: SmsClient) -> None:
+    # the same RequestId on every attempt: the gateway refuses a second copy (≤ 50 characters)
+    request_id = f"hcmgov-{n.pk}-{_fingerprint(n)}"
+    try:
+        client.send(phone=n.address, text=n.body, request_id=request_id)
+    except SmsError as exc:
+        raise _Failure(str(exc), exc.retryable) from exc
+
+
+_SMTP_TRANSIENT = Message("Máy chủ thư tạm thời từ chối", "The mail relay refused for now")
+_SMTP_PERMANENT = Message("Máy chủ thư từ chối thư", "The mail relay refused the message")
+_SMTP_UNREACHABLE = Message("Không kết nối được máy chủ thư", "The mail relay could not be reached")
+
+
+def _smtp_failure(message: Message, detail: str, *, retryable: bool, channel_down: bool = False) -> _Failure:
+    return _Failure(f"{message.vi} / {message.en}: {detail}"[:1900], retryable, channel_down=channel_down)
+
+
+def _send_email(n: Notification) -> None:
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
+    message = EmailMessage(
+        subject=n.subject,
+        body=n.body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[n.address],
+        # stable across attempts, so a relay or a mailbox that removes duplicates can
+        headers={"Message-ID": f"<notification-{n.pk}.{_fingerprint(n)}@{domain}>"},
+    )
+    connection = get_connection(timeout=getattr(settings, "EMAIL_TIMEOUT", None) or SMTP_TIMEOUT)
+    try:
+        connection.open()
+        try:
+            count = connection.send_messages([message])
+        finally:
+            try:
+                connection.close()
+            except (smtplib.SMTPException, OSError):  # after DATA was answered: the outcome is known
+                log.warning("smtp: closing the connection failed", extra={"notification": n.pk})
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        transient = bool(codes) and all(400 <= code < 500 for code in codes)
+        raise _smtp_failure(
+            _SMTP_TRANSIENT if transient else _SMTP_PERMANENT, str(exc.recipients), retryable=transient
+        ) from exc
+    except smtplib.SMTPResponseException as exc:  # sender refused, data refused, authentication failed…
+        transient = 400 <= exc.smtp_code < 500
+        detail = f"{exc.smtp_code} {exc.smtp_error!r}"
+        raise _smtp_failure(
+            _SMTP_TRANSIENT if transient else _SMTP_PERMANENT,
+            detail,
+            retryable=transient,
+            channel_down=exc.smtp_code == 421,  # "service not available, closing transmission channel"
+        ) from exc
+    except smtplib.SMTPNotSupportedError as exc:  # e.g. STARTTLS asked of a relay without it: configuration
+        raise _smtp_failure(_SMTP_PERMANENT, str(exc), retryable=False) from exc
+    except (smtplib.SMTPException, OSError) as exc:  # disconnected, refused, timed out
+        raise _smtp_failure(_SMTP_UNREACHABLE, repr(exc), retryable=True, channel_down=True) from exc
+    if count != 1:
+        raise _smtp_failure(_SMTP_PERMANENT, f"sent {count} of 1", retryable=False)
