@@ -50,13 +50,13 @@ INSTALLED_APPS = [
     "hcmgov.catalog",
     "hcmgov.dossiers",
     "hcmgov.notifications",
+    "hcmgov.feedback",
     "hcmgov.web",
 ]
 
 MIDDLEWARE = [
-    "hcmgov.common.middleware.RequestIdMiddleware",
-    "hcmgov.common.middleware.RequestSizeMiddleware",
-    "hcmgov.common.middleware.ApiProblemMiddleware",
+    # request id, early 400/413 refusals, problem documents under /api/, metrics (hcmgov.common.middleware)
+    "hcmgov.common.middleware.PlatformMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -66,9 +66,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "hcmgov.common.middleware.ActorMiddleware",
     "hcmgov.common.access.AccessMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "hcmgov.common.middleware.MessageMiddleware",  # Django's, with the storage made on first use
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "hcmgov.common.middleware.MetricsMiddleware",
 ]
 
 ROOT_URLCONF = "hcmgov.urls"
@@ -102,6 +101,12 @@ DATABASE_URL = config(
 )
 if DATABASE_URL:
     _db = dj_database_url.parse(DATABASE_URL, conn_max_age=60)  # no per-request health-check query
+    # Statements sent through a server-binding cursor (the public status lookup, see
+    # dossiers.selectors) are prepared on their first run and reused for the connection's life:
+    # PostgreSQL then skips parsing and planning them. The ORM binds parameters on the client, and
+    # psycopg never prepares those statements, whatever this says. Behind a transaction-mode pooler
+    # (PgBouncer < 1.21) set it to None in the URL's options.
+    _db.setdefault("OPTIONS", {}).setdefault("prepare_threshold", 0)
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded default keeps its database here
     _db = {

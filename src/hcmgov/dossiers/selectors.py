@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
 from collections import Counter
 from dataclasses import dataclass
@@ -10,11 +11,25 @@ from typing import Any
 
 from django.apps import apps
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Count as models_count
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
 
 from hcmgov.common.errors import NotFound
 from hcmgov.core import selectors as core
-from hcmgov.dossiers.models import STATUS_EN, Channel, Dossier, DossierEvent, DossierStep, Status
+from hcmgov.dossiers.models import (
+    STATUS_EN,
+    ApologyLetter,
+    Channel,
+    Dossier,
+    DossierComment,
+    DossierEvent,
+    DossierStep,
+    ProcessingStat,
+    Status,
+    StepState,
+    SupplementRequest,
+)
 from hcmgov.identity import selectors as identity
 
 __all__ = ["STATUS_EN", "Channel", "Status"]  # value types other apps read, re-exported with the reads
@@ -49,8 +64,13 @@ def dossier_visible_to(*, user: Any, code: str) -> Dossier:
         raise NotFound("hồ sơ", "Dossier")
     if dossier.applicant_id == user.pk:
         return dossier
-    if user.kind == "official" and dossier.agency_id in identity.user_agency_ids(user=user):
-        return dossier
+    if user.kind == "official":
+        agencies = identity.user_agency_ids(user=user)
+        if (
+            dossier.agency_id in agencies
+            or DossierStep.objects.filter(dossier=dossier, agency_id__in=agencies).exists()
+        ):
+            return dossier  # its agency's officials, and those of an agency taking part in a step
     raise NotFound("hồ sơ", "Dossier")  # not 403: do not reveal that the code exists
 
 
@@ -84,32 +104,90 @@ class Tracked:
 def dossier_track(*, code: str, secret: str) -> Tracked:
     """Public tracking: the dossier whose code and printed secret both match.
 
-    The busiest public read of the platform, so it is two indexed SQL statements with the columns
-    it shows, not ORM model graphs (the ORM's query compilation cost more than the queries)."""
+    The busiest public read of the platform, so it is raw SQL with the columns it shows, not ORM
+    model graphs (the ORM's query compilation cost more than the queries). On PostgreSQL it is one
+    statement (the events come back as a JSON array from a correlated subquery) with server-side
+    parameters, so that psycopg prepares it once per connection and later lookups skip
+    PostgreSQL's parse and plan (most of PostgreSQL's CPU for this lookup); elsewhere two statements."""
     given = secret.strip().upper().encode()  # bytes: compare_digest refuses non-ASCII text
-    d = Dossier._meta.db_table
-    p = apps.get_model("catalog", "Procedure")._meta.db_table  # read-only join, through the registry
-    a = apps.get_model("core", "Agency")._meta.db_table
+    track = _track_postgresql if connection.vendor == "postgresql" else _track_portable
+    found = track(code.strip(), given)
+    if found is None:
+        raise NotFound("hồ sơ với mã và mã tra cứu này", "A dossier with this code and lookup secret")
+    row, events = found
+    return Tracked(
+        code=row[0], status=row[1], submitted_at=_aware(row[2]), due_at=_aware(row[3]),
+        procedure={"name": row[5], "name_en": row[6]}, agency={"name": row[7], "name_en": row[8]}, events=events,
+    )  # fmt: skip
+
+
+_TRACK_COLUMNS = "d.code, d.status, d.submitted_at, d.due_at, d.tracking_secret, p.name, p.name_en, a.name, a.name_en"
+_TrackRow = tuple[Any, ...]
+
+
+def _track_tables() -> tuple[str, str, str, str]:
+    return (
+        Dossier._meta.db_table,
+        apps.get_model("catalog", "Procedure")._meta.db_table,  # read-only joins, through the registry
+        apps.get_model("core", "Agency")._meta.db_table,
+        DossierEvent._meta.db_table,
+    )
+
+
+@functools.cache
+def _track_sql_postgresql() -> str:
+    d, p, a, e = _track_tables()
+    return (
+        f"SELECT {_TRACK_COLUMNS}, (SELECT json_agg(json_build_array(e.at, e.status_from, e.status_to, e.note)"  # noqa: S608 - our tables
+        f" ORDER BY e.at, e.id) FROM {e} e WHERE e.dossier_id = d.id)"
+        f" FROM {d} d JOIN {p} p ON p.id = d.procedure_id JOIN {a} a ON a.id = d.agency_id WHERE d.code = %s"
+    )
+
+
+def _track_postgresql(code: str, given: bytes) -> tuple[_TrackRow, list[TrackedEvent]] | None:
+    with _server_binding_cursor() as cursor:
+        cursor.execute(_track_sql_postgresql(), [code])
+        row = cursor.fetchone()
+    if row is None or not hmac.compare_digest(row[4].encode(), given):
+        return None
+    # json_agg writes the timestamps in ISO 8601 with the session's offset (UTC: Django sets it)
+    events = [
+        TrackedEvent(dt.datetime.fromisoformat(at), status_from, status_to, note)
+        for at, status_from, status_to, note in row[9] or ()
+    ]
+    return row, events
+
+
+def _server_binding_cursor() -> Any:
+    """A Django cursor (query logging, execute wrappers, error translation) over a psycopg cursor
+    that binds parameters on the server, unlike the ORM's client-side binding cursors: psycopg
+    prepares its statements once per connection (``prepare_threshold`` in DATABASES OPTIONS; the
+    ORM's cursors are never prepared, whatever that says)."""
+    import psycopg
+
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    raw = psycopg.Cursor(connection.connection)
+    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+
+
+def _track_portable(code: str, given: bytes) -> tuple[_TrackRow, list[TrackedEvent]] | None:
+    d, p, a, e = _track_tables()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT d.id, d.code, d.status, d.submitted_at, d.due_at, d.tracking_secret,"  # noqa: S608 - our tables
-            f" p.name, p.name_en, a.name, a.name_en FROM {d} d"
+            f"SELECT {_TRACK_COLUMNS}, d.id FROM {d} d"  # noqa: S608 - our tables
             f" JOIN {p} p ON p.id = d.procedure_id JOIN {a} a ON a.id = d.agency_id WHERE d.code = %s",
-            [code.strip()],
+            [code],
         )
         row = cursor.fetchone()
-        if row is None or not hmac.compare_digest(row[5].encode(), given):
-            raise NotFound("hồ sơ với mã và mã tra cứu này", "A dossier with this code and lookup secret")
+        if row is None or not hmac.compare_digest(row[4].encode(), given):
+            return None
         cursor.execute(
-            f"SELECT at, status_from, status_to, note FROM {DossierEvent._meta.db_table}"  # noqa: S608
-            " WHERE dossier_id = %s ORDER BY at, id",
-            [row[0]],
+            f"SELECT at, status_from, status_to, note FROM {e} WHERE dossier_id = %s ORDER BY at, id",  # noqa: S608
+            [row[9]],
         )
         events = [TrackedEvent(_aware(at), status_from, status_to, note) for at, status_from, status_to, note in cursor]
-    return Tracked(
-        code=row[1], status=row[2], submitted_at=_aware(row[3]), due_at=_aware(row[4]),
-        procedure={"name": row[6], "name_en": row[7]}, agency={"name": row[8], "name_en": row[9]}, events=events,
-    )  # fmt: skip
+    return row, events
 
 
 def _aware(value: Any) -> dt.datetime:
@@ -158,3 +236,161 @@ def dossier_by_id(*, dossier_id: int) -> Dossier:
 
 def step_by_id(*, step_id: int) -> DossierStep:
     return DossierStep.objects.select_related("dossier", "agency", "assignee").get(pk=step_id)
+
+
+# --- the back office ---------------------------------------------------------------------------
+
+QUEUES = {
+    "mine": ("Việc của tôi", "Assigned to me"),
+    "unit": ("Chờ nhận xử lý", "Waiting to be taken"),
+    "receive": ("Chờ tiếp nhận", "To receive"),
+    "due_today": ("Đến hạn hôm nay", "Due today"),
+    "overdue": ("Quá hạn", "Overdue"),
+    "supplement": ("Chờ bổ sung", "Awaiting supplement"),
+}
+
+
+def _scope(user: Any) -> Q:
+    """Open steps the official may work on: assigned to them, or unassigned in an (agency, role)
+    they hold; a head of division sees every open step of their agency."""
+    pairs = identity.user_role_pairs(user=user)
+    scope = Q(assignee_id=user.pk)
+    for agency_id, role in pairs:
+        if role in {"head", "agency_admin"}:
+            scope |= Q(agency_id=agency_id)
+        else:
+            scope |= Q(assignee_id=None, agency_id=agency_id, role=role)
+    return scope if pairs or user.is_authenticated else Q(pk__in=[])
+
+
+def step_queue(*, user: Any, queue: str, now: dt.datetime | None = None) -> QuerySet[DossierStep]:
+    """One of the back office's work queues (``QUEUES``), soonest due first."""
+    now = now or timezone.now()
+    qs = DossierStep.objects.filter(state=StepState.OPEN).select_related("dossier", "dossier__procedure", "assignee")
+    if queue == "supplement":
+        return qs.filter(_scope(user), dossier__status=Status.SUPPLEMENT_REQUESTED).order_by("due_at", "id")
+    qs = qs.exclude(dossier__status=Status.SUPPLEMENT_REQUESTED)
+    if queue == "mine":
+        qs = qs.filter(assignee_id=user.pk)
+    elif queue == "unit":
+        qs = qs.filter(_scope(user), assignee_id=None).exclude(role="receiver")
+    elif queue == "receive":
+        qs = qs.filter(_scope(user), role="receiver")
+    elif queue == "due_today":
+        end = dt.datetime.combine(timezone.localdate(now), dt.time.max, tzinfo=timezone.get_current_timezone())
+        qs = qs.filter(_scope(user), due_at__gte=now, due_at__lte=end)
+    elif queue == "overdue":
+        qs = qs.filter(_scope(user), due_at__lt=now)
+    else:
+        raise NotFound("hàng đợi", "Queue")
+    return qs.order_by("due_at", "id")
+
+
+def queue_counts(*, user: Any, now: dt.datetime | None = None) -> dict[str, int]:
+    now = now or timezone.now()
+    return {name: step_queue(user=user, queue=name, now=now).count() for name in QUEUES}
+
+
+def dossier_search(
+    *,
+    user: Any,
+    code: str = "",
+    applicant: str = "",
+    procedure: str = "",
+    status: int | None = None,
+    submitted_from: dt.date | None = None,
+    submitted_to: dt.date | None = None,
+) -> QuerySet[Dossier]:
+    """Back-office search over the dossiers of the official's agencies, newest first."""
+    qs = Dossier.objects.filter(agency_id__in=identity.user_agency_ids(user=user)).select_related(*LIST_RELATED)
+    if code.strip():
+        qs = qs.filter(code__startswith=code.strip().upper())
+    if applicant.strip():
+        qs = qs.filter(applicant_name__icontains=applicant.strip())
+    if procedure.strip():
+        qs = qs.filter(procedure__code=procedure.strip())
+    if status:
+        qs = qs.filter(status=status)
+    if submitted_from:
+        qs = qs.filter(submitted_at__gte=dt.datetime.combine(submitted_from, dt.time.min, tzinfo=LOCAL))
+    if submitted_to:
+        qs = qs.filter(
+            submitted_at__lt=dt.datetime.combine(submitted_to + dt.timedelta(days=1), dt.time.min, tzinfo=LOCAL)
+        )
+    return qs.order_by("-submitted_at", "-id")
+
+
+LOCAL = dt.timezone(dt.timedelta(hours=7))
+
+
+def dossier_steps(*, dossier: Dossier) -> list[DossierStep]:
+    return list(
+        DossierStep.objects.filter(dossier=dossier).select_related("agency", "assignee").order_by("opened_at", "id")
+    )
+
+
+def dossier_open_steps(*, dossier: Dossier) -> list[DossierStep]:
+    return [s for s in dossier_steps(dossier=dossier) if s.state == StepState.OPEN]
+
+
+def dossier_comments(*, dossier: Dossier) -> list[DossierComment]:
+    return list(DossierComment.objects.filter(dossier=dossier).order_by("at", "id"))
+
+
+def dossier_supplement_requests(*, dossier: Dossier) -> list[SupplementRequest]:
+    return list(SupplementRequest.objects.filter(dossier=dossier).order_by("requested_at", "id"))
+
+
+def dossier_apologies(*, dossier: Dossier) -> list[ApologyLetter]:
+    return list(ApologyLetter.objects.filter(dossier=dossier).order_by("created_at", "id"))
+
+
+@dataclass(frozen=True)
+class Timeliness:
+    key: Any
+    early: int
+    on_time: int
+    late: int
+
+    @property
+    def total(self) -> int:
+        return self.early + self.on_time + self.late
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """Share finished early or on time (the 766 index's processing-progress indicator)."""
+        return (self.early + self.on_time) / self.total if self.total else None
+
+
+def processing_statistics(
+    *,
+    start: dt.date,
+    end: dt.date,
+    kind: str = "dossier",
+    by: str = "agency_id",
+    agency_ids: list[int] | None = None,
+    procedure_id: int | None = None,
+) -> list[Timeliness]:
+    """Early / on-time / late counts for a period, grouped ``by`` agency, procedure, official or
+    step — sums over the daily counts kept as dossiers and steps close (no pass over history)."""
+    if by not in {"agency_id", "procedure_id", "official_id", "step_key", "day"}:
+        raise ValueError(by)
+    qs = ProcessingStat.objects.filter(kind=kind, day__gte=start, day__lte=end)
+    if agency_ids is not None:
+        qs = qs.filter(agency_id__in=agency_ids)
+    if procedure_id is not None:
+        qs = qs.filter(procedure_id=procedure_id)
+    rows = qs.values(by).annotate(e=Sum("early"), o=Sum("on_time"), la=Sum("late")).order_by(by)
+    return [Timeliness(key=r[by], early=r["e"], on_time=r["o"], late=r["la"]) for r in rows]
+
+
+def unit_load(*, agency_id: int) -> list[tuple[int | None, int, int]]:
+    """Open steps of an agency per assignee (None: not yet taken): (assignee id, open, overdue)."""
+    now = timezone.now()
+    rows = (
+        DossierStep.objects.filter(agency_id=agency_id, state=StepState.OPEN)
+        .values("assignee_id")
+        .annotate(open=models_count("id"), overdue=models_count("id", filter=Q(due_at__lt=now)))
+        .order_by("assignee_id")
+    )
+    return [(r["assignee_id"], r["open"], r["overdue"]) for r in rows]

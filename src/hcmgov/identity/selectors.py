@@ -34,3 +34,10 @@ def users_with_role(*, agency_id: int, roles: set[str]) -> list[User]:
     return list(
         User.objects.filter(roles__agency_id=agency_id, roles__role__in=roles, is_active=True).distinct().order_by("id")
     )
+
+
+def user_role_pairs(*, user: Any) -> list[tuple[int, str]]:
+    """(agency id, role) for each role ``user`` holds: the scope of their back-office queues."""
+    if not user.is_authenticated:
+        return []
+    return list(RoleAssignment.objects.filter(user=user).values_list("agency_id", "role").order_by("agency_id", "role"))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from hcmgov.web import views
+from hcmgov.web import office, views
 
 app_name = "web"
 urlpatterns = [
@@ -14,6 +14,11 @@ urlpatterns = [
     path("tra-cuu/", views.track, name="track"),
     path("dang-nhap/", views.LoginView.as_view(), name="login"),
     path("dang-xuat/", views.logout_view, name="logout"),
-    path("office/", views.office_queue, name="office"),
-    path("office/ho-so/<str:code>/", views.office_dossier, name="office_dossier"),
+    path("office/", office.queues, name="office"),
+    path("office/tim-kiem/", office.search, name="office_search"),
+    path("office/don-vi/", office.unit, name="office_unit"),
+    path("office/so-theo-doi.pdf", office.log_book_pdf, name="office_log_book"),
+    path("office/ho-so/<str:code>/", office.dossier, name="office_dossier"),
+    path("office/ho-so/<str:code>/phieu-kiem-soat.pdf", office.control_sheet_pdf, name="office_control_sheet"),
+    path("office/quy-trinh/<str:code>/", office.flows, name="office_flows"),
 ]

@@ -14,13 +14,12 @@ from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from hcmgov.catalog import selectors as catalog
 from hcmgov.common import jsonform
-from hcmgov.common.access import applicant_required, login_required, official_required, public
+from hcmgov.common.access import applicant_required, login_required, public
 from hcmgov.common.errors import DomainError, NotFound
 from hcmgov.core import selectors as core
 from hcmgov.dossiers import documents, selectors, services
@@ -258,61 +257,3 @@ class LoginView(auth_views.LoginView):
 def logout_view(request: HttpRequest) -> HttpResponse:
     logout(request)
     return redirect("web:home")
-
-
-@official_required
-@require_http_methods(["GET"])
-def office_queue(request: HttpRequest) -> HttpResponse:
-    """The back office: incoming dossiers of the official's agencies."""
-    status_param = request.GET.get("status", str(Status.NEW))
-    status = int(status_param) if status_param.isdigit() and int(status_param) in Status.values else None
-    q = request.GET.get("q", "")[:48]
-    page = Paginator(selectors.dossier_list_for_official(user=request.user, status=status, q=q), 25).get_page(
-        request.GET.get("page")
-    )
-    return render(
-        request,
-        "web/office_queue.html",
-        {
-            "page": page,
-            "status": status,
-            "q": q,
-            "querystring": urlencode({"status": status or 0, "q": q}),
-            "statuses": Status.choices,
-            "status_en": STATUS_EN,
-        },
-    )
-
-
-@official_required
-@require_http_methods(["GET", "POST"])
-def office_dossier(request: HttpRequest, code: str) -> HttpResponse:
-    dossier = _visible(request, code)
-    error = None
-    if request.method == "POST":
-        action = request.POST.get("action")
-        try:
-            if action == "receive":
-                services.dossier_receive(dossier=dossier, official=request.user)
-            elif action == "refuse":
-                services.dossier_refuse(dossier=dossier, official=request.user, reason=request.POST.get("reason", ""))
-            else:
-                raise Http404(action)
-        except DomainError as exc:
-            error = exc
-        else:
-            return redirect(reverse("web:office_dossier", args=[dossier.code]))
-        dossier = _visible(request, code)
-    return render(
-        request,
-        "web/office_dossier.html",
-        {
-            "dossier": dossier,
-            "events": selectors.dossier_events(dossier=dossier),
-            "error": error,
-            "documents": list(dossier.documents.all()),
-            "status_en": STATUS_EN,
-            "fields": schemaform.build(dossier.procedure_version.form_schema, dossier.form_data),
-        },
-        status=409 if error else 200,
-    )

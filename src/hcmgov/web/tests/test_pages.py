@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from hcmgov.catalog.models import Procedure
 from hcmgov.common import jsonform
-from hcmgov.dossiers.models import Dossier
+from hcmgov.dossiers.models import Dossier, DossierStep
 
 pytestmark = pytest.mark.django_db
 
@@ -142,20 +142,27 @@ def test_back_office_receives_and_refuses(client, submit, receiver):
     first, _ = submit()
     second, _ = submit()
     client.force_login(receiver)
-    queue = client.get("/office/").content.decode()
+    queue = client.get("/office/?queue=receive").content.decode()
     assert first.code in queue
     assert second.code in queue
-    assert client.post(f"/office/ho-so/{first.code}/", {"action": "receive"}).status_code == 302
-    missing_reason = client.post(f"/office/ho-so/{second.code}/", {"action": "refuse", "reason": ""})
+
+    def decide(dossier, decision, note=""):
+        step = DossierStep.objects.get(dossier=dossier, state="open")
+        data = {"action": "act", "step": step.pk, "decision": decision, "note": note}
+        return client.post(f"/office/ho-so/{dossier.code}/", data)
+
+    assert decide(first, "receive").status_code == 302
+    missing_reason = decide(second, "refuse")
     assert missing_reason.status_code == 409
     assert "lý do" in missing_reason.content.decode()
-    assert (
-        client.post(f"/office/ho-so/{second.code}/", {"action": "refuse", "reason": "Thiếu giấy tờ"}).status_code == 302
-    )
+    assert decide(second, "refuse", "Thiếu giấy tờ").status_code == 302
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.status, second.status) == (2, 3)
     assert client.get(f"/ho-so/{second.code}/phieu-tu-choi.pdf")["Content-Type"] == "application/pdf"
+    page = client.get(f"/office/ho-so/{first.code}/").content.decode()
+    assert "Thẩm định hồ sơ" in page  # the next step, shown with its decisions
+    assert client.get(f"/office/ho-so/{first.code}/phieu-kiem-soat.pdf")["Content-Type"] == "application/pdf"
 
 
 def test_an_oversized_upload_is_named_without_being_read(client, city, citizen, pdf_bytes, settings):
