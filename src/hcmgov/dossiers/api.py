@@ -18,6 +18,7 @@ from hcmgov.common.problem import problems
 from hcmgov.dossiers import selectors, services
 from hcmgov.dossiers.files import Attachment
 from hcmgov.dossiers.models import STATUS_EN, Dossier, Status
+from hcmgov.identity import selectors as identity
 
 router = Router(tags=["dossiers"], auth=AUTH)
 tracking_router = Router(tags=["tracking"])
@@ -234,3 +235,389 @@ def track(request: HttpRequest, code: str, secret: str) -> Any:
         ],
     }  # fmt: skip
     return HttpResponse(json.dumps(body, ensure_ascii=False), content_type="application/json")
+
+
+# --- processing: steps, decisions, supplements, the back office's queues ------------------------
+
+office_router = Router(tags=["back office"], auth=AUTH)
+
+
+class StepOut(Schema):
+    id: int
+    key: str
+    name: str
+    name_en: str
+    role: str
+    agency: str
+    agency_name: str
+    assignee: str | None
+    state: str
+    opened_at: dt.datetime
+    due_at: dt.datetime
+    finished_at: dt.datetime | None
+    outcome: str
+    actor: str
+    note: str
+    timeliness: str
+
+    @staticmethod
+    def resolve_agency(obj: Any) -> str:
+        return obj.agency.code
+
+    @staticmethod
+    def resolve_agency_name(obj: Any) -> str:
+        return obj.agency.name
+
+    @staticmethod
+    def resolve_assignee(obj: Any) -> str | None:
+        return obj.assignee.username if obj.assignee_id else None
+
+    @staticmethod
+    def resolve_actor(obj: Any) -> str:
+        return obj.actor_label
+
+
+class QueueItemOut(Schema):
+    step: int
+    dossier: str
+    procedure: str
+    procedure_name: str
+    applicant_name: str
+    step_name: str
+    step_name_en: str
+    role: str
+    due_at: dt.datetime
+    assignee: str | None
+    dossier_status: int
+
+    @staticmethod
+    def resolve_step(obj: Any) -> int:
+        return int(obj.pk)
+
+    @staticmethod
+    def resolve_dossier(obj: Any) -> str:
+        return str(obj.dossier.code)
+
+    @staticmethod
+    def resolve_procedure(obj: Any) -> str:
+        return str(obj.dossier.procedure.code)
+
+    @staticmethod
+    def resolve_procedure_name(obj: Any) -> str:
+        return str(obj.dossier.procedure.name)
+
+    @staticmethod
+    def resolve_applicant_name(obj: Any) -> str:
+        return str(obj.dossier.applicant_name)
+
+    @staticmethod
+    def resolve_step_name(obj: Any) -> str:
+        return str(obj.name)
+
+    @staticmethod
+    def resolve_step_name_en(obj: Any) -> str:
+        return str(obj.name_en)
+
+    @staticmethod
+    def resolve_assignee(obj: Any) -> str | None:
+        return obj.assignee.username if obj.assignee_id else None
+
+    @staticmethod
+    def resolve_dossier_status(obj: Any) -> int:
+        return int(obj.dossier.status)
+
+
+class ActionIn(Schema):
+    action: str = Field(max_length=16, description="One of the decisions the step allows (see GET …/steps)")
+    note: str = Field("", max_length=4000, description="Required for refuse and decline")
+
+
+class ReasonIn(Schema):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class SupplementItemIn(Schema):
+    document: str = Field(min_length=1, max_length=300)
+    reason: str = Field("", max_length=1000)
+
+
+class SupplementRequestIn(Schema):
+    items: list[SupplementItemIn] = Field(min_length=1, max_length=50)
+    note: str = Field("", max_length=4000)
+
+
+class SupplementIn(Schema):
+    note: str = Field("", max_length=4000)
+    attachments: list[AttachmentIn] = Field([], max_length=20)
+
+
+class ApologyIn(Schema):
+    reason: str = Field(min_length=1, max_length=4000)
+    new_date: dt.date = Field(description="The new appointment: a working day after the current one")
+
+
+class ApologyOut(Schema):
+    dossier: str
+    reason: str
+    previous_appointment: dt.datetime
+    new_appointment: dt.datetime
+
+    @staticmethod
+    def resolve_dossier(obj: Any) -> str:
+        return str(obj.dossier.code)
+
+
+class CommentIn(Schema):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class CommentOut(Schema):
+    author: str
+    at: dt.datetime
+    text: str
+
+    @staticmethod
+    def resolve_author(obj: Any) -> str:
+        return str(obj.author_label)
+
+
+class AssignIn(Schema):
+    steps: list[int] = Field(min_length=1, max_length=500)
+    assignee: str = Field(min_length=1, max_length=150, description="The official's user name")
+
+
+class AssignedOut(Schema):
+    assigned: int
+
+
+class StatOut(Schema):
+    key: str
+    early: int
+    on_time: int
+    late: int
+    on_time_rate: float | None
+
+
+@router.get(
+    "/{code}/steps",
+    response={200: list[StepOut], **problems(401, 404)},
+    openapi_extra=SIGNED_IN,
+    summary="The dossier's steps (Form 05's content)",
+)
+def steps(request: HttpRequest, code: str) -> Any:
+    dossier = selectors.dossier_visible_to(user=request.user, code=code)
+    if getattr(request.user, "kind", None) != "official":
+        raise DomainError("forbidden", Message("Chỉ cán bộ xem được.", "Officials only."), 403)
+    return selectors.dossier_steps(dossier=dossier)
+
+
+@router.post(
+    "/{code}/steps/{step_id}/actions",
+    response={200: DossierOut, **problems(400, 401, 403, 404, 409, 422)},
+    openapi_extra=OFFICIAL,
+    summary="Take a decision on an open step",
+)
+def act(request: HttpRequest, code: str, step_id: int, payload: ActionIn) -> Any:
+    """Quyết định ở một bước: receive, refuse, forward, approve, decline, sign, return — as the step
+    allows. Two officials acting on the same step: the second gets 409 `step_already_handled`."""
+    dossier = selectors.dossier_visible_to(user=request.user, code=code)
+    return services.dossier_act(
+        dossier=dossier, official=request.user, step_id=step_id, action=payload.action, note=payload.note
+    )
+
+
+@router.post(
+    "/{code}/steps/{step_id}/send-back",
+    response={200: DossierOut, **problems(400, 401, 403, 404, 409, 422)},
+    openapi_extra=OFFICIAL,
+    summary="Send back to the previous step",
+)
+def send_back(request: HttpRequest, code: str, step_id: int, payload: ReasonIn) -> Any:
+    dossier = selectors.dossier_visible_to(user=request.user, code=code)
+    return services.dossier_send_back(dossier=dossier, official=request.user, step_id=step_id, reason=payload.reason)
+
+
+@router.post(
+    "/{code}/steps/{step_id}/supplement-requests",
+    response={200: DossierOut, **problems(400, 401, 403, 404, 409, 422)},
+    openapi_extra=OFFICIAL,
+    summary="Request a supplement (Form 02); stops the legal clock",
+)
+def request_supplement(request: HttpRequest, code: str, step_id: int, payload: SupplementRequestIn) -> Any:
+    dossier = selectors.dossier_visible_to(user=request.user, code=code)
+    return services.dossier_request_supplement(
+        dossier=dossier,
+        official=request.user,
+        step_id=step_id,
+        items=[{"document": i.document, "reason": i.reason} for i in payload.items],
+        note=payload.note,
+    )
+
+
+@router.post(
+    "/{code}/supplement",
+    response={200: DossierOut, **problems(400, 401, 403, 404, 409, 422)},
+    openapi_extra=APPLICANT,
+    summary="Answer a supplement request (the applicant); the clock starts again",
+)
+def supplement(request: HttpRequest, code: str, payload: SupplementIn) -> Any:
+    dossier = selectors.dossier_visible_to(user=request.user, code=code)
+    return services.dossier_supplement(
+        dossier=dossier, applicant=request.user, note=payload.note, attachments=_decode(payload.attachments)
+    )
+
+
+@router.post(
+    "/{code}/withdraw",
+    response={200: DossierOut, **problems(400, 401, 403, 404, 409, 422)},
+    openapi_extra=SIGNED_IN,
+    summary="Withdraw at the applicant's request (status 7)",
+)
+def withdraw(request: HttpRequest, code: str, payload: ReasonIn) -> Any:
+    dossier = selectors.dossier_visible_to(user=request.user, code=code)
+    return services.dossier_withdraw(dossier=dossier, by=request.user, reason=payload.reason)
+
+
+@router.post(
+    "/{code}/stop",
+    response={200: DossierOut, **problems(400, 401, 403, 404, 409, 422)},
+    openapi_extra=OFFICIAL,
+    summary="Stop processing (status 8)",
+)
+def stop(request: HttpRequest, code: str, payload: ReasonIn) -> Any:
+    dossier = selectors.dossier_visible_to(user=request.user, code=code)
+    return services.dossier_stop(dossier=dossier, official=request.user, reason=payload.reason)
+
+
+@router.post(
+    "/{code}/apologies",
+    response={201: ApologyOut, **problems(400, 401, 403, 404, 409, 422)},
+    openapi_extra=OFFICIAL,
+    summary="Apologise for a late result with a new appointment (Form 04)",
+)
+def apologize(request: HttpRequest, code: str, payload: ApologyIn) -> Any:
+    dossier = selectors.dossier_visible_to(user=request.user, code=code)
+    letter = services.dossier_apologize(
+        dossier=dossier, official=request.user, reason=payload.reason, new_date=payload.new_date
+    )
+    return Answer(201, letter)
+
+
+@router.get(
+    "/{code}/comments",
+    response={200: list[CommentOut], **problems(401, 403, 404)},
+    openapi_extra=OFFICIAL,
+    summary="Internal comments",
+)
+def comments(request: HttpRequest, code: str) -> Any:
+    dossier = selectors.dossier_visible_to(user=request.user, code=code)
+    if getattr(request.user, "kind", None) != "official":
+        raise DomainError("forbidden", Message("Chỉ cán bộ xem được.", "Officials only."), 403)
+    return selectors.dossier_comments(dossier=dossier)
+
+
+@router.post(
+    "/{code}/comments",
+    response={201: CommentOut, **problems(400, 401, 403, 404, 422)},
+    openapi_extra=OFFICIAL,
+    summary="Add an internal comment",
+)
+def comment(request: HttpRequest, code: str, payload: CommentIn) -> Any:
+    dossier = selectors.dossier_visible_to(user=request.user, code=code)
+    return Answer(201, services.dossier_comment(dossier=dossier, official=request.user, text=payload.text))
+
+
+def _official(request: HttpRequest) -> None:
+    if getattr(request.user, "kind", None) != "official":
+        raise DomainError("forbidden", Message("Chỉ cán bộ được dùng chức năng này.", "Officials only."), 403)
+
+
+@office_router.get(
+    "/queues/{queue}",
+    response={200: list[QueueItemOut], **problems(401, 403, 404, 422)},
+    openapi_extra=OFFICIAL,
+    summary="A work queue: mine, unit, receive, due_today, overdue, supplement",
+)
+@paginate(Pages, page_size=50)
+def queue(request: HttpRequest, queue: str) -> Any:
+    _official(request)
+    return selectors.step_queue(user=request.user, queue=queue[:16])
+
+
+@office_router.get(
+    "/queues",
+    response={200: dict[str, int], **problems(401, 403)},
+    openapi_extra=OFFICIAL,
+    summary="How many steps wait in each queue",
+)
+def queue_counts(request: HttpRequest) -> Any:
+    _official(request)
+    return selectors.queue_counts(user=request.user)
+
+
+@office_router.get(
+    "/search",
+    response={200: list[DossierOut], **problems(401, 403, 422)},
+    openapi_extra=OFFICIAL,
+    summary="Search the dossiers of my agencies",
+)
+@paginate(Pages, page_size=50)
+def search(
+    request: HttpRequest,
+    code: str = Query("", max_length=48),
+    applicant: str = Query("", max_length=100),
+    procedure: str = Query("", max_length=16),
+    status: int | None = Query(None, ge=1, le=10),
+    submitted_from: dt.date | None = None,
+    submitted_to: dt.date | None = None,
+) -> Any:
+    _official(request)
+    return selectors.dossier_search(
+        user=request.user, code=code, applicant=applicant, procedure=procedure, status=status,
+        submitted_from=submitted_from, submitted_to=submitted_to,
+    )  # fmt: skip
+
+
+@office_router.post(
+    "/assignments",
+    response={200: AssignedOut, **problems(400, 401, 403, 404, 422)},
+    openapi_extra=OFFICIAL,
+    summary="Assign open steps to an official (bulk)",
+)
+def assign(request: HttpRequest, payload: AssignIn) -> Any:
+    _official(request)
+    assignee = identity.user_by_username(username=payload.assignee)
+    if assignee is None:
+        raise DomainError(
+            "assignee_unknown",
+            Message("Không tìm thấy cán bộ.", "No such official."),
+            422,
+            [FieldError("assignee", "unknown", Message("Không tìm thấy cán bộ.", "No such official."))],
+        )
+    return {"assigned": services.step_assign(step_ids=payload.steps, assignee=assignee, by=request.user)}
+
+
+@office_router.get(
+    "/statistics",
+    response={200: list[StatOut], **problems(401, 403, 422)},
+    openapi_extra=OFFICIAL,
+    summary="Early / on time / late for a period, by agency, procedure, official or step",
+)
+def statistics(
+    request: HttpRequest,
+    start: dt.date,
+    end: dt.date,
+    by: str = Query("agency", pattern="^(agency|procedure|official|step|day)$"),
+    kind: str = Query("dossier", pattern="^(dossier|step)$"),
+) -> Any:
+    """Thống kê đúng hạn — over the agencies where the caller holds a role."""
+    _official(request)
+    column = {"agency": "agency_id", "procedure": "procedure_id", "official": "official_id", "step": "step_key"}
+    rows = selectors.processing_statistics(
+        start=start, end=end, kind=kind, by=column.get(by, "day"),
+        agency_ids=identity.user_agency_ids(user=request.user),
+    )  # fmt: skip
+    return [
+        {"key": str(r.key), "early": r.early, "on_time": r.on_time, "late": r.late, "on_time_rate": r.on_time_rate}
+        for r in rows
+    ]

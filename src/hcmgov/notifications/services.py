@@ -1,22 +1,23 @@
 """Writes of notifications: queue a message (idempotently), send what is queued (e-mail and SMS).
 
 The worker sends (``notifications.send_pending`` every few seconds). Each message is sent at most
-once: a worker first *claims* a row with a conditional UPDATE (compare-and-set on its state), and
-only the worker whose UPDATE changed the row sends it. A send that fails for a reason that may pass
-(a timeout, a 5xx, an SMTP 4xx) is tried again later with a doubling wait, a bounded number of
-times; any other failure is kept on the row for the operator and never retried.
+once: a worker first *claims* a row with a conditional UPDATE (compare-and-set on the state it
+read: ``status``, ``attempts`` and ``claim_token``), and only the worker whose UPDATE changed the
+row sends it. A send that fails for a reason that may pass (a timeout, a 5xx, an SMTP 4xx) is tried
+again later with a doubling wait, a bounded number of times; any other failure is kept on the row
+for the operator and never retried.
 
-The model has no columns for attempts or the next attempt yet, so the delivery state is written at
-the head of ``error`` (``sent_at`` set means sent), in a fixed, parseable form:
+The delivery state is in :class:`~hcmgov.notifications.models.Notification`'s columns:
 
-=========================================  ====================================================
-``""``                                     queued, never tried
-``[held] …``                               its channel is not configured (no SMS gateway): waits,
-                                           sent once the channel is configured; not an attempt
-``[sending <UTC> <token> <n>] …``          claimed by a worker at <UTC>, attempt <n>
-``[retry <UTC> <n>/<max>] …why``           attempt <n> failed for a passing reason; due at <UTC>
-``[failed] …why``                          given up (a permanent error, or too many attempts)
-=========================================  ====================================================
+===========  ==========================================================================================
+``queued``   waits to be sent: due when ``next_attempt_at`` is empty or past (``attempts`` > 0: a
+             retry after a passing error, which ``error`` says)
+``held``     its channel is not configured (no SMS gateway): waits, sent once the channel is
+             configured; not an attempt (``error`` says why)
+``sending``  claimed by a worker at ``claimed_at`` (``claim_token``), attempt number ``attempts``
+``sent``     at ``sent_at``; ``provider_message_id`` is the SMS gateway's id of the message
+``failed``   given up (a permanent error, or too many attempts): ``error`` says why
+===========  ==========================================================================================
 
 A claim older than :data:`LEASE` belongs to a worker that died while sending. An SMS is then sent
 again — safely, since its gateway ``RequestId`` is the same and the gateway refuses a duplicate
@@ -28,16 +29,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import secrets
 import smtplib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from hcmgov.common.config import config
@@ -68,14 +68,16 @@ SMTP_TIMEOUT = config(
 LEASE = timedelta(minutes=15)  # far longer than a send can take with the timeouts above
 MAX_WAIT = timedelta(hours=1)
 
+Status = Notification.Status
+
 HELD_SMS = (
-    "[held] Chưa cấu hình cổng SMS (HCMGOV_SMS_URL): tin nhắn chờ và sẽ được gửi khi có cổng. / "
+    "Chưa cấu hình cổng SMS (HCMGOV_SMS_URL): tin nhắn chờ và sẽ được gửi khi có cổng. / "
     "No SMS gateway configured (HCMGOV_SMS_URL): the message waits and is sent once one is."
 )
-
-_STAMP = "%Y-%m-%dT%H:%M:%SZ"
-_SENDING = re.compile(r"^\[sending (?P<at>\S+) \w+ (?P<n>\d+)\]")
-_RETRY = re.compile(r"^\[retry (?P<at>\S+) (?P<n>\d+)/\d+\]")
+INTERRUPTED_MAIL = (
+    "Gửi bị gián đoạn, không gửi lại để tránh thư trùng; xem nhật ký máy chủ thư. / "
+    "Sending was interrupted; not resent to avoid a duplicate mail: check the relay's log."
+)
 
 
 def notification_queue(
@@ -117,48 +119,51 @@ def notifications_send_pending(*, batch: int = 100) -> int:
             sms = SmsClient(cfg)
             channels.append("sms")
         except SmsError as exc:
-            held = f"[held] {exc}"
+            held = str(exc)
     if sms is None:
-        Notification.objects.filter(sent_at__isnull=True, channel="sms", error="").update(error=held)
+        Notification.objects.filter(status=Status.QUEUED, attempts=0, channel="sms").update(
+            status=Status.HELD, error=held[:2000]
+        )
 
     sent = 0
     down: set[str] = set()  # channels that failed for a passing reason in this run: the rest waits
     for n in _due(now, channels, batch):
         if n.channel in down:
             continue
-        kind, attempts, _ = _state(n.error)
-        attempt = attempts + 1
-        if kind == "sending" and n.channel == "email":
-            _settle(
-                n,
-                n.error,
-                "[failed] Gửi bị gián đoạn, không gửi lại để tránh thư trùng; xem nhật ký máy chủ thư. / "
-                "Sending was interrupted; not resent to avoid a duplicate mail: check the relay's log.",
-            )
+        attempt = n.attempts + 1
+        if n.status == Status.SENDING and n.channel == "email":
+            _settle(_as_read(n), Status.FAILED, INTERRUPTED_MAIL)
             continue
         if attempt > MAX_ATTEMPTS:
-            _settle(n, n.error, f"[failed] Đã thử {attempts} lần. / Gave up after {attempts} attempts.")
+            gave_up = f"Đã thử {n.attempts} lần. / Gave up after {n.attempts} attempts."
+            _settle(_as_read(n), Status.FAILED, gave_up)
             continue
-        claimed_at = timezone.now().astimezone(UTC)
-        claim = f"[sending {claimed_at:{_STAMP}} {secrets.token_hex(4)} {attempt}] Đang gửi / Sending"
-        if not Notification.objects.filter(pk=n.pk, sent_at__isnull=True, error=n.error).update(error=claim):
+        token = secrets.token_hex(8)
+        claimed = _as_read(n).update(
+            status=Status.SENDING, attempts=attempt, claimed_at=timezone.now(), claim_token=token, next_attempt_at=None
+        )
+        if not claimed:
             continue  # another worker claimed it between our read and our UPDATE
+        mine = Notification.objects.filter(pk=n.pk, status=Status.SENDING, claim_token=token)
         try:
             if n.channel == "sms":
                 assert sms is not None
-                _send_sms(n, sms)
+                provider_id = _send_sms(n, sms)
             else:
                 _send_email(n)
+                provider_id = ""
         except _Failure as exc:
-            _settle(n, claim, _after_failure(exc, attempt))
+            _settle(mine, *_after_failure(exc, attempt))
             if exc.channel_down:  # the gateway or relay is down or slow: spare the others a timeout each
                 down.add(n.channel)
             continue
         except Exception as exc:  # a bug, not the channel: keep it for the operator, do not resend blindly
             log.exception("notification send crashed", extra={"notification": n.pk})
-            _settle(n, claim, f"[failed] Lỗi hệ thống / internal error: {exc!r}")
+            _settle(mine, Status.FAILED, f"Lỗi hệ thống / internal error: {exc!r}")
             continue
-        if Notification.objects.filter(pk=n.pk, error=claim).update(sent_at=timezone.now(), error=""):
+        if mine.update(
+            status=Status.SENT, sent_at=timezone.now(), error="", provider_message_id=provider_id[:100], claim_token=""
+        ):
             sent += 1
     return sent
 
@@ -167,41 +172,23 @@ def notifications_send_pending(*, batch: int = 100) -> int:
 
 
 def _due(now: datetime, channels: list[str], batch: int) -> list[Notification]:
-    unsent = Notification.objects.filter(sent_at__isnull=True, channel__in=channels)
-    ready = list(unsent.filter(Q(error="") | Q(error__startswith="[held]")).order_by("id")[:batch])
-    waiting = unsent.filter(Q(error__startswith="[retry ") | Q(error__startswith="[sending ")).order_by("id")
-    due = [n for n in waiting[: batch * 10] if _is_due(n.error, now)]
-    return sorted(ready + due, key=lambda n: n.pk)[:batch]
+    waiting = Q(status__in=[Status.QUEUED, Status.HELD]) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+    abandoned = Q(status=Status.SENDING, claimed_at__lte=now - LEASE)
+    return list(Notification.objects.filter(waiting | abandoned, channel__in=channels).order_by("id")[:batch])
 
 
-def _state(error: str) -> tuple[str, int, datetime | None]:
-    """(kind, attempts so far, time) of a row's ``error``: new, held, sending, retry or failed."""
-    if not error:
-        return "new", 0, None
-    if error.startswith("[held]"):
-        return "held", 0, None
-    for kind, pattern in (("sending", _SENDING), ("retry", _RETRY)):
-        match = pattern.match(error)
-        if match:
-            try:
-                at = datetime.strptime(match["at"], _STAMP).replace(tzinfo=UTC)
-            except ValueError:
-                return "failed", 0, None
-            return kind, int(match["n"]), at
-    return "failed", 0, None
+def _as_read(n: Notification) -> QuerySet[Notification]:
+    """The row only if it is still in the state ``n`` was read in (the compare of compare-and-set).
+
+    ``attempts`` tells a retry apart from the same row read before another worker tried it, and
+    ``claim_token`` one dead worker's claim from a newer one."""
+    return Notification.objects.filter(pk=n.pk, status=n.status, attempts=n.attempts, claim_token=n.claim_token)
 
 
-def _is_due(error: str, now: datetime) -> bool:
-    kind, _, at = _state(error)
-    if kind == "retry":
-        return at is not None and at <= now
-    if kind == "sending":
-        return at is not None and at + LEASE <= now
-    return kind in {"new", "held"}
-
-
-def _settle(n: Notification, expected: str, error: str) -> None:
-    Notification.objects.filter(pk=n.pk, sent_at__isnull=True, error=expected).update(error=error[:2000])
+def _settle(rows: QuerySet[Notification], status: str, error: str, next_attempt_at: datetime | None = None) -> None:
+    rows.update(status=status, error=error[:2000], next_attempt_at=next_attempt_at, claim_token="")
 
 
 class _Failure(Exception):
@@ -215,17 +202,17 @@ class _Failure(Exception):
         self.channel_down = retryable if channel_down is None else channel_down
 
 
-def _after_failure(exc: _Failure, attempt: int) -> str:
+def _after_failure(exc: _Failure, attempt: int) -> tuple[str, str, datetime | None]:
+    """(status, error, next_attempt_at) of a row whose attempt number ``attempt`` failed with ``exc``."""
     if not exc.retryable:
         log.warning("notification refused", extra={"error": exc.text})
-        return f"[failed] {exc.text}"
+        return Status.FAILED, exc.text, None
     if attempt >= MAX_ATTEMPTS:
         log.warning("notification given up", extra={"error": exc.text, "attempts": attempt})
-        return f"[failed] Đã thử {attempt} lần / gave up after {attempt} attempts: {exc.text}"
+        return Status.FAILED, f"Đã thử {attempt} lần / gave up after {attempt} attempts: {exc.text}", None
     wait = min(timedelta(seconds=RETRY_SECONDS * 2 ** (attempt - 1)), MAX_WAIT)
-    due = timezone.now() + wait
     log.info("notification will be retried", extra={"error": exc.text, "attempt": attempt})
-    return f"[retry {due.astimezone(UTC):{_STAMP}} {attempt}/{MAX_ATTEMPTS}] {exc.text}"
+    return Status.QUEUED, exc.text, timezone.now() + wait
 
 
 # --- the channels ------------------------------------------------------------------------------
@@ -235,11 +222,12 @@ def _fingerprint(n: Notification) -> str:
     return hashlib.sha256(n.dedupe_key.encode()).hexdigest()[:12]
 
 
-def _send_sms(n: Notification, client: SmsClient) -> None:
+def _send_sms(n: Notification, client: SmsClient) -> str:
+    """Send ``n`` as an SMS; the gateway's id of it (empty when it had taken it before: a duplicate)."""
     # the same RequestId on every attempt: the gateway refuses a second copy (≤ 50 characters)
     request_id = f"hcmgov-{n.pk}-{_fingerprint(n)}"
     try:
-        client.send(phone=n.address, text=n.body, request_id=request_id)
+        return client.send(phone=n.address, text=n.body, request_id=request_id).sms_id
     except SmsError as exc:
         raise _Failure(str(exc), exc.retryable) from exc
 

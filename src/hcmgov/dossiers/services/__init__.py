@@ -1,20 +1,15 @@
-"""Writes of the dossiers app: submission (``submission``) and processing through the flow
-(``processing``). Other apps import from here."""
+"""Writes of the dossiers app: submission (``submission``), processing through the flow
+(``processing``), supplements, early ends and apologies (``lifecycle``), step timers (``timers``).
+Other apps import from here."""
 
+from hcmgov.dossiers.services.lifecycle import dossier_apologize, dossier_comment, dossier_stop, dossier_withdraw
 from hcmgov.dossiers.services.processing import (
     dossier_act,
-    dossier_apologize,
-    dossier_comment,
     dossier_receive,
     dossier_refuse,
-    dossier_request_supplement,
     dossier_send_back,
-    dossier_stop,
-    dossier_supplement,
-    dossier_withdraw,
     flow_start,
     step_assign,
-    step_timers_run,
 )
 from hcmgov.dossiers.services.submission import (
     LOCAL_TZ,
@@ -23,6 +18,8 @@ from hcmgov.dossiers.services.submission import (
     new_tracking_secret,
     submission_fingerprint,
 )
+from hcmgov.dossiers.services.supplements import dossier_request_supplement, dossier_supplement
+from hcmgov.dossiers.services.timers import step_timers_run
 
 __all__ = [
     "LOCAL_TZ",

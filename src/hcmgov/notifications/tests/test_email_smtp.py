@@ -117,7 +117,7 @@ def test_a_mail_arrives_over_smtp_with_its_vietnamese_subject(relay, citizen, se
     assert message.get_content().replace("\r\n", "\n") == BODY  # SMTP lines end in CRLF
     assert message["Message-ID"].startswith(f"<notification-{n.pk}.")
     n.refresh_from_db()
-    assert (n.sent_at is not None, n.error) == (True, "")
+    assert (n.status, n.sent_at is not None, n.error, n.attempts) == (Notification.Status.SENT, True, "", 1)
     assert notifications_send_pending() == 0
     assert len(relay.received) == 1
 
@@ -127,11 +127,15 @@ def test_a_temporary_refusal_is_retried(relay, citizen, time_machine):
     relay.rcpt_codes = [451]
     assert notifications_send_pending() == 0
     n.refresh_from_db()
-    assert n.error.startswith("[retry ")
+    assert (n.status, n.attempts) == (Notification.Status.QUEUED, 1)
+    assert n.next_attempt_at is not None
+    assert n.next_attempt_at > timezone.now()
     assert "451" in n.error
     time_machine.move_to(timezone.now() + timedelta(minutes=2))
     assert notifications_send_pending() == 1
     assert len(relay.received) == 1
+    n.refresh_from_db()
+    assert (n.status, n.attempts, n.error) == (Notification.Status.SENT, 2, "")
 
 
 def test_a_permanent_refusal_is_kept_and_not_retried(relay, citizen, time_machine):
@@ -139,8 +143,9 @@ def test_a_permanent_refusal_is_kept_and_not_retried(relay, citizen, time_machin
     relay.rcpt_codes = [550]
     assert notifications_send_pending() == 0
     n.refresh_from_db()
-    assert n.error.startswith("[failed]")
+    assert (n.status, n.attempts, n.next_attempt_at) == (Notification.Status.FAILED, 1, None)
     assert "550" in n.error
+    assert n.error.startswith("Máy chủ thư")  # plain words for the operator, no state prefix
     assert n.error.index("Máy chủ thư") < n.error.index("The mail relay")
     time_machine.move_to(timezone.now() + timedelta(hours=3))
     assert notifications_send_pending() == 0
@@ -153,15 +158,19 @@ def test_an_unreachable_relay_is_retried(settings, citizen, closed_port):
     n = queue_mail(citizen)
     assert notifications_send_pending() == 0
     n.refresh_from_db()
-    assert n.error.startswith("[retry ")
+    assert (n.status, n.attempts) == (Notification.Status.QUEUED, 1)
+    assert n.next_attempt_at is not None
+    assert "Không kết nối được máy chủ thư" in n.error
 
 
 def test_an_interrupted_mail_is_not_sent_again(relay, citizen, time_machine):
     n = queue_mail(citizen)
-    stale = f"[sending {timezone.now():%Y-%m-%dT%H:%M:%SZ} dead 1] Đang gửi / Sending"
-    Notification.objects.filter(pk=n.pk).update(error=stale)
+    Notification.objects.filter(pk=n.pk).update(
+        status=Notification.Status.SENDING, attempts=1, claimed_at=timezone.now(), claim_token="dead"
+    )
     time_machine.move_to(timezone.now() + timedelta(minutes=20))
     assert notifications_send_pending() == 0
     n.refresh_from_db()
-    assert n.error.startswith("[failed]")
+    assert (n.status, n.attempts, n.claim_token) == (Notification.Status.FAILED, 1, "")
+    assert "interrupted" in n.error
     assert relay.received == []

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.utils import timezone
 
+from hcmgov.notifications import services
 from hcmgov.notifications.adapters.sms import national_number, unaccent
 from hcmgov.notifications.models import Notification
-from hcmgov.notifications.services import MAX_ATTEMPTS, notification_queue, notifications_send_pending
+from hcmgov.notifications.services import LEASE, MAX_ATTEMPTS, notification_queue, notifications_send_pending
 from hcmgov.simulators.sms import BRANDNAME
 
 pytestmark = pytest.mark.django_db
 
+Status = Notification.Status
 TEXT = "Hồ sơ HCM-2026-0001 đã được tiếp nhận. Mã tra cứu: K7PQ2MXA. Đăng ký khai sinh – UBND phường Bến Thành"
 
 
@@ -33,8 +35,10 @@ def test_a_queued_sms_is_delivered_unaccented_with_the_brandname(sms_gateway, ci
     assert notifications_send_pending() == 1
     n.refresh_from_db()
     assert n.sent_at is not None
-    assert n.error == ""
+    assert (n.status, n.attempts, n.error, n.claim_token) == (Status.SENT, 1, "", "")
     [received] = sms_gateway.messages()
+    assert received["SMSID"]
+    assert n.provider_message_id == received["SMSID"]  # the gateway's id, to look the SMS up there
     assert received["Phone"] == citizen.phone
     assert received["Brandname"] == BRANDNAME
     assert received["SmsType"] == "2"
@@ -61,8 +65,9 @@ def test_wrong_credentials_are_kept_on_the_row_and_not_retried(sms_gateway, citi
     assert notifications_send_pending() == 0
     n.refresh_from_db()
     assert n.sent_at is None
-    assert n.error.startswith("[failed]")
+    assert (n.status, n.attempts, n.next_attempt_at) == (Status.FAILED, 1, None)
     assert "101" in n.error
+    assert n.error.startswith("Sai ApiKey")  # plain words for the operator, no state prefix
     assert "Sai ApiKey hoặc SecretKey" in n.error  # Vietnamese first
     assert n.error.index("Sai ApiKey") < n.error.index("Wrong ApiKey")
     later(time_machine, 120)
@@ -77,15 +82,18 @@ def test_a_gateway_5xx_is_retried_after_a_wait(sms_gateway, citizen, time_machin
     assert notifications_send_pending() == 0
     n.refresh_from_db()
     assert n.sent_at is None
-    assert n.error.startswith("[retry ")
-    assert f"1/{MAX_ATTEMPTS}]" in n.error
+    assert (n.status, n.attempts) == (Status.QUEUED, 1)
+    assert n.next_attempt_at is not None
+    assert n.claimed_at is not None
+    wait = timedelta(seconds=services.RETRY_SECONDS)
+    assert wait <= n.next_attempt_at - n.claimed_at < wait + timedelta(seconds=30)  # the first, shortest wait
     assert "503" in n.error
     assert notifications_send_pending() == 0  # not due yet
     assert sms_gateway.requests() == 1
     later(time_machine, 1.5)
     assert notifications_send_pending() == 1
     n.refresh_from_db()
-    assert (n.sent_at is not None, n.error) == (True, "")
+    assert (n.sent_at is not None, n.error, n.status, n.attempts) == (True, "", Status.SENT, 2)
     assert len(sms_gateway.messages()) == 1
     assert sms_gateway.requests() == 2
 
@@ -98,11 +106,11 @@ def test_retries_are_bounded_and_the_waits_grow(sms_gateway, citizen, time_machi
         before = timezone.now()
         assert notifications_send_pending() == 0
         n.refresh_from_db()
-        if n.error.startswith("[retry "):
-            due = n.error.split()[1]
-            waits.append((datetime.fromisoformat(due.replace("Z", "+00:00")) - before).total_seconds())
+        if n.status == Status.QUEUED:
+            assert n.next_attempt_at is not None
+            waits.append((n.next_attempt_at - before).total_seconds())
         later(time_machine, 61)
-    assert n.error.startswith("[failed]")
+    assert (n.status, n.attempts, n.next_attempt_at) == (Status.FAILED, MAX_ATTEMPTS, None)
     assert f"{MAX_ATTEMPTS}" in n.error
     assert len(waits) == MAX_ATTEMPTS - 1
     assert waits == sorted(waits)
@@ -117,12 +125,13 @@ def test_a_lost_answer_is_resent_and_the_gateway_refuses_the_copy(sms_gateway, c
     sms_gateway.fault(delay=1.0)  # the gateway takes the message, its answer comes too late
     assert notifications_send_pending() == 0
     n.refresh_from_db()
-    assert n.error.startswith("[retry ")
+    assert (n.status, n.attempts) == (Status.QUEUED, 1)
     assert len(sms_gateway.wait_for_messages(1)) == 1
     later(time_machine, 2)
     assert notifications_send_pending() == 1  # the same RequestId again: 124, already sent
     n.refresh_from_db()
     assert n.sent_at is not None
+    assert (n.status, n.attempts) == (Status.SENT, 2)
     assert len(sms_gateway.messages()) == 1
     assert sms_gateway.requests() == 2
 
@@ -133,18 +142,35 @@ def test_an_unreachable_gateway_is_retried_and_spares_the_other_messages(citizen
     assert notifications_send_pending() == 0
     first.refresh_from_db()
     second.refresh_from_db()
-    assert first.error.startswith("[retry ")
-    assert second.error == ""  # not tried in the same run: the gateway is down
+    assert (first.status, first.attempts) == (Status.QUEUED, 1)
+    assert "Không kết nối được cổng SMS" in first.error
+    assert (second.status, second.attempts, second.error) == (Status.QUEUED, 0, "")  # not tried: the gateway is down
 
 
 def test_a_claim_held_by_another_worker_is_left_alone(sms_gateway, citizen):
     n = queue_sms(citizen)
-    busy = f"[sending {timezone.now():%Y-%m-%dT%H:%M:%SZ} other 1] Đang gửi / Sending"
-    Notification.objects.filter(pk=n.pk).update(error=busy)
+    claimed_at = timezone.now()
+    Notification.objects.filter(pk=n.pk).update(
+        status=Status.SENDING, attempts=1, claimed_at=claimed_at, claim_token="other"
+    )
     assert notifications_send_pending() == 0
     assert sms_gateway.requests() == 0
     n.refresh_from_db()
-    assert n.error == busy
+    assert (n.status, n.attempts, n.claimed_at, n.claim_token) == (Status.SENDING, 1, claimed_at, "other")
+
+
+def test_a_row_read_before_another_worker_tried_it_is_not_claimed(sms_gateway, citizen, monkeypatch, time_machine):
+    """The claim compares the attempts too: a stale read of a row another worker has since tried
+    (and set to wait for a retry that is now due) cannot claim it a second time."""
+    n = queue_sms(citizen)
+    stale = Notification.objects.get(pk=n.pk)  # read as queued, never tried
+    Notification.objects.filter(pk=n.pk).update(attempts=1, next_attempt_at=timezone.now(), error="503")
+    later(time_machine, 1)
+    monkeypatch.setattr(services, "_due", lambda now, channels, batch: [stale])
+    assert notifications_send_pending() == 0
+    assert sms_gateway.requests() == 0
+    n.refresh_from_db()
+    assert (n.status, n.attempts) == (Status.QUEUED, 1)
 
 
 def test_the_claim_of_a_dead_worker_is_resent_safely(sms_gateway, citizen, monkeypatch, time_machine):
@@ -156,12 +182,30 @@ def test_the_claim_of_a_dead_worker_is_resent_safely(sms_gateway, citizen, monke
     notifications_send_pending()
     monkeypatch.delenv("HCMGOV_SMS_TIMEOUT")
     assert len(sms_gateway.wait_for_messages(1)) == 1
-    stale = f"[sending {timezone.now():%Y-%m-%dT%H:%M:%SZ} dead 1] Đang gửi / Sending"
-    Notification.objects.filter(pk=n.pk).update(error=stale)
+    Notification.objects.filter(pk=n.pk).update(
+        status=Status.SENDING, attempts=1, claimed_at=timezone.now(), claim_token="dead", next_attempt_at=None
+    )
     assert notifications_send_pending() == 0  # within the lease: maybe still sending
-    later(time_machine, 16)
+    later(time_machine, LEASE.total_seconds() / 60 + 1)
     assert notifications_send_pending() == 1
-    assert len(sms_gateway.messages()) == 1
+    [received] = sms_gateway.messages()
+    n.refresh_from_db()
+    assert (n.status, n.attempts, n.claim_token) == (Status.SENT, 2, "")
+    assert n.provider_message_id == ""  # the gateway answered "duplicate" (124): the answer with the id was lost
+    assert received["RequestId"] == f"hcmgov-{n.pk}-{services._fingerprint(n)}"
+
+
+def test_a_dead_worker_on_the_last_attempt_is_given_up(sms_gateway, citizen, time_machine):
+    n = queue_sms(citizen)
+    Notification.objects.filter(pk=n.pk).update(
+        status=Status.SENDING, attempts=MAX_ATTEMPTS, claimed_at=timezone.now(), claim_token="dead"
+    )
+    later(time_machine, LEASE.total_seconds() / 60 + 1)
+    assert notifications_send_pending() == 0
+    assert sms_gateway.requests() == 0
+    n.refresh_from_db()
+    assert (n.status, n.attempts) == (Status.FAILED, MAX_ATTEMPTS)
+    assert f"Gave up after {MAX_ATTEMPTS} attempts" in n.error
 
 
 def test_without_a_gateway_sms_wait_with_a_note_and_mail_still_goes(no_sms_gateway, citizen, sms_gateway_later):
@@ -171,12 +215,15 @@ def test_without_a_gateway_sms_wait_with_a_note_and_mail_still_goes(no_sms_gatew
     assert len(mail.outbox) == 1
     sms.refresh_from_db()
     assert sms.sent_at is None
-    assert sms.error.startswith("[held]")
+    assert (sms.status, sms.attempts) == (Status.HELD, 0)  # waiting for a gateway is not an attempt
     assert "HCMGOV_SMS_URL" in sms.error
+    assert notifications_send_pending() == 0  # still no gateway: still held
+    sms.refresh_from_db()
+    assert (sms.status, sms.attempts) == (Status.HELD, 0)
     gateway = sms_gateway_later()
     assert notifications_send_pending() == 1
     sms.refresh_from_db()
-    assert (sms.sent_at is not None, sms.error) == (True, "")
+    assert (sms.sent_at is not None, sms.error, sms.status, sms.attempts) == (True, "", Status.SENT, 1)
     assert len(gateway.messages()) == 1
 
 

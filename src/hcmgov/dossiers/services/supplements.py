@@ -1,0 +1,213 @@
+"""Supplements: the request (Form 02) that stops the legal clock, and the applicant's answer that
+starts it again (Decree 61/2018/NĐ-CP, Art. 18; Decision 766/QĐ-TTg)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from hcmgov.audit.services import audited
+from hcmgov.common.errors import DomainError, Message
+from hcmgov.core.workcalendar import default_calendar
+from hcmgov.dossiers import clock
+from hcmgov.dossiers.files import CONTENT_TYPE, Attachment, check_attachment
+from hcmgov.dossiers.models import (
+    Dossier,
+    DossierDocument,
+    DossierStep,
+    Status,
+    StepState,
+    SupplementRequest,
+)
+from hcmgov.dossiers.services.processing import (
+    AUDIT_FIELDS,
+    _check_holder,
+    _check_running,
+    _event,
+    _label,
+    _lock,
+    _open_step,
+    _publish,
+    _refuse,
+    _save,
+)
+
+# --- supplements ----------------------------------------------------------------------------------
+
+
+@audited("dossier.request_supplement", target="dossier", fields=AUDIT_FIELDS)
+def dossier_request_supplement(
+    *,
+    dossier: Dossier,
+    official: Any,
+    step_id: int,
+    items: list[dict[str, str]],
+    note: str = "",
+    now: dt.datetime | None = None,
+) -> Dossier:
+    """Ask the applicant to supplement the dossier (Form 02), listing what and why. After receipt
+    the legal clock stops until the applicant answers; each such request is counted (more than one
+    makes the dossier late in the statistics, Decision 766/QĐ-TTg)."""
+    now = now or timezone.now()
+    cleaned = [
+        {"document": (i.get("document") or "").strip()[:300], "reason": (i.get("reason") or "").strip()[:1000]}
+        for i in items
+        if (i.get("document") or "").strip()
+    ]
+    if not cleaned:
+        raise _refuse(
+            "items_required",
+            "Vui lòng nêu giấy tờ, nội dung cần bổ sung.",
+            "Please list what is to be supplemented.",
+            400,
+            "items",
+        )
+    if any("\x00" in i["document"] + i["reason"] for i in cleaned) or "\x00" in note:
+        raise _refuse("invalid_character", "Nội dung có ký tự không hợp lệ.", "The text has an invalid character.", 400)
+    locked = _lock(dossier)
+    step = _open_step(locked, step_id)
+    _check_holder(step, official)
+    _check_running(locked)
+    counts = locked.status != Status.NEW  # at the desk, before receipt, no clock runs yet
+    SupplementRequest.objects.create(
+        dossier=locked,
+        step=step,
+        requested_at=now,
+        requested_by=official,
+        requested_by_label=_label(official),
+        items=cleaned,
+        note=note.strip()[:4000],
+        counts=counts,
+    )
+    locked.suspended_status = locked.status
+    locked.suspended_at = now
+    if counts:
+        locked.supplement_count += 1
+    summary = "; ".join(i["document"] for i in cleaned)
+    _event(locked, to=Status.SUPPLEMENT_REQUESTED, now=now, actor=_label(official), note=f"Cần bổ sung: {summary}")
+    _save(locked)
+    _publish(locked, "dossier.supplement_requested")
+    return locked
+
+
+def dossier_supplement(
+    *,
+    dossier: Dossier,
+    applicant: Any,
+    note: str = "",
+    attachments: Iterable[Attachment] = (),
+    now: dt.datetime | None = None,
+) -> Dossier:
+    """The applicant answers a supplement request (online), with the documents asked for. The
+    clock starts again and the due moments of the dossier and of its open steps move by exactly
+    the working days it stood still. Files are checked before anything is written, and removed
+    again if the answer is refused."""
+    now = now or timezone.now()
+    attachments = list(attachments)
+    problems = [p for p in (check_attachment(a) for a in attachments) if p is not None]
+    if problems:
+        raise DomainError(
+            "invalid_supplement",
+            Message("Tệp bổ sung chưa hợp lệ.", "A supplementary file is not valid."),
+            422,
+            errors=problems,
+        )
+    if "\x00" in note:
+        raise _refuse("invalid_character", "Nội dung có ký tự không hợp lệ.", "The text has an invalid character.", 400)
+    if dossier.applicant_id != applicant.pk:
+        raise _refuse("forbidden", "Đây không phải hồ sơ của bạn.", "This is not your dossier.", 403)
+    rows, stored = _save_files(dossier, attachments, now=now)
+    try:
+        return _supplement(dossier=dossier, applicant=applicant, note=note, documents=rows, now=now)
+    except BaseException:
+        for name in stored:
+            default_storage.delete(name)
+        raise
+
+
+@audited("dossier.supplement", target="dossier", fields=AUDIT_FIELDS)
+def _supplement(
+    *, dossier: Dossier, applicant: Any, note: str, documents: list[DossierDocument], now: dt.datetime
+) -> Dossier:
+    locked = _lock(dossier)
+    if locked.applicant_id != applicant.pk:
+        raise _refuse("forbidden", "Đây không phải hồ sơ của bạn.", "This is not your dossier.", 403)
+    request = SupplementRequest.objects.filter(dossier=locked, answered_at=None).order_by("-requested_at").first()
+    if locked.status != Status.SUPPLEMENT_REQUESTED or request is None or locked.suspended_at is None:
+        raise _refuse(
+            "no_supplement_requested",
+            "Hồ sơ không có yêu cầu bổ sung nào đang chờ.",
+            "No supplement is awaited for this dossier.",
+        )
+    calendar = default_calendar()
+    days = clock.suspended_working_days(calendar, since=locked.suspended_at, until=now) if request.counts else 0
+    if days:
+        locked.due_at = clock.due_after_suspension(calendar, due_at=locked.due_at, days=days)
+        if locked.appointment_at is not None:
+            locked.appointment_at = clock.due_after_suspension(calendar, due_at=locked.appointment_at, days=days)
+        for step in DossierStep.objects.filter(dossier=locked, state=StepState.OPEN):
+            step.due_at = clock.step_due_after_suspension(calendar, due_at=step.due_at, days=days)
+            step.remind_at = clock.step_due_after_suspension(calendar, due_at=step.remind_at, days=days)
+            step.save(update_fields=["due_at", "remind_at"])
+    DossierDocument.objects.bulk_create(documents)
+    request.answered_at = now
+    request.answer_note = note.strip()[:4000]
+    request.suspended_days = days
+    request.save(update_fields=["answered_at", "answer_note", "suspended_days"])
+    locked.suspended_days += days
+    resume_to = locked.suspended_status or Status.IN_PROGRESS
+    locked.suspended_at = None
+    locked.suspended_status = None
+    _event(locked, to=resume_to, now=now, actor=_label(applicant), note="Người nộp đã bổ sung hồ sơ.")
+    _save(locked)
+    _publish(locked, "dossier.supplemented")
+    return locked
+
+
+def _save_files(
+    dossier: Dossier, attachments: list[Attachment], *, now: dt.datetime
+) -> tuple[list[DossierDocument], list[str]]:
+    """Store the supplementary files (before the transaction; the caller removes them if it fails)."""
+    stored: list[str] = []
+    known = {doc["code"] for doc in dossier.procedure_version.required_documents}
+    rows: list[DossierDocument] = []
+    try:
+        _save_each(dossier, attachments, known, rows, stored, now=now)
+    except BaseException:
+        for name in stored:
+            default_storage.delete(name)
+        raise
+    return rows, stored
+
+
+def _save_each(
+    dossier: Dossier,
+    attachments: list[Attachment],
+    known: set[str],
+    rows: list[DossierDocument],
+    stored: list[str],
+    *,
+    now: dt.datetime,
+) -> None:
+    for n, att in enumerate(attachments, start=1):
+        requirement = att.requirement if att.requirement in known else "BOSUNG"
+        name = default_storage.save(
+            f"dossiers/{now:%Y/%m}/{dossier.code}/bo-sung-{now:%Y%m%d%H%M%S}-{n}{att.extension}", ContentFile(att.data)
+        )
+        stored.append(name)
+        rows.append(
+            DossierDocument(
+                dossier=dossier,
+                requirement=requirement,
+                file=name,
+                filename=att.filename[:255],
+                content_type=CONTENT_TYPE[att.extension],
+                size=len(att.data),
+                sha256=att.sha256,
+            )
+        )
