@@ -394,3 +394,27 @@ def unit_load(*, agency_id: int) -> list[tuple[int | None, int, int]]:
         .order_by("assignee_id")
     )
     return [(r["assignee_id"], r["open"], r["overdue"]) for r in rows]
+
+
+# What each status means for the applicant, in plain words (the timeline on the portal).
+PLAIN_STATUS: dict[int, tuple[str, str]] = {
+    Status.NEW: ("Hồ sơ đã được gửi, đang chờ cán bộ một cửa kiểm tra và tiếp nhận.",
+                 "Your dossier was sent and is waiting for the desk to check and receive it."),
+    Status.RECEIVED: ("Hồ sơ đã được tiếp nhận; thời hạn giải quyết bắt đầu tính từ lúc này.",
+                      "Your dossier was received; the time limit runs from now."),
+    Status.NOT_RECEIVED: ("Hồ sơ không được tiếp nhận. Lý do được ghi bên dưới và trong phiếu từ chối.",
+                          "Your dossier was not received. The reason is below and on the refusal slip."),
+    Status.IN_PROGRESS: ("Cán bộ đang giải quyết hồ sơ của bạn.", "Officials are working on your dossier."),
+    Status.SUPPLEMENT_REQUESTED: ("Cần bổ sung hồ sơ: xem yêu cầu và gửi bổ sung ngay trên trang này. "
+                                  "Thời gian chờ bổ sung không tính vào thời hạn giải quyết.",
+                                  "A supplement is needed: see the request and send it on this page. "
+                                  "The waiting time does not count against the time limit."),
+    Status.PAYMENT_REQUESTED: ("Cần nộp phí, lệ phí để tiếp tục.", "A fee must be paid to go on."),
+    Status.WITHDRAWN: ("Hồ sơ đã được rút theo đề nghị của bạn.", "Your dossier was withdrawn at your request."),
+    Status.STOPPED: ("Cơ quan đã dừng giải quyết hồ sơ. Lý do được ghi bên dưới.",
+                     "The agency stopped processing your dossier. The reason is below."),
+    Status.FINISHED: ("Đã có kết quả. Bạn có thể nhận kết quả theo hình thức đã chọn.",
+                      "Your result is ready to be collected or delivered."),
+    Status.RETURNED: ("Bạn đã nhận kết quả. Hãy cho chúng tôi biết mức độ hài lòng của bạn.",
+                      "You have received your result. Please tell us how satisfied you are."),
+}  # fmt: skip

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from hcmgov.web import office, views
+from hcmgov.web import applicant, office, views
 
 app_name = "web"
 urlpatterns = [
@@ -11,6 +11,10 @@ urlpatterns = [
     path("ho-so/<str:code>/", views.dossier_detail, name="dossier"),
     path("ho-so/<str:code>/phieu-hen.pdf", views.receipt_pdf, name="receipt_pdf"),
     path("ho-so/<str:code>/phieu-tu-choi.pdf", views.refusal_pdf, name="refusal_pdf"),
+    path("ho-so/<str:code>/bo-sung/", applicant.supplement, name="dossier_supplement"),
+    path("ho-so/<str:code>/rut/", applicant.withdraw, name="dossier_withdraw"),
+    path("ho-so/<str:code>/phieu-bo-sung-<int:number>.pdf", applicant.supplement_pdf, name="supplement_pdf"),
+    path("ho-so/<str:code>/phieu-xin-loi-<int:number>.pdf", applicant.apology_pdf, name="apology_pdf"),
     path("tra-cuu/", views.track, name="track"),
     path("dang-nhap/", views.LoginView.as_view(), name="login"),
     path("dang-xuat/", views.logout_view, name="logout"),

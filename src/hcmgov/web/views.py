@@ -190,6 +190,9 @@ def dossier_detail(request: HttpRequest, code: str) -> HttpResponse:
             "status_en": STATUS_EN,
             "documents": list(dossier.documents.all()),
             "tracking_url": documents.tracking_url(dossier),
+            "supplements": selectors.dossier_supplement_requests(dossier=dossier),
+            "apologies": selectors.dossier_apologies(dossier=dossier),
+            "requirements": dossier.procedure_version.required_documents,
         },
     )
 

@@ -54,3 +54,12 @@ def get_item(mapping: Any, key: str) -> Any:
 def fieldid(name: str) -> str:
     """The HTML id of a form field's input (see ``schemaform.Item.html_id``)."""
     return "f-" + str(name).replace(".", "-")
+
+
+@register.filter
+def plain(status: Any) -> str:
+    """What a dossier status means for the applicant, in plain words, in the active language."""
+    from hcmgov.dossiers.selectors import PLAIN_STATUS
+
+    pair = PLAIN_STATUS.get(int(status))
+    return (pair[1] if is_en() else pair[0]) if pair else ""
