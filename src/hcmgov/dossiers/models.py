@@ -95,6 +95,7 @@ class Dossier(models.Model):
         indexes = [
             models.Index(fields=["applicant", "-submitted_at"]),
             models.Index(fields=["agency", "status", "-submitted_at"]),
+            models.Index(fields=["agency", "-submitted_at"]),  # the back office's search, newest first
             models.Index(fields=["status", "due_at"]),
             models.Index(fields=["applicant", "fingerprint"]),
         ]
