@@ -15,9 +15,9 @@ from hcmgov.catalog.api import router as catalog_router
 from hcmgov.common.errors import DomainError, Message
 from hcmgov.common.problem import STATUS_MESSAGES, problem_response
 from hcmgov.core.api import router as core_router
-from hcmgov.dossiers.api import office_router
+from hcmgov.dossiers.api import office_router, tracking_router
 from hcmgov.dossiers.api import router as dossiers_router
-from hcmgov.dossiers.api import tracking_router
+from hcmgov.feedback.api import router as feedback_router
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ api.add_router("/", core_router)
 api.add_router("/dossiers", dossiers_router)
 api.add_router("/tracking", tracking_router)
 api.add_router("/office", office_router)
+api.add_router("/", feedback_router)
 
 
 def _language(request: HttpRequest) -> str:

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("", include("hcmgov.feedback.urls")),
     path("", include("hcmgov.web.urls")),
 ]
 

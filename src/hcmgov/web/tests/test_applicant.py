@@ -59,7 +59,10 @@ def test_someone_else_cannot_answer_or_read_the_forms(client, asked):
 def test_apology_letter_and_withdrawal_from_the_portal(client, asked, citizen, agency):
     leader = RoleAssignmentFactory(agency=agency, role="leader").user
     services.dossier_apologize(
-        dossier=asked, official=leader, reason="Chờ xác minh", new_date=default_calendar().add_working_days(dt.date.today(), 30)
+        dossier=asked,
+        official=leader,
+        reason="Chờ xác minh",
+        new_date=default_calendar().add_working_days(dt.date.today(), 30),
     )
     client.force_login(citizen)
     assert client.get(f"/ho-so/{asked.code}/phieu-xin-loi-1.pdf")["Content-Type"] == "application/pdf"
