@@ -81,10 +81,17 @@ def flow_start(*, dossier: Dossier, now: dt.datetime) -> None:
 
 
 def _open_steps(
-    dossier: Dossier, spec: flows.FlowSpec, ready: list[engine.OpenStep], *, now: dt.datetime
+    dossier: Dossier,
+    spec: flows.FlowSpec,
+    ready: list[engine.OpenStep],
+    *,
+    now: dt.datetime,
+    have: set[Any] | None = None,
 ) -> list[DossierStep]:
-    """Create a step row for each task the engine has made ready and no open row holds yet."""
-    have = set(DossierStep.objects.filter(dossier=dossier, state=StepState.OPEN).values_list("task_id", flat=True))
+    """Create a step row for each task the engine has made ready and no open row holds yet
+    (``have``: the task ids of the open rows, when the caller knows them)."""
+    if have is None:
+        have = set(DossierStep.objects.filter(dossier=dossier, state=StepState.OPEN).values_list("task_id", flat=True))
     calendar = default_calendar()
     home = None
     made = []
@@ -142,8 +149,17 @@ def _lock(dossier: Dossier) -> Dossier:
     return Dossier.objects.select_for_update().select_related("procedure_version").get(pk=dossier.pk)
 
 
-def _open_step(locked: Dossier, step_id: int) -> DossierStep:
-    step = DossierStep.objects.filter(pk=step_id, dossier=locked).first()
+def _open_step(locked: Dossier, step_id: int, others: list[DossierStep] | None = None) -> DossierStep:
+    """The open step ``step_id`` of the locked dossier, or a refusal saying who already acted.
+    ``others`` (if given) receives the dossier's other open steps, read in the same statement."""
+    if others is None:
+        step = DossierStep.objects.filter(pk=step_id, dossier=locked).first()
+    else:
+        rows = list(DossierStep.objects.filter(dossier=locked, state=StepState.OPEN))
+        step = next((r for r in rows if r.pk == step_id), None)
+        others.extend(r for r in rows if r.pk != step_id)
+        if step is None:
+            step = DossierStep.objects.filter(pk=step_id, dossier=locked).first()
     if step is None:
         raise _refuse("step_not_found", "Không tìm thấy bước xử lý này.", "No such step of this dossier.", 404)
     if step.state != StepState.OPEN:
@@ -310,7 +326,8 @@ def dossier_act(
     sign, return — as the step allows) and move the dossier on."""
     now = now or timezone.now()
     locked = _lock(dossier)
-    step = _open_step(locked, step_id)
+    others: list[DossierStep] = []
+    step = _open_step(locked, step_id, others)
     _check_holder(step, official)
     _check_running(locked)
     spec = _spec(locked)
@@ -357,7 +374,7 @@ def dossier_act(
         if locked.status == Status.RECEIVED:
             _event(locked, to=Status.IN_PROGRESS, now=now, actor=actor)
     ready = engine.open_steps(wf, spec)
-    _open_steps(locked, spec, ready, now=now)
+    _open_steps(locked, spec, ready, now=now, have={o.task_id for o in others})
     if locked.status == Status.IN_PROGRESS and any(o.spec.status == Status.FINISHED for o in ready):
         _finish(locked, now=now)
         outcome_vi = "không đủ điều kiện giải quyết, có văn bản trả lời" if _declined(locked) else "có kết quả"
