@@ -10,6 +10,7 @@ dossiers survive an upgrade of the library (tested with a state written by an ol
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from dataclasses import dataclass
@@ -63,16 +64,52 @@ def start(spec: FlowSpec, *, facts: dict[str, Any]) -> BpmnWorkflow:
     return wf
 
 
+# Where each of SpiffWorkflow's migrations leaves a state: they do not all chain to the end
+# (1.0-1.2 stop at 1.3, each later one goes one step), so ``load`` applies them until current.
+_MIGRATED_TO = {"1.0": "1.3", "1.1": "1.3", "1.2": "1.3", "1.3": "1.4", "1.4": "1.5"}
+
+
 def load(spec: FlowSpec, state: dict[str, Any]) -> BpmnWorkflow:
-    dct = dict(state)
+    """The run of ``spec`` stored as ``state`` (which is left untouched).
+
+    Two things the storage does to the state are undone first: an older serializer format is
+    migrated step by step to the current one, and the tasks are put back parents first —
+    SpiffWorkflow 3.2 stores a task's data as a change from its parent's and restores tasks in the
+    order given, while PostgreSQL's ``jsonb`` gives an object's keys back in its own order."""
+    dct = copy.deepcopy(state)  # the migrations change nested dicts in place
     dct["spec"] = json.loads(_spec_json(spec))
     dct.setdefault("subprocess_specs", {})
-    version = dct.pop(VERSION_KEY, SERIALIZER_VERSION)
-    if version != SERIALIZER_VERSION:
-        MIGRATIONS[version](dct)  # SpiffWorkflow's chain of migrations up to its current format
+    version = str(dct.pop(VERSION_KEY, SERIALIZER_VERSION))
+    while version != SERIALIZER_VERSION:
+        if version not in MIGRATIONS:
+            raise EngineError(f"trạng thái lưu ở định dạng lạ {version!r} / stored state in unknown format {version!r}")
+        MIGRATIONS[version](dct)
+        version = _MIGRATED_TO[version]
+    _parents_first(dct)
+    for sub in (dct.get("subprocesses") or {}).values():
+        _parents_first(sub)
     wf = SERIALIZER.from_dict(dct)
     wf.script_engine = SCRIPT_ENGINE
     return wf
+
+
+def _parents_first(dct: dict[str, Any]) -> None:
+    """Order ``dct["tasks"]`` so that every task comes after its parent (breadth first from the root)."""
+    tasks = dct.get("tasks")
+    root = dct.get("root")
+    if not isinstance(tasks, dict) or root not in tasks:
+        return
+    ordered: dict[str, Any] = {}
+    queue = [root]
+    while queue:
+        key = queue.pop(0)
+        if key in ordered or key not in tasks:
+            continue
+        ordered[key] = tasks[key]
+        queue.extend(tasks[key].get("children") or [])
+    for key, task in tasks.items():  # anything unreachable keeps its place at the end
+        ordered.setdefault(key, task)
+    dct["tasks"] = ordered
 
 
 def dump(wf: BpmnWorkflow) -> dict[str, Any]:

@@ -145,14 +145,16 @@ def _supplement(
             "No supplement is awaited for this dossier.",
         )
     calendar = default_calendar()
-    days = clock.suspended_working_days(calendar, since=locked.suspended_at, until=now) if request.counts else 0
+    waited = clock.suspended_working_days(calendar, since=locked.suspended_at, until=now)
+    days = waited if request.counts else 0  # before receipt no legal clock ran: the dossier's due stays
     if days:
         locked.due_at = clock.due_after_suspension(calendar, due_at=locked.due_at, days=days)
         if locked.appointment_at is not None:
             locked.appointment_at = clock.due_after_suspension(calendar, due_at=locked.appointment_at, days=days)
+    if waited:  # the step's holder is never charged for the applicant's wait, before receipt or after
         for step in DossierStep.objects.filter(dossier=locked, state=StepState.OPEN):
-            step.due_at = clock.step_due_after_suspension(calendar, due_at=step.due_at, days=days)
-            step.remind_at = clock.step_due_after_suspension(calendar, due_at=step.remind_at, days=days)
+            step.due_at = clock.step_due_after_suspension(calendar, due_at=step.due_at, days=waited)
+            step.remind_at = clock.step_due_after_suspension(calendar, due_at=step.remind_at, days=waited)
             step.save(update_fields=["due_at", "remind_at"])
     DossierDocument.objects.bulk_create(documents)
     request.answered_at = now

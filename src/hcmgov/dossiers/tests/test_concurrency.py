@@ -23,7 +23,7 @@ def _postgres_only():
         pytest.skip("needs PostgreSQL (run by `make test` when PostgreSQL answers)")
 
 
-def test_hundred_concurrent_submissions_get_gap_free_numbers(submit, agency):
+def test_hundred_concurrent_submissions_get_gap_free_numbers(city, submit, agency):
     start = threading.Barrier(20)
 
     def one(i: int) -> str:
@@ -44,7 +44,7 @@ def test_hundred_concurrent_submissions_get_gap_free_numbers(submit, agency):
     assert Dossier.objects.filter(agency=agency).count() == 100
 
 
-def test_a_rolled_back_submission_gives_its_number_back(submit, monkeypatch):
+def test_a_rolled_back_submission_gives_its_number_back(city, submit, monkeypatch):
     from hcmgov.core import services
 
     first, _ = submit()
