@@ -88,9 +88,14 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # {% load static %}: Django's tags, each file's address worked out once per process
+            "libraries": {"static": "hcmgov.web.templatetags.static_urls"},
         },
     },
 ]
+# templates.W003 reports that "static" names two tag libraries: on purpose, the one above replaces
+# Django's (same tags, addresses cached) in every template that loads it
+SILENCED_SYSTEM_CHECKS = ["templates.W003"]
 
 # --- database ---------------------------------------------------------------------------------
 DATABASE_URL = config(

@@ -7,6 +7,7 @@ every URL to prove each route declares its rule.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -94,15 +95,28 @@ def is_trusted(view: Any) -> bool:
 
 
 class AccessMiddleware:
-    """Refuse (403) any view that declares no access rule."""
+    """Refuse (403) any view that declares no access rule.
+
+    The answer depends on the view alone (its rule is set when its module is imported), so it is
+    worked out once per view and kept for the life of the process."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        self.declared: dict[Any, bool] = {}  # view → whether it declares a rule or is trusted
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> HttpResponse | None:
-        if view_rule(view) is None and not is_trusted(view):
+        try:
+            declared = self.declared.get(view)
+        except TypeError:  # an unhashable callable: not kept
+            declared = None
+        if declared is None:
+            declared = view_rule(view) is not None or is_trusted(view)
+            if len(self.declared) < 10_000:  # URL patterns are few; a bound against views made per request
+                with contextlib.suppress(TypeError):
+                    self.declared[view] = declared
+        if not declared:
             raise PermissionDenied("route declares no access rule")
         return None

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Count as models_count
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
@@ -110,8 +110,9 @@ def dossier_track(*, code: str, secret: str) -> Tracked:
     parameters, so that psycopg prepares it once per connection and later lookups skip
     PostgreSQL's parse and plan (most of PostgreSQL's CPU for this lookup); elsewhere two statements."""
     given = secret.strip().upper().encode()  # bytes: compare_digest refuses non-ASCII text
-    track = _track_postgresql if connection.vendor == "postgresql" else _track_portable
-    found = track(code.strip(), given)
+    db = connections[DEFAULT_DB_ALIAS]  # looked up once (``connection`` looks it up at each use)
+    track = _track_postgresql if db.vendor == "postgresql" else _track_portable
+    found = track(db, code.strip(), given)
     if found is None:
         raise NotFound("hồ sơ với mã và mã tra cứu này", "A dossier with this code and lookup secret")
     row, events = found
@@ -144,8 +145,8 @@ def _track_sql_postgresql() -> str:
     )
 
 
-def _track_postgresql(code: str, given: bytes) -> tuple[_TrackRow, list[TrackedEvent]] | None:
-    with _server_binding_cursor() as cursor:
+def _track_postgresql(db: Any, code: str, given: bytes) -> tuple[_TrackRow, list[TrackedEvent]] | None:
+    with _server_binding_cursor(db) as cursor:
         cursor.execute(_track_sql_postgresql(), [code])
         row = cursor.fetchone()
     if row is None or not hmac.compare_digest(row[4].encode(), given):
@@ -158,22 +159,22 @@ def _track_postgresql(code: str, given: bytes) -> tuple[_TrackRow, list[TrackedE
     return row, events
 
 
-def _server_binding_cursor() -> Any:
+def _server_binding_cursor(db: Any) -> Any:
     """A Django cursor (query logging, execute wrappers, error translation) over a psycopg cursor
     that binds parameters on the server, unlike the ORM's client-side binding cursors: psycopg
     prepares its statements once per connection (``prepare_threshold`` in DATABASES OPTIONS; the
     ORM's cursors are never prepared, whatever that says)."""
     import psycopg
 
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    raw = psycopg.Cursor(connection.connection)
-    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    raw = psycopg.Cursor(db.connection)
+    return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
 
 
-def _track_portable(code: str, given: bytes) -> tuple[_TrackRow, list[TrackedEvent]] | None:
+def _track_portable(db: Any, code: str, given: bytes) -> tuple[_TrackRow, list[TrackedEvent]] | None:
     d, p, a, e = _track_tables()
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(
             f"SELECT {_TRACK_COLUMNS}, d.id FROM {d} d"  # noqa: S608 - our tables
             f" JOIN {p} p ON p.id = d.procedure_id JOIN {a} a ON a.id = d.agency_id WHERE d.code = %s",

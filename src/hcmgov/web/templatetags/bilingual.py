@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.template.base import FilterExpression, Variable
 from django.utils import translation
 from django.utils.formats import number_format
+from django.utils.html import conditional_escape
 
 register = template.Library()
 
@@ -16,9 +18,46 @@ def is_en() -> bool:
     return (translation.get_language() or "vi").startswith("en")
 
 
-@register.simple_tag
 def t(vi: str, en: str) -> str:
     return en if is_en() else vi
+
+
+class BilingualNode(template.Node):
+    """``{% t vi en %}`` (or ``{% t vi en as name %}``) renders as a simple tag would, but a text that
+    is a constant (a quoted string: almost every use) is taken once, when the template is compiled,
+    not resolved and escaped again at each render: a page shows dozens of them."""
+
+    child_nodelists = ()
+
+    def __init__(self, vi: FilterExpression, en: FilterExpression, target: str | None) -> None:
+        self.texts, self.target = (vi, en), target
+        constants = [None if e.filters or isinstance(e.var, Variable) else e.var for e in self.texts]
+        self.raw = tuple(constants)
+        self.escaped = tuple(None if c is None else conditional_escape(c) for c in constants)
+
+    def render(self, context: template.Context) -> str:
+        english = int(is_en())
+        if self.target is not None:  # like a simple tag: the variable holds the text unescaped
+            raw = self.raw[english]
+            context[self.target] = self.texts[english].resolve(context) if raw is None else raw
+            return ""
+        value = (self.escaped if context.autoescape else self.raw)[english]
+        if value is None:
+            value = self.texts[english].resolve(context)
+            if context.autoescape:
+                value = conditional_escape(value)
+        return str(value)
+
+
+@register.tag(name="t")
+def do_t(parser: template.base.Parser, token: template.base.Token) -> BilingualNode:
+    bits = token.split_contents()[1:]
+    target = None
+    if len(bits) == 4 and bits[2] == "as":
+        bits, target = bits[:2], bits[3]
+    if len(bits) != 2:
+        raise template.TemplateSyntaxError('{% t "Tiếng Việt" "English" %} takes the two texts (optionally: as name)')
+    return BilingualNode(parser.compile_filter(bits[0]), parser.compile_filter(bits[1]), target)
 
 
 @register.filter
