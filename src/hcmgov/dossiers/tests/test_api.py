@@ -140,3 +140,11 @@ def test_a_number_beyond_the_database_range_is_a_400_problem(client, citizen):
     response = client.get("/api/v1/dossiers", {"status": 10**30}, **bearer(citizen))
     assert response.status_code in {400, 422}
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_changes_made_with_a_token_are_attributed_to_its_owner(client, citizen, payload):
+    from hcmgov.audit.models import AuditEvent
+
+    assert post(client, payload, bearer(citizen)).status_code == 201
+    event = AuditEvent.objects.get(action="dossier.submit")
+    assert (event.actor_id, event.actor_label) == (citizen.pk, citizen.username)
