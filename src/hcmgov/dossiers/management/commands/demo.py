@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from hcmgov.catalog import flows
 from hcmgov.catalog import selectors as catalog
 from hcmgov.catalog.services import procedures_load
 from hcmgov.common import jsonform
@@ -23,13 +24,33 @@ from hcmgov.identity import selectors as identity_read
 from hcmgov.identity import services as identity
 
 CITIZENS = 40
-# Officials of the demo: (login, full name, agency kind, department, unit name to pick the agency by)
-OFFICIALS = [
-    ("canbo.saigon", "Lê Thị Mai", "commune_pc", "", "Phường Sài Gòn"),
-    ("canbo.benthanh", "Phạm Văn Hải", "commune_pc", "", "Phường Bến Thành"),
-    ("canbo.tuphap", "Võ Thị Hồng", "department", "justice", ""),
-    ("canbo.congan", "Đặng Minh Tuấn", "police", "", ""),
+# The demo teams: (login suffix, agency kind, department, unit name to pick the agency by). Each gets
+# a desk officer, a specialist, a head of division, a leader and a clerk, so that a dossier can be
+# taken through every step of its flow: the two wards, the Department of Justice, the City Police
+# (as before), the ward police of Sài Gòn (its procedures' steps stay there), and the departments
+# the wards' flows hand dossiers to (building permits: Construction; land: Agriculture and Environment).
+TEAMS = [
+    ("saigon", "commune_pc", "", "Phường Sài Gòn"),
+    ("benthanh", "commune_pc", "", "Phường Bến Thành"),
+    ("tuphap", "department", "justice", ""),
+    ("congan", "police", "", ""),
+    ("congan.saigon", "police", "", "Phường Sài Gòn"),
+    ("xaydung", "department", "construction", ""),
+    ("nongnghiep", "department", "agriculture_environment", ""),
 ]
+ROLE_LOGINS = {
+    "receiver": "canbo",
+    "specialist": "chuyenvien",
+    "head": "truongphong",
+    "leader": "lanhdao",
+    "clerk": "vanthu",
+}
+NAMES = {  # the desk officers the demo always had
+    "canbo.saigon": "Lê Thị Mai",
+    "canbo.benthanh": "Phạm Văn Hải",
+    "canbo.tuphap": "Võ Thị Hồng",
+    "canbo.congan": "Đặng Minh Tuấn",
+}
 
 
 class Command(BaseCommand):
@@ -50,17 +71,19 @@ class Command(BaseCommand):
             agencies = agencies_load()
             procedures = procedures_load()
             self.stdout.write(f"units: {counts} · agencies: {agencies} · procedures: {procedures}")
-            logins = self._people(seed)
+            logins, officials = self._people(seed)
             wanted = dossiers if dossiers is not None else max(0, 3000 - demo.dossier_count())
             if wanted:
-                self._dossiers(wanted, seed + demo.dossier_count(), quiet)
+                self._dossiers(wanted, seed + demo.dossier_count(), quiet, officials)
         self.stdout.write(f"dossiers in the database: {demo.dossier_count():,}")
         self.stdout.write(f"\nDemo logins (password for all: {demo.DEMO_PASSWORD}):")
         for login, who in logins:
-            self.stdout.write(f"  {login:<18} {who}")
+            self.stdout.write(f"  {login:<26} {who}")
 
     @transaction.atomic
-    def _people(self, seed: int) -> list[tuple[str, str]]:
+    def _people(self, seed: int) -> tuple[list[tuple[str, str]], demo.Officials]:
+        """The demo accounts (created once, roles added if missing): returns the logins to print
+        and the officials who do each role at each demo agency."""
         rng = random.Random(seed)
         hashed = make_password(demo.DEMO_PASSWORD)  # hashing is slow on purpose: once for all demo accounts
         logins: list[tuple[str, str]] = []
@@ -91,21 +114,27 @@ class Command(BaseCommand):
                 )
         logins.append(("congdan1", "công dân / citizen (… congdan40)"))
         today = timezone.localdate()
-        for login, name, kind, department, unit_name in OFFICIALS:
+        officials: demo.Officials = {}
+        for suffix, kind, department, unit_name in TEAMS:
             agency = self._agency(kind, department, unit_name, today)
             if agency is None:
                 continue
-            user = identity_read.user_by_username(username=login) or identity.user_create(
-                username=login,
-                password=None,
-                password_hash=hashed,
-                kind="official",
-                full_name=name,
-                email=f"{login}@tphcm.gov.vn",
-            )
-            identity.role_assign(user=user, role="receiver", agency_id=agency.pk)
-            logins.append((login, f"cán bộ một cửa / desk officer — {agency.name}"))
-        return logins
+            for role, prefix in ROLE_LOGINS.items():
+                login = f"{prefix}.{suffix}"
+                user = identity_read.user_by_username(username=login) or identity.user_create(
+                    username=login,
+                    password=None,
+                    password_hash=hashed,
+                    kind="official",
+                    full_name=NAMES.get(login) or jsonform.sample_name(random.Random(login)),
+                    email=f"{login}@tphcm.gov.vn",
+                )
+                if not identity_read.user_has_role(user=user, agency_id=agency.pk, roles={role}):
+                    identity.role_assign(user=user, role=role, agency_id=agency.pk)
+                officials[(agency.pk, role)] = (user.pk, (user.full_name or login)[:150])
+                label = flows.ROLES[role]
+                logins.append((login, f"{label.vi.lower()} / {label.en.lower()} — {agency.name}"))
+        return logins, officials
 
     def _agency(self, kind: str, department: str, unit_name: str, today: dt.date) -> Any:
         qs = core.agency_list(kind=kind, day=today)
@@ -115,7 +144,7 @@ class Command(BaseCommand):
             qs = qs.filter(unit__name=unit_name)
         return qs.first()
 
-    def _dossiers(self, count: int, seed: int, quiet: bool) -> None:
+    def _dossiers(self, count: int, seed: int, quiet: bool, officials: demo.Officials) -> None:
         today = timezone.localdate()
         procedures = list(catalog.procedure_search())
         for p in procedures:
@@ -130,5 +159,8 @@ class Command(BaseCommand):
                 end=today,
                 seed=seed,
                 progress=bar.update,
+                officials=officials,
+                focus={agency for agency, role in officials if role == "receiver"},
+                focus_share=min(0.2, 600 / count),  # a few hundred for the demo officials, however many in all
             )
         self.stdout.write(f"created {made:,} dossiers")
