@@ -26,7 +26,9 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 
-def _kind(sql: str) -> str:
+def _kind(sql: str | None) -> str:
+    if not sql:  # a statement sent through a server-binding cursor (prepared): Django logs no text
+        return "prepared statement"
     head = sql.lstrip().split(None, 1)[0].upper()
     if head == "SELECT" and " FROM " in sql.upper():
         table = sql.upper().split(" FROM ", 1)[1].split()[0].strip('"').lower()
