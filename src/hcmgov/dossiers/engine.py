@@ -100,7 +100,7 @@ def _parents_first(dct: dict[str, Any]) -> None:
     if not isinstance(tasks, dict) or root not in tasks:
         return
     ordered: dict[str, Any] = {}
-    queue = [root]
+    queue: list[str] = [str(root)]
     while queue:
         key = queue.pop(0)
         if key in ordered or key not in tasks:
