@@ -3,8 +3,6 @@ withdraw the dossier, and the printed Forms 02 and 04. Thin: parse, call, render
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -12,33 +10,20 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from hcmgov.common.access import applicant_required, login_required
-from hcmgov.common.errors import DomainError, Message, NotFound
+from hcmgov.common.errors import DomainError, Message
 from hcmgov.dossiers import documents, selectors, services
 from hcmgov.dossiers.files import Attachment
+from hcmgov.web.responses import pdf_response, visible_dossier
 from hcmgov.web.templatetags.bilingual import msg
 
 MAX_FILES = 20
-
-
-def _own(request: HttpRequest, code: str) -> Any:
-    try:
-        dossier = selectors.dossier_visible_to(user=request.user, code=code)
-    except NotFound:
-        raise Http404(code) from None
-    return dossier
-
-
-def _pdf(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
-    return response
 
 
 @applicant_required
 @require_POST
 def supplement(request: HttpRequest, code: str) -> HttpResponse:
     """Send what the agency asked for: files (each tagged with the document it answers) and a note."""
-    dossier = _own(request, code)
+    dossier = visible_dossier(request, code)
     attachments = []
     for upload in request.FILES.getlist("files")[:MAX_FILES]:
         attachments.append(
@@ -63,7 +48,7 @@ def supplement(request: HttpRequest, code: str) -> HttpResponse:
 @applicant_required
 @require_POST
 def withdraw(request: HttpRequest, code: str) -> HttpResponse:
-    dossier = _own(request, code)
+    dossier = visible_dossier(request, code)
     try:
         services.dossier_withdraw(dossier=dossier, by=request.user, reason=request.POST.get("reason", "")[:4000])
     except DomainError as exc:
@@ -75,22 +60,24 @@ def withdraw(request: HttpRequest, code: str) -> HttpResponse:
 @require_http_methods(["GET"])
 def supplement_pdf(request: HttpRequest, code: str, number: int) -> HttpResponse:
     """Form 02 of one supplement request (numbered from 1 in the order they were made)."""
-    dossier = _own(request, code)
+    dossier = visible_dossier(request, code)
     requests = selectors.dossier_supplement_requests(dossier=dossier)
     if not 1 <= number <= len(requests):
         raise Http404(str(number))
-    return _pdf(documents.supplement_request_pdf(dossier, requests[number - 1]), f"phieu-bo-sung-{code}-{number}.pdf")
+    return pdf_response(
+        documents.supplement_request_pdf(dossier, requests[number - 1]), f"phieu-bo-sung-{code}-{number}.pdf"
+    )
 
 
 @login_required
 @require_http_methods(["GET"])
 def apology_pdf(request: HttpRequest, code: str, number: int) -> HttpResponse:
     """Form 04 of one apology letter."""
-    dossier = _own(request, code)
+    dossier = visible_dossier(request, code)
     letters = selectors.dossier_apologies(dossier=dossier)
     if not 1 <= number <= len(letters):
         raise Http404(str(number))
-    return _pdf(documents.apology_pdf(dossier, letters[number - 1]), f"phieu-xin-loi-{code}-{number}.pdf")
+    return pdf_response(documents.apology_pdf(dossier, letters[number - 1]), f"phieu-xin-loi-{code}-{number}.pdf")
 
 
 _SENT = Message(

@@ -18,22 +18,16 @@ from hcmgov.catalog import flows as flow_rules
 from hcmgov.catalog import selectors as catalog
 from hcmgov.catalog import services as catalog_services
 from hcmgov.common.access import official_required, staff_required
-from hcmgov.common.errors import DomainError, NotFound
+from hcmgov.common.errors import DomainError, Message, NotFound
 from hcmgov.core import selectors as core
 from hcmgov.core.workcalendar import default_calendar
 from hcmgov.dossiers import documents, selectors, services
 from hcmgov.dossiers.selectors import QUEUES, STATUS_EN, Status
 from hcmgov.identity import selectors as identity
 from hcmgov.web import schemaform
+from hcmgov.web.responses import pdf_response, visible_dossier
 
 PAGE = 25
-
-
-def _visible(request: HttpRequest, code: str) -> Any:
-    try:
-        return selectors.dossier_visible_to(user=request.user, code=code)
-    except NotFound:
-        raise Http404(code) from None
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -41,12 +35,6 @@ def _date(value: str | None) -> dt.date | None:
         return dt.date.fromisoformat((value or "").strip()[:10]) if value else None
     except ValueError:
         return None
-
-
-def _pdf(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
-    return response
 
 
 @official_required
@@ -66,7 +54,7 @@ def queues(request: HttpRequest) -> HttpResponse:
         assignee = identity.user_by_username(username=assignee_name) if assignee_name else request.user
         try:
             if assignee is None:
-                raise DomainError("assignee_unknown", _msg("Không tìm thấy cán bộ.", "No such official."), 422)
+                raise DomainError("assignee_unknown", Message("Không tìm thấy cán bộ.", "No such official."), 422)
             services.step_assign(step_ids=step_ids, assignee=assignee, by=request.user)
         except DomainError as exc:
             error = exc
@@ -87,12 +75,6 @@ def queues(request: HttpRequest) -> HttpResponse:
         },
         status=422 if error else 200,
     )
-
-
-def _msg(vi: str, en: str) -> Any:
-    from hcmgov.common.errors import Message
-
-    return Message(vi, en)
 
 
 @official_required
@@ -133,7 +115,7 @@ ACTIONS = {"act", "send_back", "supplement", "take", "comment", "apologize", "st
 def dossier(request: HttpRequest, code: str) -> HttpResponse:
     """The dossier as officials see it: the legal clock, the open step and what its holder may
     decide, the steps so far (Form 05), the timeline, documents, internal comments."""
-    item = _visible(request, code)
+    item = visible_dossier(request, code)
     error = None
     if request.method == "POST":
         try:
@@ -142,7 +124,7 @@ def dossier(request: HttpRequest, code: str) -> HttpResponse:
             error = exc
         else:
             return redirect(reverse("web:office_dossier", args=[item.code]))
-        item = _visible(request, code)
+        item = visible_dossier(request, code)
     steps = selectors.dossier_steps(dossier=item)
     spec = catalog.flow_spec(flow_id=item.flow_id) if item.flow_id else None
     open_steps = [
@@ -202,7 +184,7 @@ def _post(request: HttpRequest, item: Any) -> None:
         new_date = _date(request.POST.get("new_date"))
         if new_date is None:
             raise DomainError(
-                "bad_date", _msg("Vui lòng chọn ngày hẹn mới.", "Please choose the new appointment date."), 422
+                "bad_date", Message("Vui lòng chọn ngày hẹn mới.", "Please choose the new appointment date."), 422
             )
         services.dossier_apologize(dossier=item, official=official, reason=note, new_date=new_date)
     elif action == "stop":
@@ -215,9 +197,10 @@ def _post(request: HttpRequest, item: Any) -> None:
 @require_http_methods(["GET"])
 def control_sheet_pdf(request: HttpRequest, code: str) -> HttpResponse:
     """Form 05, from the dossier's steps."""
-    item = _visible(request, code)
-    return _pdf(
-        documents.control_sheet_pdf(item, selectors.dossier_steps(dossier=item)), f"phieu-kiem-soat-{item.code}.pdf"
+    item = visible_dossier(request, code)
+    return pdf_response(
+        documents.control_sheet_pdf(item, selectors.dossier_steps(dossier=item)),
+        f"phieu-kiem-soat-{item.code}.pdf",
     )
 
 
@@ -235,7 +218,9 @@ def log_book_pdf(request: HttpRequest) -> HttpResponse:
     agency = core.agency_list().get(pk=chosen)
     found = selectors.dossier_search(user=request.user, submitted_from=start, submitted_to=end).filter(agency_id=chosen)
     rows = list(found.select_related("applicant").order_by("submitted_at", "id")[:2000])
-    return _pdf(documents.log_book_pdf(agency, start, end, rows), f"so-theo-doi-{start:%Y%m%d}-{end:%Y%m%d}.pdf")
+    return pdf_response(
+        documents.log_book_pdf(agency, start, end, rows), f"so-theo-doi-{start:%Y%m%d}-{end:%Y%m%d}.pdf"
+    )
 
 
 @official_required
@@ -283,7 +268,9 @@ def flows(request: HttpRequest, code: str) -> HttpResponse:
         upload = request.FILES.get("file")
         try:
             if upload is None:
-                raise DomainError("file_required", _msg("Vui lòng chọn tệp BPMN.", "Please choose a BPMN file."), 400)
+                raise DomainError(
+                    "file_required", Message("Vui lòng chọn tệp BPMN.", "Please choose a BPMN file."), 400
+                )
             catalog_services.flow_upload(
                 procedure=procedure,
                 content=upload.read(catalog_services.FLOW_MAX_BYTES + 1),

@@ -26,6 +26,7 @@ from hcmgov.dossiers import documents, selectors, services
 from hcmgov.dossiers.files import Attachment
 from hcmgov.dossiers.selectors import STATUS_EN, Status
 from hcmgov.web import schemaform
+from hcmgov.web.responses import pdf_response, visible_dossier
 
 LEVELS = [
     ("commune", "Cấp xã", "Commune level"),
@@ -170,17 +171,10 @@ def my_dossiers(request: HttpRequest) -> HttpResponse:
     return render(request, "web/my_dossiers.html", {"page": page, "status_en": STATUS_EN})
 
 
-def _visible(request: HttpRequest, code: str) -> Any:
-    try:
-        return selectors.dossier_visible_to(user=request.user, code=code)
-    except NotFound:
-        raise Http404(code) from None
-
-
 @login_required
 @require_http_methods(["GET"])
 def dossier_detail(request: HttpRequest, code: str) -> HttpResponse:
-    dossier = _visible(request, code)
+    dossier = visible_dossier(request, code)
     return render(
         request,
         "web/dossier.html",
@@ -201,24 +195,18 @@ def dossier_detail(request: HttpRequest, code: str) -> HttpResponse:
 @require_http_methods(["GET"])
 def receipt_pdf(request: HttpRequest, code: str) -> HttpResponse:
     """Form 01: the receipt and appointment slip, with a QR code to public tracking."""
-    dossier = _visible(request, code)
-    return _pdf(documents.receipt_pdf(dossier), f"phieu-hen-{dossier.code}.pdf")
+    dossier = visible_dossier(request, code)
+    return pdf_response(documents.receipt_pdf(dossier), f"phieu-hen-{dossier.code}.pdf")
 
 
 @login_required
 @require_http_methods(["GET"])
 def refusal_pdf(request: HttpRequest, code: str) -> HttpResponse:
     """Form 03: the refusal slip, for a dossier that was not received."""
-    dossier = _visible(request, code)
+    dossier = visible_dossier(request, code)
     if dossier.status != Status.NOT_RECEIVED:
         raise Http404(code)
-    return _pdf(documents.refusal_pdf(dossier), f"phieu-tu-choi-{dossier.code}.pdf")
-
-
-def _pdf(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
-    return response
+    return pdf_response(documents.refusal_pdf(dossier), f"phieu-tu-choi-{dossier.code}.pdf")
 
 
 @public
