@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from hcmgov.catalog.tests.factories import ProcedureFactory, ProcedureVersionFactory
+from hcmgov.catalog.tests.factories import ProcedureFactory, ProcedureVersionFactory, with_test_flow
 from hcmgov.common.text import fold
 from hcmgov.core.tests.factories import AgencyFactory
 from hcmgov.dossiers.files import Attachment
@@ -66,7 +66,7 @@ def portal(transactional_db: Any) -> Portal:
         name_en="Birth registration (browser test)",
         search_text=fold(f"{PROCEDURE_NAME} Birth registration Hộ tịch"),
     )
-    version = ProcedureVersionFactory(procedure=procedure)
+    version = with_test_flow(ProcedureVersionFactory(procedure=procedure))
     citizen = UserFactory(full_name="Nguyễn Văn An")
     official = RoleAssignmentFactory(agency=agency, user__full_name="Lê Thị Cán Bộ").user
     return Portal(agency, procedure, version, citizen, official)
@@ -317,15 +317,18 @@ def test_official_refuses_one_dossier_and_receives_another(visit, portal, pdf_by
     assert received.code in queue.inner_text()
 
     click_and_wait(page, page.get_by_role("link", name=refused.code))
-    page.get_by_label("Lý do từ chối tiếp nhận (Mẫu 03)").fill("Thiếu bản sao giấy chứng sinh.")
-    click_and_wait(page, page.get_by_role("button", name="Từ chối tiếp nhận"))
+    page.get_by_label("Từ chối tiếp nhận").check()
+    page.get_by_label("Ý kiến (bắt buộc").fill("Thiếu bản sao giấy chứng sinh.")
+    click_and_wait(page, page.get_by_role("button", name="Thực hiện"))
     assert page.locator("dl.facts .status").inner_text() == "Không tiếp nhận"
     assert "Thiếu bản sao giấy chứng sinh." in page.locator("ol.timeline").inner_text()
 
-    click_and_wait(page, page.get_by_role("link", name="Hồ sơ đến"))
-    assert refused.code not in page.locator("tbody").inner_text()  # the queue shows new dossiers only
+    click_and_wait(page, page.get_by_role("link", name="Một cửa"))
+    click_and_wait(page, page.get_by_role("link", name="Chờ tiếp nhận"))
+    assert refused.code not in page.locator("tbody").inner_text()  # the queue shows dossiers still to receive
     click_and_wait(page, page.get_by_role("link", name=received.code))
-    click_and_wait(page, page.get_by_role("button", name="Tiếp nhận hồ sơ"))
+    page.get_by_label("Tiếp nhận hồ sơ").check()
+    click_and_wait(page, page.get_by_role("button", name="Thực hiện"))
     assert page.locator("dl.facts .status").inner_text() == "Đã tiếp nhận"
 
     citizen = visit()

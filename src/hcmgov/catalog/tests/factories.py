@@ -109,8 +109,13 @@ TEST_FLOW = Path(__file__).resolve().parent / "flows" / "test.bpmn"
 
 def with_test_flow(version: ProcedureVersion) -> ProcedureVersion:
     """Give the version's procedure the test flow (receipt, review, a police check when the
-    purpose is study, approval, signature, return: 3 working days)."""
+    purpose is study, approval, signature, return: 3 working days). The police check needs a police
+    agency on the platform: one is made when the database has none (a flushed test database)."""
     from hcmgov.catalog.services import flow_upload
+    from hcmgov.core.models import Agency, AgencyKind
+    from hcmgov.core.tests.factories import AgencyFactory
 
+    if not Agency.objects.filter(kind=AgencyKind.POLICE).exists():
+        AgencyFactory(kind=AgencyKind.POLICE, name="Công an xã thử", name_en="Test commune police")
     flow_upload(procedure=version.procedure, content=TEST_FLOW.read_bytes(), filename=TEST_FLOW.name)
     return version
