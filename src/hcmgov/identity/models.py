@@ -25,6 +25,13 @@ class User(AbstractUser):
     date_of_birth = models.DateField(null=True, blank=True)
     address = models.CharField(max_length=300, blank=True)
     preferred_language = models.CharField(max_length=5, default="vi")
+    # National e-ID: the provider's subject, the assurance level of the last login (1 basic, 2 high;
+    # 0 never logged in through it), and the attributes the provider vouches for (read-only to the user).
+    eid_subject = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    assurance_level = models.PositiveSmallIntegerField(default=0)
+    verified_attributes = models.JSONField(default=list, blank=True)
+    # Bumped by "log out everywhere": part of the session hash, so every older session ends.
+    auth_epoch = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return self.full_name or self.username
@@ -53,6 +60,24 @@ class RoleAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.role} @ {self.agency_id}"
+
+
+class Representation(models.Model):
+    """A person acting for a business (its legal representative, or someone it authorised), as the
+    national e-ID or the business registry vouches; the person sees and files the business's dossiers."""
+
+    person = models.ForeignKey(User, on_delete=models.CASCADE, related_name="represents")
+    business = models.ForeignKey(User, on_delete=models.CASCADE, related_name="representatives")
+    role = models.CharField(max_length=40, default="legal_representative")
+    source = models.CharField(max_length=40, default="eid")
+    valid_from = models.DateTimeField(auto_now_add=True)
+    valid_to = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["person", "business", "role"], name="representation_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} for {self.business_id} ({self.role})"
 
 
 class ApiToken(models.Model):
