@@ -52,11 +52,13 @@ class RoleAssignment(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="roles")
     role = models.CharField(max_length=16, choices=Role.choices)
     agency = models.ForeignKey("core.Agency", on_delete=models.PROTECT, related_name="role_assignments")
+    # The procedure field (lĩnh vực) the role covers within the agency; blank covers every field.
+    field = models.CharField(max_length=60, blank=True, default="")
     valid_from = models.DateField(null=True, blank=True)
     valid_to = models.DateField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "role", "agency"], name="role_unique")]
+        constraints = [models.UniqueConstraint(fields=["user", "role", "agency", "field"], name="role_unique")]
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.role} @ {self.agency_id}"
