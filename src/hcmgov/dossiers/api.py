@@ -549,6 +549,7 @@ def queue(request: HttpRequest, queue: str) -> Any:
     response={200: dict[str, int], **problems(401, 403)},
     openapi_extra=OFFICIAL,
     summary="How many steps wait in each queue",
+    description="Each count stops at 1000: a value of 1000 means 1,000 or more.",
 )
 def queue_counts(request: HttpRequest) -> Any:
     _official(request)

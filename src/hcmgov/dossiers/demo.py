@@ -107,7 +107,7 @@ DOSSIER_COLUMNS = (
 STEP_COLUMNS = (
     "id", "dossier_id", "task_id", "key", "name", "name_en", "role", "agency_id", "assignee_id", "state",
     "opened_at", "due_at", "remind_at", "finished_at", "outcome", "actor_id", "actor_label", "note", "timeliness",
-    "reminded_at", "escalated_at",
+    "reminded_at", "escalated_at", "waiting",
 )  # fmt: skip
 EVENT_COLUMNS = ("dossier_id", "at", "status_from", "status_to", "actor_label", "note")
 SUPPLEMENT_COLUMNS = (
@@ -709,7 +709,7 @@ class Generator:
                     None, did, task_ids[index], step.key, step.name, step.name_en, step.role, where, None,
                     StepState.DONE, ts(opened), ts(step_due), ts(remind), ts(at), action, who_id, who,
                     REFUSAL if action == "refuse" else "", step_timeliness,
-                    ts(remind) if remind < at else None, ts(step_due) if step_due < at else None,
+                    ts(remind) if remind < at else None, ts(step_due) if step_due < at else None, False,
                 ]
             )  # fmt: skip
         if waiting is not None:
@@ -723,6 +723,7 @@ class Generator:
                     None, did, task_ids[index], step.key, step.name, step.name_en, step.role, where, assignee,
                     state_of, ts(opened), ts(step_due), ts(remind), ts(closed), outcome, None, "", "", "",
                     ts(remind) if remind <= limit else None, ts(step_due) if step_due <= limit else None,
+                    state_of == StepState.OPEN and status == Status.SUPPLEMENT_REQUESTED,
                 ]
             )  # fmt: skip
         form_text = self.samples[procedure.pk][sample][1]

@@ -178,12 +178,29 @@ class DossierStep(models.Model):
     timeliness = models.CharField(max_length=8, choices=Timeliness.choices, blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
+    waiting = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Open while the dossier waits on the applicant (a supplement): out of the work queues and timers.",
+    )
 
     class Meta:
         ordering = ["opened_at", "id"]
+        # The work queues read open steps only — a few per running dossier among the millions of
+        # closed ones — so their indexes are partial: small, hot, and carrying what the counts need.
         indexes = [
-            models.Index(fields=["agency", "role", "state", "due_at"]),
-            models.Index(fields=["assignee", "state", "due_at"]),
+            models.Index(
+                fields=["agency", "role", "due_at"],
+                include=["assignee", "waiting"],
+                condition=models.Q(state="open"),
+                name="step_open_agency",
+            ),
+            models.Index(
+                fields=["assignee", "due_at"],
+                include=["waiting"],
+                condition=models.Q(state="open"),
+                name="step_open_assignee",
+            ),
             models.Index(fields=["state", "remind_at"]),
             models.Index(fields=["state", "due_at"]),
         ]

@@ -67,6 +67,7 @@ def queues(request: HttpRequest) -> HttpResponse:
         {
             "queue": queue,
             "queues": [(k, v[0], v[1], counts[k]) for k, v in QUEUES.items()],
+            "cap": selectors.COUNT_CAP,
             "page": page,
             "now": timezone.now(),
             "querystring": urlencode({"queue": queue}),

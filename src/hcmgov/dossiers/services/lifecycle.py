@@ -37,7 +37,7 @@ from hcmgov.identity import selectors as identity
 
 def _cancel_flow(locked: Dossier, *, now: dt.datetime, outcome: str) -> None:
     DossierStep.objects.filter(dossier=locked, state=StepState.OPEN).update(
-        state=StepState.CANCELLED, finished_at=now, outcome=outcome
+        state=StepState.CANCELLED, finished_at=now, outcome=outcome, waiting=False
     )
     if locked.flow_id is not None and locked.workflow_state is not None:
         wf = engine.load(_spec(locked), locked.workflow_state)

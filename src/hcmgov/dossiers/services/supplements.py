@@ -86,6 +86,7 @@ def dossier_request_supplement(
     )
     locked.suspended_status = locked.status
     locked.suspended_at = now
+    DossierStep.objects.filter(dossier=locked, state=StepState.OPEN).update(waiting=True)
     if counts:
         locked.supplement_count += 1
     summary = "; ".join(i["document"] for i in cleaned)
@@ -156,6 +157,7 @@ def _supplement(
             step.due_at = clock.step_due_after_suspension(calendar, due_at=step.due_at, days=waited)
             step.remind_at = clock.step_due_after_suspension(calendar, due_at=step.remind_at, days=waited)
             step.save(update_fields=["due_at", "remind_at"])
+    DossierStep.objects.filter(dossier=locked, state=StepState.OPEN).update(waiting=False)
     DossierDocument.objects.bulk_create(documents)
     request.answered_at = now
     request.answer_note = note.strip()[:4000]

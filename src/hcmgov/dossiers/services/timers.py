@@ -10,7 +10,6 @@ from django.utils import timezone
 from hcmgov.core import services as core_services
 from hcmgov.dossiers.models import (
     DossierStep,
-    Status,
     StepState,
 )
 
@@ -28,8 +27,9 @@ def step_timers_run(*, now: dt.datetime | None = None, batch: int = 500) -> tupl
         (("remind_at", "reminded_at", "step.reminder"), ("due_at", "escalated_at", "step.escalation"))
     ):
         candidates = list(
-            DossierStep.objects.filter(state=StepState.OPEN, **{f"{time_field}__lte": now, f"{mark}__isnull": True})
-            .exclude(dossier__status=Status.SUPPLEMENT_REQUESTED)
+            DossierStep.objects.filter(
+                state=StepState.OPEN, waiting=False, **{f"{time_field}__lte": now, f"{mark}__isnull": True}
+            )
             .values_list("pk", "dossier__code")
             .order_by(time_field)[:batch]
         )

@@ -63,6 +63,11 @@ def test_demo_dossiers_are_coherent(city):
         last_status[dossier_id] = status  # ends with each dossier's latest event
     for dossier_id, status in Dossier.objects.values_list("id", "status"):
         assert last_status[dossier_id] == status
+    # the open steps of dossiers awaiting a supplement wait with them, and only those
+    open_steps = DossierStep.objects.filter(state=StepState.OPEN)
+    assert open_steps.filter(dossier__status=Status.SUPPLEMENT_REQUESTED).exists()
+    assert not open_steps.filter(dossier__status=Status.SUPPLEMENT_REQUESTED, waiting=False).exists()
+    assert not open_steps.exclude(dossier__status=Status.SUPPLEMENT_REQUESTED).filter(waiting=True).exists()
     # a second run adds to the same days without breaking the sequences
     call_command("demo", dossiers=50, quiet=True, seed=7)
     assert Dossier.objects.count() == 450

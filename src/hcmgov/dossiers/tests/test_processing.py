@@ -11,7 +11,7 @@ import time_machine
 from hcmgov.common.errors import DomainError
 from hcmgov.core.models import Agency
 from hcmgov.core.workcalendar import default_calendar
-from hcmgov.dossiers import services
+from hcmgov.dossiers import selectors, services
 from hcmgov.dossiers.models import (
     ApologyLetter,
     Dossier,
@@ -168,6 +168,10 @@ def test_a_supplement_stops_the_clock_and_moves_the_due_date_by_the_working_days
         items=[{"document": "Bản sao giấy khai sinh", "reason": "Bản chụp bị mờ"}], now=at(2, 10),
     )  # fmt: skip
     assert dossier.status == Status.SUPPLEMENT_REQUESTED
+    head = staff["head"]
+    assert open_step(dossier).waiting
+    assert [s.dossier_id for s in selectors.step_queue(user=head, queue="supplement", now=at(2, 11))] == [dossier.pk]
+    assert not selectors.step_queue(user=head, queue="unit", now=at(2, 11)).exists()  # out of the work queues
     with pytest.raises(DomainError) as info:
         act(dossier, staff["specialist"], "forward", at(3, 9))
     assert info.value.code == "awaiting_supplement"
@@ -180,6 +184,9 @@ def test_a_supplement_stops_the_clock_and_moves_the_due_date_by_the_working_days
     assert calendar.working_hours_between(step_due, open_step(dossier).due_at) == dt.timedelta(hours=32)
     assert SupplementRequest.objects.get(dossier=dossier).suspended_days == 4
     assert dossier.supplement_count == 1
+    assert not open_step(dossier).waiting
+    assert selectors.queue_counts(user=head, now=at(6, 11))["supplement"] == 0
+    assert [s.dossier_id for s in selectors.step_queue(user=head, queue="unit", now=at(6, 11))] == [dossier.pk]
 
 
 def test_more_than_one_supplement_request_counts_as_late(submit, staff, citizen):
@@ -312,3 +319,12 @@ def test_reminders_and_escalations_fire_once(submit, staff, agency, django_captu
     assert {n.recipient_id for n in reminders} == {staff["specialist"].pk}
     assert {n.recipient_id for n in escalations} == {staff["head"].pk}
     assert "Thẩm định hồ sơ" in escalations.get().body
+
+
+def test_queue_counts_stop_at_the_cap(submit, staff, monkeypatch):
+    monkeypatch.setattr(selectors, "COUNT_CAP", 2)
+    for _ in range(4):
+        submitted(submit)
+    counts = selectors.queue_counts(user=staff["receiver"])
+    assert counts["receive"] == 3  # "2+": one more than the cap says there are more
+    assert selectors.step_queue(user=staff["receiver"], queue="receive").count() == 4  # the list is whole
