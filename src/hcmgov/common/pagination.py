@@ -1,6 +1,11 @@
 """Page-number pagination for /api/v1 with bounded inputs (no postponed annotations: ninja reads
 them). A page or page size beyond the bounds is a 422 problem, never a database overflow."""
 
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.utils.functional import cached_property
 from ninja import Field, Schema
 from ninja.pagination import PageNumberPagination
 
@@ -11,3 +16,32 @@ class Pages(PageNumberPagination):
     class Input(Schema):
         page: int = Field(1, ge=1, le=MAX_PAGE)
         page_size: int | None = Field(None, ge=1, le=500)
+
+
+COUNT_CAP = 10_000
+
+
+class CappedPages(Pages):
+    """For searches and work queues over millions of rows: ``count`` stops at 10,000 (a count of
+    10,000 means "10,000 or more"), so no request walks a whole agency's history to number its pages."""
+
+    def _items_count(self, queryset: Any) -> int:
+        if isinstance(queryset, QuerySet):
+            return queryset.order_by().values("pk")[:COUNT_CAP].count()
+        return min(len(queryset), COUNT_CAP)
+
+
+class CappedPaginator(Paginator):
+    """Django's paginator for server-rendered lists over millions of rows: the count stops at
+    ``COUNT_CAP`` (``capped`` tells the page to say "or more")."""
+
+    @cached_property
+    def count(self) -> int:
+        qs = self.object_list
+        if isinstance(qs, QuerySet):
+            return qs.order_by().values("pk")[:COUNT_CAP].count()
+        return min(len(qs), COUNT_CAP)
+
+    @property
+    def capped(self) -> bool:
+        return self.count >= COUNT_CAP

@@ -13,7 +13,7 @@ from ninja.pagination import paginate
 
 from hcmgov.common.apiauth import AUTH
 from hcmgov.common.errors import DomainError, FieldError, Message
-from hcmgov.common.pagination import Pages
+from hcmgov.common.pagination import CappedPages
 from hcmgov.common.problem import problems
 from hcmgov.dossiers import selectors, services
 from hcmgov.dossiers.files import Attachment
@@ -178,7 +178,7 @@ def submit(
     openapi_extra=SIGNED_IN,
     summary="My dossiers, or my agencies' dossiers",
 )
-@paginate(Pages, page_size=50)
+@paginate(CappedPages, page_size=50)
 def list_dossiers(
     request: HttpRequest, status: int | None = Query(None, ge=1, le=10), q: str = Query("", max_length=48)
 ) -> Any:
@@ -538,7 +538,7 @@ def _official(request: HttpRequest) -> None:
     openapi_extra=OFFICIAL,
     summary="A work queue: mine, unit, receive, due_today, overdue, supplement",
 )
-@paginate(Pages, page_size=50)
+@paginate(CappedPages, page_size=50)
 def queue(request: HttpRequest, queue: str) -> Any:
     _official(request)
     return selectors.step_queue(user=request.user, queue=queue[:16])
@@ -562,7 +562,7 @@ def queue_counts(request: HttpRequest) -> Any:
     openapi_extra=OFFICIAL,
     summary="Search the dossiers of my agencies",
 )
-@paginate(Pages, page_size=50)
+@paginate(CappedPages, page_size=50)
 def search(
     request: HttpRequest,
     code: str = Query("", max_length=48),

@@ -50,6 +50,7 @@ from django.utils import timezone
 from hcmgov.catalog import flows
 from hcmgov.catalog import selectors as catalog
 from hcmgov.common import jsonform
+from hcmgov.common.text import fold
 from hcmgov.core import selectors as core
 from hcmgov.core import services as core_services
 from hcmgov.core.workcalendar import WorkCalendar, default_calendar
@@ -102,7 +103,7 @@ DOSSIER_COLUMNS = (
     "channel", "status", "form_data", "language", "submitted_at", "received_at", "due_at", "finished_at",
     "returned_at", "refusal_reason", "tracking_secret", "fingerprint", "idempotency_key", "flow_id",
     "workflow_state", "appointment_at", "suspended_at", "suspended_status", "suspended_days", "supplement_count",
-    "timeliness", "updated_at",
+    "timeliness", "updated_at", "applicant_search",
 )  # fmt: skip
 STEP_COLUMNS = (
     "id", "dossier_id", "task_id", "key", "name", "name_en", "role", "agency_id", "assignee_id", "state",
@@ -386,6 +387,7 @@ class Generator:
         self.stand_in = _stand_in()
         self.role_label = {role: label.vi for role, label in flows.ROLES.items()}
         self.applicants = [(a.pk, (a.full_name or a.get_username())[:150]) for a in applicants]
+        self.folded = {name: fold(name)[:150] for _, name in self.applicants}
         self.procedures: list[Any] = []
         self.samples: dict[int, list[tuple[dict[str, Any], Any]]] = {}
         self.flow: dict[int, tuple[int, flows.FlowSpec]] = {}
@@ -734,6 +736,7 @@ class Generator:
                 ts(received), ts(due), ts(finished), ts(returned), refusal, secret,
                 self.fingerprint(procedure, agency, sample), None, route.flow_id, state, ts(due),
                 ts(suspended_at), suspended_status, 0, supplements, timeliness, ts(self.now),
+                self.folded[applicant_name],
             )
         )  # fmt: skip
 

@@ -56,6 +56,9 @@ class Dossier(models.Model):
     unit = models.ForeignKey("core.AdminUnit", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     applicant = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="dossiers")
     applicant_name = models.CharField(max_length=150)
+    # The name folded for search (lower case, no diacritics: officials type "nguyen van an"); on
+    # PostgreSQL a full-text index over its words serves the back office's search by name.
+    applicant_search = models.CharField(max_length=150, blank=True, default="", db_default="")
     channel = models.PositiveSmallIntegerField(choices=Channel.choices, default=Channel.ONLINE)
     status = models.PositiveSmallIntegerField(choices=Status.choices, default=Status.NEW)
     form_data = models.JSONField()
@@ -186,8 +189,11 @@ class DossierStep(models.Model):
 
     class Meta:
         ordering = ["opened_at", "id"]
-        # The work queues read open steps only — a few per running dossier among the millions of
-        # closed ones — so their indexes are partial: small, hot, and carrying what the counts need.
+        # The work queues and the timers read open steps only — a few per running dossier among the
+        # millions of closed ones — so their indexes are partial: small, hot, carrying what the counts
+        # need. No index orders all open steps by due time: with one, the planner walks it for a
+        # queue's first page hoping to meet the official's steps early, and reads them all when the
+        # queue is short (measured: 250–650 ms for an empty queue over a million dossiers).
         indexes = [
             models.Index(
                 fields=["agency", "role", "due_at"],
@@ -198,11 +204,19 @@ class DossierStep(models.Model):
             models.Index(
                 fields=["assignee", "due_at"],
                 include=["waiting"],
-                condition=models.Q(state="open"),
+                condition=models.Q(state="open", assignee__isnull=False),
                 name="step_open_assignee",
             ),
-            models.Index(fields=["state", "remind_at"]),
-            models.Index(fields=["state", "due_at"]),
+            models.Index(
+                fields=["remind_at"],
+                condition=models.Q(state="open", waiting=False, reminded_at__isnull=True),
+                name="step_reminder_due",
+            ),
+            models.Index(
+                fields=["due_at"],
+                condition=models.Q(state="open", waiting=False, escalated_at__isnull=True),
+                name="step_escalation_due",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -5,17 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hmac
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import BooleanField, Q, QuerySet, Sum
 from django.db.models import Count as models_count
-from django.db.models import Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from hcmgov.common.errors import NotFound
+from hcmgov.common.text import fold
 from hcmgov.core import selectors as core
 from hcmgov.dossiers.models import (
     STATUS_EN,
@@ -322,7 +325,7 @@ def dossier_search(
     if code.strip():
         qs = qs.filter(code__startswith=code.strip().upper())
     if applicant.strip():
-        qs = qs.filter(applicant_name__icontains=applicant.strip())
+        qs = _by_name(qs, applicant)
     if procedure.strip():
         qs = qs.filter(procedure__code=procedure.strip())
     if status:
@@ -337,6 +340,29 @@ def dossier_search(
 
 
 LOCAL = dt.timezone(dt.timedelta(hours=7))
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _by_name(qs: QuerySet[Dossier], text: str) -> QuerySet[Dossier]:
+    """Dossiers whose applicant's name has words starting with each word typed, with or without
+    diacritics ("nguyen an" finds "Nguyễn Văn An" and "Nguyễn Thị Anh", not "Trần Thị Loan"). On
+    PostgreSQL through the full-text index over the folded name (migration 0007), elsewhere by LIKE."""
+    words = _WORD.findall(fold(text))[:8]
+    if not words:
+        return qs.none()
+    if connections[qs.db].vendor == "postgresql":
+        query = " & ".join(f"{w}:*" for w in words)
+        return qs.filter(
+            RawSQL(
+                "to_tsvector('simple'::regconfig, dossiers_dossier.applicant_search) @@ "
+                "to_tsquery('simple'::regconfig, %s)",
+                [query],
+                output_field=BooleanField(),
+            )
+        )
+    for w in words:
+        qs = qs.filter(Q(applicant_search__startswith=w) | Q(applicant_search__contains=f" {w}"))
+    return qs
 
 
 def dossier_steps(*, dossier: Dossier) -> list[DossierStep]:

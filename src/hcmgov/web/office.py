@@ -7,7 +7,6 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,6 +18,7 @@ from hcmgov.catalog import selectors as catalog
 from hcmgov.catalog import services as catalog_services
 from hcmgov.common.access import official_required, staff_required
 from hcmgov.common.errors import DomainError, Message, NotFound
+from hcmgov.common.pagination import CappedPaginator
 from hcmgov.core import selectors as core
 from hcmgov.core.workcalendar import default_calendar
 from hcmgov.dossiers import documents, selectors, services
@@ -60,7 +60,7 @@ def queues(request: HttpRequest) -> HttpResponse:
             error = exc
         else:
             return redirect(f"{reverse('web:office')}?{urlencode({'queue': queue})}")
-    page = Paginator(selectors.step_queue(user=request.user, queue=queue), PAGE).get_page(request.GET.get("page"))
+    page = CappedPaginator(selectors.step_queue(user=request.user, queue=queue), PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "web/office_queue.html",
@@ -93,7 +93,7 @@ def search(request: HttpRequest) -> HttpResponse:
         submitted_from=_date(params["from"]),
         submitted_to=_date(params["to"]),
     )
-    page = Paginator(results, PAGE).get_page(request.GET.get("page"))
+    page = CappedPaginator(results, PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "web/office_search.html",

@@ -17,6 +17,7 @@ from hcmgov.audit.services import audited
 from hcmgov.catalog import selectors as catalog
 from hcmgov.common import jsonform, metrics
 from hcmgov.common.errors import DomainError, FieldError, Message
+from hcmgov.common.text import fold
 from hcmgov.core import selectors as core
 from hcmgov.core import services as core_services
 from hcmgov.core.workcalendar import default_calendar
@@ -227,6 +228,7 @@ def _create(
         unit=agency.unit,
         applicant=applicant,
         applicant_name=applicant.full_name or applicant.get_username(),
+        applicant_search=fold(applicant.full_name or applicant.get_username())[:150],
         channel=channel,
         status=Status.NEW,
         form_data=form_data,
