@@ -262,6 +262,7 @@ CELERY_BEAT_SCHEDULE = {
     "notifications": {"task": "notifications.send_pending", "schedule": 5.0},
     "heartbeat": {"task": "core.heartbeat", "schedule": 10.0},
     "step-timers": {"task": "dossiers.step_timers", "schedule": 60.0},
+    "stats-compact": {"task": "dossiers.stats_compact", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True

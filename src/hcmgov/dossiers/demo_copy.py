@@ -53,17 +53,6 @@ def _stat_rows(stats: dict[StatKey, list[int]]) -> list[tuple[Any, ...]]:
     return [(_day(k[0]), k[1], k[2], k[3], k[4], k[5], v[0], v[1], v[2]) for k, v in stats.items()]
 
 
-def _upsert_sql(source: str) -> str:
-    table = ProcessingStat._meta.db_table
-    cols = ", ".join(STAT_COLUMNS)
-    return (
-        f"INSERT INTO {table} ({cols}) {source}"
-        " ON CONFLICT (day, kind, agency_id, procedure_id, official_id, step_key) DO UPDATE SET"
-        f" early = {table}.early + excluded.early, on_time = {table}.on_time + excluded.on_time,"
-        f" late = {table}.late + excluded.late"
-    )
-
-
 class CopyWriter:
     """PostgreSQL: ``COPY`` through the psycopg 3 connection under Django's (same transaction)."""
 
@@ -126,22 +115,9 @@ class CopyWriter:
             for row in rows:
                 write_row(row)
 
-    @staticmethod
-    def stats(stats: dict[StatKey, list[int]]) -> None:
-        if not stats:
-            return
-        raw = connection.connection
-        with raw.cursor() as cursor:
-            cursor.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS demo_stat (day date, kind varchar(8), agency_id integer,"
-                " procedure_id integer, official_id integer, step_key varchar(100), early integer,"
-                " on_time integer, late integer) ON COMMIT DELETE ROWS"
-            )
-            cursor.execute("TRUNCATE demo_stat")  # an earlier batch of the same transaction (tests)
-            with cursor.copy(f"COPY demo_stat ({', '.join(STAT_COLUMNS)}) FROM STDIN") as copy:
-                for row in _stat_rows(stats):
-                    copy.write_row(row)
-            cursor.execute(_upsert_sql(f"SELECT {', '.join(STAT_COLUMNS)} FROM demo_stat"))  # noqa: S608
+    @classmethod
+    def stats(cls, stats: dict[StatKey, list[int]]) -> None:
+        cls.write(ProcessingStat, STAT_COLUMNS, _stat_rows(stats))  # rows are appended (see ProcessingStat)
 
 
 class OrmWriter:
@@ -177,13 +153,9 @@ class OrmWriter:
         objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
         model._default_manager.bulk_create(objects, batch_size=1000)
 
-    @staticmethod
-    def stats(stats: dict[StatKey, list[int]]) -> None:
-        if not stats:
-            return
-        values = "VALUES (" + ", ".join(["%s"] * len(STAT_COLUMNS)) + ")"
-        with connection.cursor() as cursor:
-            cursor.executemany(_upsert_sql(values), _stat_rows(stats))
+    @classmethod
+    def stats(cls, stats: dict[StatKey, list[int]]) -> None:
+        cls.write(ProcessingStat, STAT_COLUMNS, _stat_rows(stats))
 
 
 Writer = CopyWriter | OrmWriter

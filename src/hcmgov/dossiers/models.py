@@ -286,7 +286,11 @@ class ProcessingStat(models.Model):
     statistics for any period are a sum over days rather than a pass over history.
 
     ``kind`` "dossier": one count per finished dossier (``official_id`` 0, ``step_key`` "");
-    "step": one per finished step, by the official who did it."""
+    "step": one per finished step, by the official who did it.
+
+    Rows are appended, never updated in place: a counter row updated by every action of an agency
+    is a lock every concurrent action of that agency waits on until commit. Readers sum; the daily
+    compaction (``processing_stats_compact``) folds a past day's rows into one per key."""
 
     day = models.DateField()
     kind = models.CharField(max_length=8)
@@ -299,11 +303,6 @@ class ProcessingStat(models.Model):
     late = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["day", "kind", "agency_id", "procedure_id", "official_id", "step_key"], name="stat_unique"
-            )
-        ]
         indexes = [models.Index(fields=["kind", "agency_id", "day"]), models.Index(fields=["kind", "day"])]
 
     def __str__(self) -> str:

@@ -11,3 +11,9 @@ from hcmgov.dossiers import services
 def step_timers() -> tuple[int, int]:
     """Reminders before steps fall due and escalations after; safe to run twice (see the service)."""
     return services.step_timers_run()
+
+
+@shared_task(name="dossiers.stats_compact", ignore_result=True)
+def stats_compact() -> int:
+    """Fold past days' appended statistics rows into one per key (see ProcessingStat)."""
+    return services.processing_stats_compact()

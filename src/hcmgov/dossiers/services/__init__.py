@@ -19,7 +19,7 @@ from hcmgov.dossiers.services.submission import (
     submission_fingerprint,
 )
 from hcmgov.dossiers.services.supplements import dossier_request_supplement, dossier_supplement
-from hcmgov.dossiers.services.timers import step_timers_run
+from hcmgov.dossiers.services.timers import processing_stats_compact, step_timers_run
 
 __all__ = [
     "LOCAL_TZ",
@@ -37,6 +37,7 @@ __all__ = [
     "dossier_withdraw",
     "flow_start",
     "new_tracking_secret",
+    "processing_stats_compact",
     "step_assign",
     "step_timers_run",
     "submission_fingerprint",

@@ -17,7 +17,6 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 
 from hcmgov.audit.services import audited
@@ -247,27 +246,19 @@ def _close_step(
 def _stat_add(
     *, day: dt.date, kind: str, agency_id: int, procedure_id: int, official_id: int, step_key: str, timeliness: str
 ) -> None:
-    """Add one to the day's early/on-time/late count (an upsert: one statement, no lost updates)."""
-    column = {"early": "early", "on_time": "on_time", "late": "late"}[timeliness]
-    table = ProcessingStat._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (day, kind, agency_id, procedure_id, official_id, step_key, early, on_time, late)"  # noqa: S608
-            f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            f" ON CONFLICT (day, kind, agency_id, procedure_id, official_id, step_key)"
-            f" DO UPDATE SET {column} = {table}.{column} + 1",
-            [
-                day,
-                kind,
-                agency_id,
-                procedure_id,
-                official_id,
-                step_key,
-                int(column == "early"),
-                int(column == "on_time"),
-                int(column == "late"),
-            ],
-        )
+    """Count one early/on-time/late on the day: a row appended (no counter row to lock; see
+    :class:`ProcessingStat`)."""
+    ProcessingStat.objects.create(
+        day=day,
+        kind=kind,
+        agency_id=agency_id,
+        procedure_id=procedure_id,
+        official_id=official_id,
+        step_key=step_key,
+        early=int(timeliness == "early"),
+        on_time=int(timeliness == "on_time"),
+        late=int(timeliness == "late"),
+    )
 
 
 def _finish(locked: Dossier, *, now: dt.datetime) -> None:

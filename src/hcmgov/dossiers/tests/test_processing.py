@@ -328,3 +328,27 @@ def test_queue_counts_stop_at_the_cap(submit, staff, monkeypatch):
     counts = selectors.queue_counts(user=staff["receiver"])
     assert counts["receive"] == 3  # "2+": one more than the cap says there are more
     assert selectors.step_queue(user=staff["receiver"], queue="receive").count() == 4  # the list is whole
+
+
+def test_statistics_rows_are_appended_and_compacted_without_changing_a_sum(submit, staff):
+    from django.db.models import Sum
+
+    from hcmgov.dossiers.services.processing import _stat_add
+
+    def totals():
+        return ProcessingStat.objects.values("day", "kind", "official_id", "step_key").annotate(
+            e=Sum("early"), o=Sum("on_time"), la=Sum("late")
+        )
+
+    yesterday, today = dt.date(2026, 3, 2), dt.date(2026, 3, 3)
+    for day, timeliness in [(yesterday, "early"), (yesterday, "late"), (yesterday, "late"), (today, "early")]:
+        for official in (1, 2):
+            _stat_add(day=day, kind="step", agency_id=1, procedure_id=1, official_id=official, step_key="review",
+                      timeliness=timeliness)  # fmt: skip
+    before = sorted(map(repr, totals()))
+    assert ProcessingStat.objects.count() == 8  # appended: no counter row to wait on
+    assert services.processing_stats_compact(before=today) == 4  # 3 rows → 1, for each official
+    assert sorted(map(repr, totals())) == before
+    assert ProcessingStat.objects.filter(day=yesterday).count() == 2
+    assert ProcessingStat.objects.filter(day=today).count() == 2  # today is still being counted
+    assert services.processing_stats_compact(before=today) == 0
