@@ -145,7 +145,13 @@ def _event(dossier: Dossier, *, to: int, now: dt.datetime, actor: str, note: str
 
 
 def _lock(dossier: Dossier) -> Dossier:
-    return Dossier.objects.select_for_update().select_related("procedure_version").get(pk=dossier.pk)
+    """The dossier's row, locked for this transaction, with what the answer shows of it (its
+    procedure and agency: read in the same statement, not locked)."""
+    return (
+        Dossier.objects.select_for_update(of=("self",))
+        .select_related("procedure_version", "procedure", "agency")
+        .get(pk=dossier.pk)
+    )
 
 
 def _open_step(locked: Dossier, step_id: int, others: list[DossierStep] | None = None) -> DossierStep:
@@ -161,6 +167,7 @@ def _open_step(locked: Dossier, step_id: int, others: list[DossierStep] | None =
             step = DossierStep.objects.filter(pk=step_id, dossier=locked).first()
     if step is None:
         raise _refuse("step_not_found", "Không tìm thấy bước xử lý này.", "No such step of this dossier.", 404)
+    step.dossier = locked  # the row just locked: no second read of it through the step
     if step.state != StepState.OPEN:
         when = timezone.localtime(step.finished_at) if step.finished_at else None
         who = step.actor_label or "người khác"
