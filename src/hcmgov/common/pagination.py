@@ -18,12 +18,12 @@ class Pages(PageNumberPagination):
         page_size: int | None = Field(None, ge=1, le=500)
 
 
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 
 
 class CappedPages(Pages):
-    """For searches and work queues over millions of rows: ``count`` stops at 10,000 (a count of
-    10,000 means "10,000 or more"), so no request walks a whole agency's history to number its pages."""
+    """For searches and work queues over millions of rows: ``count`` stops at 1,000 (a count of
+    1,000 means "1,000 or more"), so no request walks a whole agency's history to number its pages."""
 
     def _items_count(self, queryset: Any) -> int:
         if isinstance(queryset, QuerySet):

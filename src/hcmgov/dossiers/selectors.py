@@ -46,7 +46,11 @@ def dossier_list_for_applicant(*, user: Any) -> QuerySet[Dossier]:
 
 def dossier_list_for_official(*, user: Any, status: int | None = None, q: str = "") -> QuerySet[Dossier]:
     """Dossiers of the agencies where ``user`` holds a role (deny by default: none otherwise)."""
-    qs = Dossier.objects.filter(agency_id__in=identity.user_agency_ids(user=user)).select_related(*LIST_RELATED)
+    qs = (
+        Dossier.objects.filter(agency_id__in=identity.user_agency_ids(user=user))
+        .select_related(*LIST_RELATED)
+        .defer(*HEAVY)
+    )
     if status:
         qs = qs.filter(status=status)
     if q:
@@ -244,6 +248,9 @@ def step_by_id(*, step_id: int) -> DossierStep:
 
 # --- the back office ---------------------------------------------------------------------------
 
+# Columns of a dossier no list shows, each kilobytes of JSON (often TOASTed): not read for lists.
+HEAVY = ("form_data", "workflow_state")
+
 QUEUES = {
     "mine": ("Việc của tôi", "Assigned to me"),
     "unit": ("Chờ nhận xử lý", "Waiting to be taken"),
@@ -275,7 +282,11 @@ def step_queue(*, user: Any, queue: str, now: dt.datetime | None = None) -> Quer
     awaiting the applicant's supplement carry ``waiting`` and show only in that queue, so no queue
     joins the dossiers to filter: each reads the partial indexes of open steps alone."""
     now = now or timezone.now()
-    qs = DossierStep.objects.filter(state=StepState.OPEN).select_related("dossier", "dossier__procedure", "assignee")
+    qs = (
+        DossierStep.objects.filter(state=StepState.OPEN)
+        .select_related("dossier", "dossier__procedure", "assignee")
+        .defer(*(f"dossier__{f}" for f in HEAVY))
+    )
     if queue == "supplement":
         return qs.filter(_scope(user), waiting=True).order_by("due_at", "id")
     qs = qs.filter(waiting=False)
@@ -321,7 +332,11 @@ def dossier_search(
     submitted_to: dt.date | None = None,
 ) -> QuerySet[Dossier]:
     """Back-office search over the dossiers of the official's agencies, newest first."""
-    qs = Dossier.objects.filter(agency_id__in=identity.user_agency_ids(user=user)).select_related(*LIST_RELATED)
+    qs = (
+        Dossier.objects.filter(agency_id__in=identity.user_agency_ids(user=user))
+        .select_related(*LIST_RELATED)
+        .defer(*HEAVY)
+    )
     if code.strip():
         qs = qs.filter(code__startswith=code.strip().upper())
     if applicant.strip():
