@@ -49,6 +49,30 @@ def _media_in_tmp(settings, tmp_path):
     }
 
 
+@pytest.fixture(autouse=True)
+def _force_login_with_second_factor(monkeypatch):
+    """``client.force_login(user)`` skips the login form, password and all; for an official or an
+    administrator made by the factories it skips their one-time code too, by putting the device the
+    factory gave them (``user.otp_device``) in the session, as the code page would. A user made with
+    ``totp_device=False`` (or read back from the database) is logged in with the password only;
+    ``otp_force_login`` in the identity factories finds a stored device. The second factor itself
+    is tested through its pages (``hcmgov/identity/tests``, ``hcmgov/web/tests``)."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    force_login = Client.force_login
+
+    def force_login_with_device(self: Any, user: Any, backend: str | None = None) -> None:
+        force_login(self, user, backend)
+        device = getattr(user, "otp_device", None)
+        if device is not None:
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login_with_device)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Load the real city once per test database: units in both structures, the crosswalk,

@@ -7,6 +7,7 @@ from pathlib import Path
 import dj_database_url
 
 from hcmgov.common.config import config
+from hcmgov.identity.provider.keys import pem_text, signing_key
 
 BASE_DIR = Path(__file__).resolve().parent
 ROOT_DIR = BASE_DIR.parent.parent
@@ -37,13 +38,18 @@ VAR_DIR = ROOT_DIR / Path(
 )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "hcmgov.common.adminapp.AdminConfig",  # Django's admin, refused to officials without a second factor
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "oauth2_provider",  # the city's OpenID Connect provider (hcmgov.identity.provider)
     "hcmgov.core",
     "hcmgov.identity",
     "hcmgov.audit",
@@ -64,10 +70,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the second factor of this session
+    "hcmgov.identity.middleware.SessionTimeoutMiddleware",  # idle and absolute session timeouts
     "hcmgov.common.middleware.ActorMiddleware",
     "hcmgov.common.access.AccessMiddleware",
     "hcmgov.common.middleware.MessageMiddleware",  # Django's, with the storage made on first use
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last (axes' rule): turns a lockout into the lockout page
 ]
 
 ROOT_URLCONF = "hcmgov.urls"
@@ -219,11 +228,192 @@ SECURE_HSTS_PRELOAD = _https
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _https else None
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    # OAuth client secrets only (random, high-entropy): see hcmgov.identity.provider.hashers
+    "hcmgov.identity.provider.hashers.ClientSecretHasher",
 ]
+# OWASP ASVS 5.0 level 2 (V6.2): at least 8 characters for everyone, 12 for officials and
+# administrators (the back office holds every citizen's data: the longer floor costs them little,
+# with a password manager or a passphrase), at least 64 allowed (we take 128: a bound on the cost
+# of hashing), no composition rules, refused when on a list of breached or common passwords
+# (Django's ~20,000, drawn from breach corpora) or built on the account's own name or the
+# city's. docs/decisions/0011-officials-authentication.md.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "hcmgov.identity.passwords.LengthValidator", "OPTIONS": {"minimum": 8, "official_minimum": 12}},
+    {"NAME": "hcmgov.identity.passwords.MaximumLengthValidator", "OPTIONS": {"maximum": 128}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "hcmgov.identity.passwords.ContextWordsValidator"},
 ]
+# Axes first: it refuses a locked-out username and IP before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- officials' accounts: second factor, lockout, sessions (docs/decisions/0011) ------------
+OTP_TOTP_ISSUER = config(
+    "HCMGOV_OTP_ISSUER",
+    "Dịch vụ công TP.HCM",
+    help="Name an authenticator app shows beside an official's one-time codes.",
+    group="security",
+)
+SECOND_FACTOR_URL = "web:two_factor"  # where an official goes after the password, before any other page
+# django-axes: lock a username from one IP address after this many failures (wrong passwords and
+# wrong one-time codes alike); each further lockout within a day doubles the cool-off.
+AXES_FAILURE_LIMIT = config(
+    "HCMGOV_LOGIN_FAILURE_LIMIT",
+    5,
+    help="Failed logins (password or one-time code) before a username is locked out from one IP address.",
+    group="security",
+)
+LOGIN_COOLOFF_MINUTES = config(
+    "HCMGOV_LOGIN_COOLOFF_MINUTES",
+    15,
+    help="Length of the first lockout, in minutes; each further lockout of the same username and IP "
+    "address within 24 hours doubles it.",
+    group="security",
+)
+LOGIN_COOLOFF_MAX_MINUTES = config(
+    "HCMGOV_LOGIN_COOLOFF_MAX_MINUTES",
+    24 * 60,
+    help="Longest lockout, in minutes, however many lockouts came before.",
+    group="security",
+)
+AXES_COOLOFF_TIME = "hcmgov.identity.security.login_cool_off"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "hcmgov.identity.security.login_username"  # also at the one-time-code step
+AXES_LOCKOUT_CALLABLE = "hcmgov.web.security.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# attempts made while locked out are refused unread and do not extend the lockout (the page says when
+# to come back, and that time holds)
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# every attempt carries its own expiry: the cool-off differs per username and IP address, and
+# axes' clean-up by one global age would end longer lockouts early
+AXES_USE_ATTEMPT_EXPIRATION = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # the back-off counts earlier failures from this log
+AXES_ENABLE_ADMIN = True
+AXES_VERBOSE = False
+SESSION_IDLE_MINUTES_OFFICIAL = config(
+    "HCMGOV_SESSION_IDLE_MINUTES_OFFICIAL",
+    30,
+    help="An official's or administrator's session ends after this many minutes without a request.",
+    group="security",
+)
+SESSION_IDLE_MINUTES_CITIZEN = config(
+    "HCMGOV_SESSION_IDLE_MINUTES_CITIZEN",
+    60,
+    help="A citizen's or business's session ends after this many minutes without a request "
+    "(longer: filling an application form takes time).",
+    group="security",
+)
+SESSION_ABSOLUTE_HOURS = config(
+    "HCMGOV_SESSION_ABSOLUTE_HOURS",
+    12,
+    help="Every session ends this many hours after login, however active.",
+    group="security",
+)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_HOURS * 3600
+
+# --- national e-ID (VNeID): the portal as an OpenID Connect relying party (hcmgov.identity.eid) ---
+EID_DISCOVERY_URL = config(
+    "EID_DISCOVERY_URL",
+    "",
+    help="OpenID discovery document of the national e-ID provider "
+    "(…/.well-known/openid-configuration; `hcmgov sim eid` serves a simulator). Empty: e-ID login off.",
+    group="identity",
+)
+EID_CLIENT_ID = config(
+    "EID_CLIENT_ID", "", help="The portal's client id at the national e-ID provider.", group="identity"
+)
+EID_CLIENT_SECRET = config(
+    "EID_CLIENT_SECRET",
+    "",
+    help="The portal's client secret at the national e-ID provider.",
+    group="identity",
+    secret=True,
+)
+EID_CLOCK_SKEW = config(
+    "EID_CLOCK_SKEW",
+    60,
+    help="Seconds of clock difference with the e-ID provider tolerated when checking an ID token's times.",
+    group="identity",
+)
+
+# --- the city's OpenID Connect provider for officials and department systems (identity.provider) -
+OIDC_ISSUER = config(
+    "OIDC_ISSUER",
+    "",
+    help="Issuer of the city's OpenID provider, e.g. https://dichvucong.hochiminhcity.gov.vn (discovery at "
+    "{issuer}/.well-known/openid-configuration, endpoints under /o/). Empty: the address each request came to; "
+    "set it in production so tokens do not depend on the Host header.",
+    group="identity",
+)
+OIDC_RSA_PRIVATE_KEY = config(
+    "OIDC_RSA_PRIVATE_KEY",
+    "",
+    help="RSA private key (PEM text, newlines may be written \\n, or the path of a PEM file) signing ID tokens "
+    "(RS256). Empty: one is generated on first start into HCMGOV_VAR_DIR/keys/oidc-rsa.pem and kept.",
+    group="identity",
+    secret=True,
+)
+OIDC_RSA_PRIVATE_KEYS_INACTIVE: list[str] = config(
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE",
+    [],
+    help="Previous signing keys, comma-separated (PEM text or file paths): still published in the JWKS so "
+    "tokens they signed verify until they expire; they sign nothing. Key rotation: move the active key here.",
+    group="identity",
+    secret=True,
+)
+OIDC_ACCESS_TOKEN_SECONDS = config(
+    "OIDC_ACCESS_TOKEN_SECONDS",
+    3600,
+    help="Lifetime of the provider's access and ID tokens, in seconds.",
+    group="identity",
+)
+OIDC_REFRESH_TOKEN_SECONDS = config(
+    "OIDC_REFRESH_TOKEN_SECONDS",
+    14 * 24 * 3600,
+    help="Lifetime of a refresh token, in seconds (each use replaces it with a new one).",
+    group="identity",
+)
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": OIDC_ISSUER.rstrip("/"),
+    "OIDC_RSA_PRIVATE_KEY": signing_key(OIDC_RSA_PRIVATE_KEY, VAR_DIR / "keys" / "oidc-rsa.pem"),
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": [pem_text(key) for key in OIDC_RSA_PRIVATE_KEYS_INACTIVE],
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],  # the code flow only (no implicit, no hybrid)
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,  # only registered post-logout addresses
+    "OAUTH2_VALIDATOR_CLASS": "hcmgov.identity.provider.validator.CityOAuth2Validator",
+    "SCOPES_BACKEND_CLASS": "hcmgov.identity.provider.scopes.CityScopes",
+    "SCOPES": {
+        "openid": "OpenID Connect",
+        "profile": "Họ tên, tên đăng nhập, cơ quan và vai trò (cán bộ) / name, user name, agencies and roles",
+        "email": "Thư điện tử / e-mail",
+        "phone": "Số điện thoại / phone number",
+        "hcmgov.api": "API của Nền tảng / the platform's API",
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    # PKCE (S256 only) for every client, confidential ones too: RFC 9700 §2.1.1 recommends it against
+    # code injection, and a leaked secret must not be enough to redeem a stolen code.
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,  # RFC 9207 iss in the authorization response
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # only the SHA-256 of tokens is stored
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,  # a refresh token used twice revokes its whole family
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": OIDC_ACCESS_TOKEN_SECONDS,
+    "ID_TOKEN_EXPIRE_SECONDS": OIDC_ACCESS_TOKEN_SECONDS,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": OIDC_REFRESH_TOKEN_SECONDS,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "REQUEST_APPROVAL_PROMPT": "auto",  # consent once per client and scopes, while a token is live
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if _https else ["http", "https"],
+    "CLIENT_SECRET_HASHER": "pbkdf2_client_secret",
+}
 
 # --- logging: JSON lines on stdout, with the request id ---------------------------------------
 LOG_LEVEL = config("HCMGOV_LOG_LEVEL", "INFO", help="Log level.", group="operations")

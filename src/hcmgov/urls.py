@@ -13,6 +13,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    # the city's OpenID provider: /.well-known/openid-configuration at the issuer, endpoints under /o/
+    path("", include("hcmgov.identity.provider.urls")),
     path("", include("hcmgov.feedback.urls")),
     path("", include("hcmgov.web.urls")),
 ]

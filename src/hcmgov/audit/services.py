@@ -24,16 +24,25 @@ def snapshot(obj: models.Model, fields: tuple[str, ...] | None = None) -> dict[s
 
 
 def audit_record(
-    *, action: str, obj: models.Model, before: dict[str, Any] | None = None, after: dict[str, Any] | None = None
+    *,
+    action: str,
+    obj: models.Model | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    object_type: str = "",
+    object_id: str = "",
 ) -> AuditEvent:
-    """Record one change of state, attributed to the current actor and request."""
+    """Record one change of state, attributed to the current actor and request.
+
+    A security event may concern no stored object (a forged token): ``obj`` is then None and
+    ``object_type``/``object_id`` name what it concerns."""
     actor = context.get_actor()
     return AuditEvent.objects.create(
         actor_id=actor.user_id,
         actor_label=actor.label,
         action=action,
-        object_type=obj._meta.label_lower,
-        object_id=str(obj.pk),
+        object_type=obj._meta.label_lower if obj is not None else object_type,
+        object_id=str(obj.pk) if obj is not None else object_id,
         request_id=context.get_request_id(),
         before=before,
         after=after,

@@ -26,16 +26,25 @@ OFFICIAL = "official"  # officials holding a role in an agency
 STAFF = "staff"  # platform administrators
 
 APPLICANT_KINDS = {"citizen", "business"}
+# Accounts that reach the back office or the admin site prove a second factor (TOTP, django-otp)
+# after their password before any page that needs a login; citizens log in with the national e-ID.
+SECOND_FACTOR_KINDS = {"official", "admin"}
 
 # Framework views whose own machinery decides access (admin login, language switch, API router,
 # static files): their module prefixes.
 TRUSTED_MODULES = (
     "django.contrib.admin",
     "django.contrib.contenttypes",  # the admin's "view on site" redirect
+    "django_otp.plugins.otp_totp.admin",  # a device's QR code in the admin (behind the admin site's check)
     "django.views.i18n",
     "ninja",  # the API router: each operation declares x-access and its authentication
     "django.views.static",
     "django.contrib.staticfiles",
+    # django-oauth-toolkit's endpoints (token, userinfo, JWKS, discovery, revocation, introspection)
+    # authenticate the client or the bearer token themselves, per OAuth 2.0 / OpenID Connect; its
+    # authorization and logout views are subclassed in hcmgov.identity.provider.views and declare
+    # their rule there. Its application-management pages are not mounted (hcmgov.identity.provider.urls).
+    "oauth2_provider",
 )
 
 
@@ -49,12 +58,32 @@ def public(view: View) -> View:
     return _mark(view, PUBLIC)
 
 
-def _require(rule: str, check: Callable[[Any], bool]) -> Callable[[View], View]:
+def needs_second_factor(user: Any) -> bool:
+    """Whether ``user`` must prove a second factor: officials and administrators."""
+    return bool(
+        user.is_authenticated
+        and (getattr(user, "kind", "") in SECOND_FACTOR_KINDS or user.is_staff or user.is_superuser)
+    )
+
+
+def second_factor_missing(user: Any) -> bool:
+    """True while an official or administrator has given their password but no one-time code in
+    this session (``is_verified`` comes from django-otp's middleware; a user without it, e.g. one
+    authenticated by an API token, has not proved one)."""
+    if not needs_second_factor(user):
+        return False
+    is_verified = getattr(user, "is_verified", None)
+    return not (is_verified is not None and is_verified())
+
+
+def _require(rule: str, check: Callable[[Any], bool], *, second_factor: bool = True) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+            if second_factor and second_factor_missing(request.user):
+                return redirect_to_login(request.get_full_path(), settings.SECOND_FACTOR_URL)
             if not check(request.user):
                 raise PermissionDenied(rule)
             return view(request, *args, **kwargs)
@@ -76,6 +105,8 @@ applicant_required = _require(APPLICANT, is_applicant)
 official_required = _require(OFFICIAL, is_official)
 staff_required = _require(STAFF, lambda u: u.is_staff)
 login_required = _require("authenticated", lambda u: True)
+# the password is enough: the pages that ask for (or enrol) the second factor, and log out
+password_only = _require("password-only", lambda u: True, second_factor=False)
 
 
 def view_rule(view: Any) -> str | None:

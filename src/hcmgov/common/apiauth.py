@@ -1,4 +1,5 @@
-"""Authentication for /api/v1: a personal bearer token, or the browser session (with CSRF)."""
+"""Authentication for /api/v1: a bearer token (personal, or the city's OpenID provider's), or the browser
+session (with CSRF)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,30 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 
 from hcmgov.common import context
+from hcmgov.common.access import second_factor_missing
+
+PERSONAL_TOKEN_PREFIX = "hcm_"  # noqa: S105 - a prefix, not a secret; identity.services.api_token_issue; DOT's tokens are letters and digits
 
 
 class BearerToken(HttpBearer):
+    """A personal API token (``hcm_…``), or an access token of the city's OpenID provider with the
+    scope ``hcmgov.api`` (a machine client's, from client credentials, or a person's). A refused
+    token gets the same 401 whatever the reason, and is recorded as a security event."""
+
     def authenticate(self, request: HttpRequest, token: str) -> Any:
+        from hcmgov.identity.provider import services as provider
         from hcmgov.identity.services import api_token_user
 
-        user = api_token_user(raw=token)
-        if user is not None:
+        if token.startswith(PERSONAL_TOKEN_PREFIX):
+            kind = "personal"
+            user = api_token_user(raw=token)
+            reason = "" if user is not None else "unknown_or_revoked"
+        else:
+            kind = "oauth"
+            user, reason = provider.oauth_token_user(raw=token, url=request.build_absolute_uri(request.path))
+        if user is None:
+            provider.bearer_refusal_record(raw=token, kind=kind, reason=reason)
+        else:
             request.user = user
             # the actor middleware ran before the token was read: attribute this request's changes
             # (audit events) to the token's owner; the middleware restores the context afterwards
@@ -24,7 +41,13 @@ class BearerToken(HttpBearer):
 
 
 class Session(SessionAuth):
-    pass
+    """The browser session; an official's counts only once it has proved its second factor."""
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = super().authenticate(request, key)
+        if user is not None and second_factor_missing(user):
+            return None
+        return user
 
 
 AUTH = [BearerToken(), Session()]

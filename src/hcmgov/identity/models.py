@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.crypto import salted_hmac
 
 
 class UserKind(models.TextChoices):
@@ -35,6 +36,18 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.full_name or self.username
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        """The session's proof of the account's credentials (Django keeps it in every session and
+        ends a session whose proof no longer matches): an HMAC of the password hash and, once the
+        user has asked to log out everywhere, of ``auth_epoch`` too. Epoch 0 keeps Django's own
+        hash, so sessions opened before this existed stay valid. Overriding this private method,
+        not ``get_session_auth_hash``, covers the ``SECRET_KEY_FALLBACKS`` hashes as well."""
+        if not self.auth_epoch:
+            return super()._get_session_auth_hash(secret=secret)  # type: ignore[misc]
+        key_salt = "hcmgov.identity.models.User.get_session_auth_hash"
+        value = f"{self.password}\x00{self.auth_epoch}"
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
 
 
 class Role(models.TextChoices):

@@ -2,12 +2,14 @@
 
 Each simulator is one module of this package that defines ``make_app(**options) -> WSGI app``:
 the module's name is the simulator's name (``sms.py`` → ``hcmgov sim sms``), so adding a
-simulator is adding one module — nothing to register here. A simulator speaks the real system's
-protocol (documented in its module docstring, with the source), keeps what it received, and offers
-extra ``/_sim/…`` endpoints for tests to inspect it and to inject faults.
+simulator is adding one module — nothing to register here (modules named ``_…`` are shared helpers,
+not simulators). A simulator speaks the real system's protocol (documented in its module docstring,
+with the source), keeps what it received, and offers extra ``/_sim/…`` endpoints for tests to
+inspect it and to inject faults.
 
-They use only the standard library and no Django, so they run the same under ``hcmgov sim NAME``
-(for a developer or a demo) and inside a test through :func:`running`::
+They use no Django and little beyond the standard library (the e-ID signs its tokens with joserfc),
+so they run the same under ``hcmgov sim NAME`` (for a developer or a demo) and inside a test
+through :func:`running`::
 
     with running("sms") as base_url:
         ...  # point the adapter at base_url and talk HTTP to it

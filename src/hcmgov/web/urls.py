@@ -1,6 +1,6 @@
 from django.urls import path
 
-from hcmgov.web import applicant, office, views
+from hcmgov.web import admin_officials, applicant, eid, office, security, views
 
 app_name = "web"
 urlpatterns = [
@@ -17,7 +17,16 @@ urlpatterns = [
     path("ho-so/<str:code>/phieu-xin-loi-<int:number>.pdf", applicant.apology_pdf, name="apology_pdf"),
     path("tra-cuu/", views.track, name="track"),
     path("dang-nhap/", views.LoginView.as_view(), name="login"),
+    path("dang-nhap/vneid/", eid.eid_start, name="eid_start"),
+    path("dang-nhap/vneid/callback/", eid.eid_callback, name="eid_callback"),
     path("dang-xuat/", views.logout_view, name="logout"),
+    path("tai-khoan/", security.account, name="account"),
+    path("tai-khoan/xac-thuc/", security.two_factor, name="two_factor"),
+    path("tai-khoan/xac-thuc/dang-ky/", security.two_factor_setup, name="two_factor_setup"),
+    path("tai-khoan/ma-du-phong/", security.backup_codes, name="backup_codes"),
+    path("tai-khoan/mat-khau/", security.password_change, name="password_change"),
+    path("tai-khoan/dang-xuat-moi-noi/", security.logout_everywhere, name="logout_everywhere"),
+    path("tai-khoan/dat-mat-khau/<uidb64>/<token>/", security.PasswordSetView.as_view(), name="password_set"),
     path("office/", office.queues, name="office"),
     path("office/tim-kiem/", office.search, name="office_search"),
     path("office/don-vi/", office.unit, name="office_unit"),
@@ -25,4 +34,7 @@ urlpatterns = [
     path("office/ho-so/<str:code>/", office.dossier, name="office_dossier"),
     path("office/ho-so/<str:code>/phieu-kiem-soat.pdf", office.control_sheet_pdf, name="office_control_sheet"),
     path("office/quy-trinh/<str:code>/", office.flows, name="office_flows"),
+    path("office/can-bo/", admin_officials.officials, name="officials"),
+    path("office/can-bo/moi/", admin_officials.official_new, name="official_new"),
+    path("office/can-bo/<int:user_id>/", admin_officials.official, name="official"),
 ]

@@ -14,17 +14,20 @@ from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from hcmgov.catalog import selectors as catalog
 from hcmgov.common import jsonform
-from hcmgov.common.access import applicant_required, login_required, public
+from hcmgov.common.access import applicant_required, login_required, public, second_factor_missing
 from hcmgov.common.errors import DomainError, NotFound
 from hcmgov.core import selectors as core
 from hcmgov.dossiers import documents, selectors, services
 from hcmgov.dossiers.files import Attachment
 from hcmgov.dossiers.selectors import STATUS_EN, Status
+from hcmgov.identity import eid
+from hcmgov.web import eid as eid_pages
 from hcmgov.web import schemaform
 from hcmgov.web.responses import pdf_response, visible_dossier
 
@@ -242,9 +245,20 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
     access = "public"
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "eid_enabled": eid.eid_enabled()}
+
+    def get_success_url(self) -> str:
+        # officials and administrators go on to their one-time code (web/security.py) first
+        url = super().get_success_url()
+        if second_factor_missing(self.request.user):
+            return f"{reverse(settings.SECOND_FACTOR_URL)}?{urlencode({'next': url})}"
+        return url
+
 
 @public
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
+    end_session = eid_pages.end_session_url(request)  # read before the session ends
     logout(request)
-    return redirect("web:home")
+    return redirect(end_session or "web:home")  # an e-ID login also ends at the provider
