@@ -20,6 +20,7 @@ from hcmgov.common.context import Actor, acting_as
 from hcmgov.core import selectors as core
 from hcmgov.core.loaders import agencies_load, units_load
 from hcmgov.dossiers import demo
+from hcmgov.identity import demo as identity_demo
 from hcmgov.identity import selectors as identity_read
 from hcmgov.identity import services as identity
 
@@ -79,6 +80,11 @@ class Command(BaseCommand):
         self.stdout.write(f"\nDemo logins (password for all: {demo.DEMO_PASSWORD}):")
         for login, who in logins:
             self.stdout.write(f"  {login:<26} {who}")
+        self.stdout.write(
+            "\nCán bộ và quản trị nhập thêm mã xác thực một lần / officials and the administrator also give a"
+            " one-time code:\n  hcmgov totp LOGIN   (or add the demo secret"
+            f" {identity_demo.demo_totp_secret()} to an authenticator app)"
+        )
 
     @transaction.atomic
     def _people(self, seed: int) -> tuple[list[tuple[str, str]], demo.Officials]:
@@ -96,6 +102,9 @@ class Command(BaseCommand):
                 full_name="Quản trị hệ thống",
                 email="admin@example.vn",
             )
+        admin = identity_read.user_by_username(username="admin")
+        assert admin is not None
+        identity_demo.demo_totp_device(user=admin)
         logins.append(("admin", "quản trị / administrator (/admin/)"))
         for i in range(1, CITIZENS + 1):
             username = f"congdan{i}"
@@ -129,6 +138,7 @@ class Command(BaseCommand):
                     full_name=NAMES.get(login) or jsonform.sample_name(random.Random(login)),
                     email=f"{login}@tphcm.gov.vn",
                 )
+                identity_demo.demo_totp_device(user=user)
                 if not identity_read.user_has_role(user=user, agency_id=agency.pk, roles={role}):
                     identity.role_assign(user=user, role=role, agency_id=agency.pk)
                 officials[(agency.pk, role)] = (user.pk, (user.full_name or login)[:150])
