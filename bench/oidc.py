@@ -14,6 +14,10 @@ workers, no task worker: the token endpoint queues nothing) → wrk with ``bench
 
     .venv/bin/python -m bench.oidc            # 20 s runs, 8 connections
     .venv/bin/python -m bench.oidc --quick    # 5 s runs: proves it works, numbers are rough
+    .venv/bin/python -m bench.oidc --tag before   # bench/results/oidc_*.before.json (an A/B pair)
+
+Each result file records the date, the machine (with the git commit), the server and bench command
+lines and the target.
 """
 
 from __future__ import annotations
@@ -107,14 +111,21 @@ def bench(server: run.Server, args: argparse.Namespace, name: str, lines: Path, 
         threads=args.threads,
     )
     result = run.summarise(raw, "200", args.connections, cpu)
+    # On a shared machine the throughput depends on the neighbours ("other" in the CPU shares);
+    # the CPU each request cost the server and PostgreSQL depends much less on them
+    cores, seconds, shares = cpu["cores"], cpu["seconds"], cpu["cpu_percent_of_all_cores"]
+    result["cpu_ms_per_request"] = {
+        part: round(shares[part] / 100 * cores * seconds * 1000 / max(result["ok"], 1), 2)
+        for part in ("web_server", "postgresql")
+    }
     result["target"] = TARGETS[name]
     result["meets_target"] = result["throughput_per_s"] >= TARGETS[name]["throughput_per_s"]
     return result
 
 
-def save(name: str, result: dict[str, Any], info: dict[str, Any]) -> None:
+def save(name: str, result: dict[str, Any], info: dict[str, Any], tag: str = "") -> None:
     run.RESULTS.mkdir(parents=True, exist_ok=True)
-    path = run.RESULTS / f"{name}.json"
+    path = run.RESULTS / (f"{name}.{tag}.json" if tag else f"{name}.json")
     path.write_text(json.dumps({"name": name, **info, **result}, indent=2, ensure_ascii=False) + "\n")
     run.log(f"{name}: {result['throughput_per_s']:,.0f}/s ok={result['ok']} errors={result['errors']} → {path}")
 
@@ -127,6 +138,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--codes", type=int, default=0, help="codes to issue beforehand (default: enough)")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "2")))
+    parser.add_argument(
+        "--blocking-threads",
+        type=int,
+        default=int(os.environ.get("THREADS", "2")),
+        help="granian's --blocking-threads (make serve: THREADS, default 2)",
+    )
+    parser.add_argument("--tag", default="", help="written as bench/results/oidc_*.<tag>.json (e.g. before, after)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_DB)
     parser.add_argument("--fixtures", type=Path, help=argparse.SUPPRESS)  # internal: run inside Django
     args = parser.parse_args()
@@ -152,6 +170,7 @@ def main() -> None:
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "quick": args.quick,
         "machine": run.machine(url),
+        "bench_command": " ".join([".venv/bin/python -m bench.oidc", *sys.argv[1:]]),
     }
     run.log("migrate, demo (agencies)")
     run.hcmgov(env, "migrate", "--noinput")
@@ -159,15 +178,20 @@ def main() -> None:
     run.log(f"fixtures: {codes:,} authorization codes, a machine client")
     made = run.django_script(env, "oidc.py", "--fixtures", str(run.WORK), "--codes", str(codes))
     run.log(f"fixtures: {made}")
-    info["server"] = {"command": f"granian --interface wsgi --workers {args.workers} --no-ws hcmgov.wsgi:application"}
-    server = run.Server(env, run.free_port(), args.workers, False)
+    extra = ["--blocking-threads", str(args.blocking_threads)]
+    info["server"] = {
+        "command": f"granian --interface wsgi --workers {args.workers} --no-ws {' '.join(extra)} "
+        "hcmgov.wsgi:application",
+        "as_make_serve": args.blocking_threads == 2,
+    }
+    server = run.Server(env, run.free_port(), args.workers, False, extra)
     with run.running(server):
         run.log(f"server up at {server.url}")
         for name, lines, mode in [
             ("oidc_client_credentials", run.WORK / "oidc_machine.txt", "random"),
             ("oidc_code_exchange", run.WORK / "oidc_codes.txt", "once"),
         ]:
-            save(name, bench(server, args, name, lines, mode), info)
+            save(name, bench(server, args, name, lines, mode), info, args.tag)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
+from hcmgov.audit.api import router as audit_statistics_router
 from hcmgov.catalog.api import router as catalog_router
 from hcmgov.common.errors import DomainError, Message
 from hcmgov.common.problem import STATUS_MESSAGES, problem_response
@@ -18,6 +19,7 @@ from hcmgov.core.api import router as core_router
 from hcmgov.dossiers.api import office_router, tracking_router
 from hcmgov.dossiers.api import router as dossiers_router
 from hcmgov.feedback.api import router as feedback_router
+from hcmgov.identity.api import me_router
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,8 @@ api.add_router("/", core_router)
 api.add_router("/dossiers", dossiers_router)
 api.add_router("/tracking", tracking_router)
 api.add_router("/office", office_router)
+api.add_router("/office/statistics", audit_statistics_router)
+api.add_router("/me", me_router)
 api.add_router("/", feedback_router)
 
 

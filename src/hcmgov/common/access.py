@@ -101,6 +101,11 @@ def is_official(user: Any) -> bool:
     return user.is_authenticated and user.kind == "official"
 
 
+def is_applicant_or_official(user: Any) -> bool:
+    """What the API's ``x-access: applicant-or-official`` admits (administrators are neither)."""
+    return is_applicant(user) or is_official(user)
+
+
 applicant_required = _require(APPLICANT, is_applicant)
 official_required = _require(OFFICIAL, is_official)
 staff_required = _require(STAFF, lambda u: u.is_staff)

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 
 from hcmgov.common import context
-from hcmgov.common.access import second_factor_missing
+from hcmgov.common.access import needs_second_factor, second_factor_missing
 
 PERSONAL_TOKEN_PREFIX = "hcm_"  # noqa: S105 - a prefix, not a secret; identity.services.api_token_issue; DOT's tokens are letters and digits
 
@@ -35,9 +35,32 @@ class BearerToken(HttpBearer):
         else:
             request.user = user
             # the actor middleware ran before the token was read: attribute this request's changes
-            # (audit events) to the token's owner; the middleware restores the context afterwards
-            context.set_actor(context.Actor(user_id=user.pk, label=user.get_username()))
+            # (audit events) to the token's owner, with how the token authenticates; the middleware
+            # restores the context afterwards
+            method, level = token_assurance(user, personal=kind == "personal")
+            context.set_actor(
+                context.Actor(
+                    user_id=user.pk,
+                    label=user.get_username(),
+                    auth_method=method,
+                    assurance_level=level,
+                    session_ref=context.secret_ref(token),
+                )
+            )
         return user
+
+
+def token_assurance(user: Any, *, personal: bool) -> tuple[str, int]:
+    """How a bearer token authenticates its holder, on the scale of ``common.context``: a personal
+    token or a machine client's secret is one factor; a person's token from the city's provider
+    is two for officials and administrators (the authorization endpoint asks their second factor
+    first) and one for anyone else (the token does not record the login that produced it)."""
+    if personal:
+        return context.AuthMethod.API_TOKEN, context.ONE_FACTOR
+    if getattr(user, "oauth_client_credentials", False):
+        return context.AuthMethod.OAUTH_CLIENT, context.ONE_FACTOR
+    level = context.MULTI_FACTOR if needs_second_factor(user) else context.ONE_FACTOR
+    return context.AuthMethod.OAUTH, level
 
 
 class Session(SessionAuth):

@@ -27,7 +27,7 @@ from hcmgov.common.errors import Message
 from hcmgov.common.problem import problem_response, status_problem
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-_ANONYMOUS = context.Actor(user_id=None, label="anonymous")
+_ANONYMOUS = context.Actor(user_id=None, label="anonymous", auth_method=context.AuthMethod.ANONYMOUS)
 
 
 def _refuse(request: HttpRequest, status: int, code: str, message: Message) -> HttpResponse:
@@ -133,9 +133,12 @@ class LanguageMiddleware:
 
 
 class ActorMiddleware:
-    """After authentication: attribute the request's changes to the logged-in user.
+    """After authentication: attribute the request's changes to the logged-in user, with how the
+    session logged in (``context.session_auth``): a password login whose second factor django-otp
+    has seen in this session counts as password and one-time code.
 
-    A visitor without a session cookie is anonymous: the session (and so the user) is not read."""
+    A visitor without a session cookie is anonymous: the session (and so the user) is not read.
+    A bearer token on the API replaces the actor when it is read (``common.apiauth``)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -158,9 +161,19 @@ def _actor(request: HttpRequest) -> context.Actor:
         and settings.SESSION_COOKIE_NAME not in request.COOKIES  # no session: AnonymousUser
     ):
         return _ANONYMOUS
-    if user.is_authenticated:
-        return context.Actor(user_id=user.pk, label=user.get_username())
-    return _ANONYMOUS
+    if not user.is_authenticated:
+        return _ANONYMOUS
+    session: Any = getattr(request, "session", {})
+    method, level, ref = context.session_auth(session, session_key=getattr(session, "session_key", None))
+    if method == context.AuthMethod.PASSWORD:
+        # django-otp's proof of the second factor, kept in the session (``is_verified``; read
+        # only for password logins: an official's access checks read it anyway)
+        is_verified = getattr(user, "is_verified", None)
+        if is_verified is not None and is_verified():
+            method, level = context.AuthMethod.PASSWORD_TOTP, max(level, context.MULTI_FACTOR)
+    return context.Actor(
+        user_id=user.pk, label=user.get_username(), auth_method=method, assurance_level=level, session_ref=ref
+    )
 
 
 class MessageMiddleware(DjangoMessageMiddleware):

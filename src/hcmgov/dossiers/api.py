@@ -11,6 +11,7 @@ from ninja import Field, Header, Query, Router, Schema
 from ninja import Status as Answer
 from ninja.pagination import paginate
 
+from hcmgov.common.access import is_applicant_or_official
 from hcmgov.common.apiauth import AUTH
 from hcmgov.common.errors import DomainError, FieldError, Message
 from hcmgov.common.pagination import CappedPages
@@ -174,7 +175,7 @@ def submit(
 
 @router.get(
     "",
-    response={200: list[DossierOut], **problems(401, 422)},
+    response={200: list[DossierOut], **problems(401, 403, 422)},
     openapi_extra=SIGNED_IN,
     summary="My dossiers, or my agencies' dossiers",
 )
@@ -182,6 +183,12 @@ def submit(
 def list_dossiers(
     request: HttpRequest, status: int | None = Query(None, ge=1, le=10), q: str = Query("", max_length=48)
 ) -> Any:
+    if not is_applicant_or_official(request.user):
+        raise DomainError(
+            "forbidden",
+            Message("Chỉ công dân, doanh nghiệp và cán bộ xem được hồ sơ.", "Only applicants and officials."),
+            403,
+        )
     if getattr(request.user, "kind", None) == "official":
         return selectors.dossier_list_for_official(user=request.user, status=status, q=q)
     qs = selectors.dossier_list_for_applicant(user=request.user)
@@ -400,8 +407,8 @@ class StatOut(Schema):
 
 @router.get(
     "/{code}/steps",
-    response={200: list[StepOut], **problems(401, 404)},
-    openapi_extra=SIGNED_IN,
+    response={200: list[StepOut], **problems(401, 403, 404)},
+    openapi_extra=OFFICIAL,
     summary="The dossier's steps (Form 05's content)",
 )
 def steps(request: HttpRequest, code: str) -> Any:
@@ -611,12 +618,11 @@ def statistics(
     by: str = Query("agency", pattern="^(agency|procedure|official|step|day)$"),
     kind: str = Query("dossier", pattern="^(dossier|step)$"),
 ) -> Any:
-    """Thống kê đúng hạn — over the agencies where the caller holds a role."""
+    """Thống kê đúng hạn — over the agencies (and procedure fields) the caller's roles cover."""
     _official(request)
     column = {"agency": "agency_id", "procedure": "procedure_id", "official": "official_id", "step": "step_key"}
     rows = selectors.processing_statistics(
-        start=start, end=end, kind=kind, by=column.get(by, "day"),
-        agency_ids=identity.user_agency_ids(user=request.user),
+        start=start, end=end, kind=kind, by=column.get(by, "day"), user=request.user,
     )  # fmt: skip
     return [
         {"key": str(r.key), "early": r.early, "on_time": r.on_time, "late": r.late, "on_time_rate": r.on_time_rate}

@@ -40,17 +40,44 @@ __all__ = ["STATUS_EN", "Channel", "Status"]  # value types other apps read, re-
 LIST_RELATED = ("procedure", "agency")
 
 
+def _applicants(user: Any) -> Q:
+    """The applicant's own dossiers and those of the businesses they represent now."""
+    ids = identity.user_applicant_ids(user=user)
+    return Q(applicant_id=ids[0]) if len(ids) == 1 else Q(applicant_id__in=ids)
+
+
 def dossier_list_for_applicant(*, user: Any) -> QuerySet[Dossier]:
-    return Dossier.objects.filter(applicant=user).select_related(*LIST_RELATED).order_by("-submitted_at", "-id")
+    """The dossiers a citizen or business sees on the portal: their own, and those of the
+    businesses the person represents now (none for anyone else)."""
+    return Dossier.objects.filter(_applicants(user)).select_related(*LIST_RELATED).order_by("-submitted_at", "-id")
+
+
+def _official_fields(user: Any) -> dict[int, frozenset[str] | None]:
+    """Agency → the procedure fields the official's roles cover there (None: every field)."""
+    return identity.fields_by_agency(identity.user_role_scopes(user=user))
+
+
+def _official_dossiers(user: Any) -> Q:
+    """The dossiers an official's roles cover: every dossier of an agency where a role covers
+    every field, and in an agency where their roles are limited to fields, the dossiers of
+    procedures in those fields. Agencies are grouped by their fields, so the condition has one term
+    per distinct set of fields, and none joins the procedures for an official without a limited role."""
+    whole: list[int] = []
+    limited: dict[frozenset[str], list[int]] = {}
+    for agency_id, fields in _official_fields(user).items():
+        if fields is None:
+            whole.append(agency_id)
+        else:
+            limited.setdefault(fields, []).append(agency_id)
+    scope = Q(agency_id__in=whole)
+    for fields, agencies in limited.items():
+        scope |= Q(agency_id__in=agencies, procedure__field__in=sorted(fields))
+    return scope
 
 
 def dossier_list_for_official(*, user: Any, status: int | None = None, q: str = "") -> QuerySet[Dossier]:
-    """Dossiers of the agencies where ``user`` holds a role (deny by default: none otherwise)."""
-    qs = (
-        Dossier.objects.filter(agency_id__in=identity.user_agency_ids(user=user))
-        .select_related(*LIST_RELATED)
-        .defer(*HEAVY)
-    )
+    """Dossiers of the agencies (and fields) where ``user`` holds a role (deny by default: none otherwise)."""
+    qs = Dossier.objects.filter(_official_dossiers(user)).select_related(*LIST_RELATED).defer(*HEAVY)
     if status:
         qs = qs.filter(status=status)
     if q:
@@ -63,19 +90,21 @@ def dossier_list_for_official(*, user: Any, status: int | None = None, q: str = 
 
 
 def dossier_visible_to(*, user: Any, code: str) -> Dossier:
-    """The dossier ``code`` if ``user`` may see it: its applicant, or an official of its agency."""
+    """The dossier ``code`` if ``user`` may see it: its applicant (or a person representing the
+    business that applied), or an official whose role covers its procedure's field in its agency or
+    in an agency taking part in one of its steps. Every page and API route of one dossier asks here."""
     dossier = (
         Dossier.objects.select_related("procedure", "procedure_version", "agency", "unit").filter(code=code).first()
     )
     if dossier is None or not user.is_authenticated:
         raise NotFound("hồ sơ", "Dossier")
-    if dossier.applicant_id == user.pk:
+    if identity.user_acts_for(user=user, applicant_id=dossier.applicant_id):
         return dossier
     if user.kind == "official":
-        agencies = identity.user_agency_ids(user=user)
-        if (
-            dossier.agency_id in agencies
-            or DossierStep.objects.filter(dossier=dossier, agency_id__in=agencies).exists()
+        field = dossier.procedure.field
+        agencies = [a for a, fields in _official_fields(user).items() if fields is None or field in fields]
+        if dossier.agency_id in agencies or (
+            agencies and DossierStep.objects.filter(dossier=dossier, agency_id__in=agencies).exists()
         ):
             return dossier  # its agency's officials, and those of an agency taking part in a step
     raise NotFound("hồ sơ", "Dossier")  # not 403: do not reveal that the code exists
@@ -261,19 +290,30 @@ QUEUES = {
 }
 
 
+HEADS = frozenset({"head", "agency_admin"})
+
+
 def _scope(user: Any) -> Q:
     """Open steps the official may work on: assigned to them, or unassigned in an (agency, role)
-    they hold; a head of division sees every open step of their agency. One term per role, so the
-    query stays small whatever the number of agencies."""
-    by_role: dict[str, list[int]] = {}
-    for agency_id, role in identity.user_role_pairs(user=user):
-        by_role.setdefault(role, []).append(agency_id)
+    they hold; a head of division sees every open step of their agency. One term per role (and per
+    set of fields), so the query stays small whatever the number of agencies.
+
+    A role limited to procedure fields adds the dossier's procedure to its term: a join only for
+    the officials who hold such a role (the steps carry no field), so every other official's queues
+    keep reading the partial indexes of open steps alone."""
+    scopes = identity.user_role_scopes(user=user)
     scope = Q(assignee_id=user.pk)
-    heads = by_role.pop("head", []) + by_role.pop("agency_admin", [])
-    if heads:
-        scope |= Q(agency_id__in=heads)
-    for role, agencies in by_role.items():
-        scope |= Q(assignee_id=None, role=role, agency_id__in=agencies)
+    terms: dict[tuple[str | None, frozenset[str] | None], list[int]] = {}  # (role, fields) → agencies
+    for agency_id, fields in identity.fields_by_agency(scopes, roles=set(HEADS)).items():
+        terms.setdefault((None, fields), []).append(agency_id)
+    for held in sorted({s.role for s in scopes} - HEADS):
+        for agency_id, fields in identity.fields_by_agency(scopes, roles={held}).items():
+            terms.setdefault((held, fields), []).append(agency_id)
+    for (role, fields), agencies in terms.items():
+        term = Q(agency_id__in=agencies) if role is None else Q(assignee_id=None, role=role, agency_id__in=agencies)
+        if fields is not None:
+            term &= Q(dossier__procedure__field__in=sorted(fields))
+        scope |= term
     return scope
 
 
@@ -331,12 +371,8 @@ def dossier_search(
     submitted_from: dt.date | None = None,
     submitted_to: dt.date | None = None,
 ) -> QuerySet[Dossier]:
-    """Back-office search over the dossiers of the official's agencies, newest first."""
-    qs = (
-        Dossier.objects.filter(agency_id__in=identity.user_agency_ids(user=user))
-        .select_related(*LIST_RELATED)
-        .defer(*HEAVY)
-    )
+    """Back-office search over the dossiers of the official's agencies (and fields), newest first."""
+    qs = Dossier.objects.filter(_official_dossiers(user)).select_related(*LIST_RELATED).defer(*HEAVY)
     if code.strip():
         qs = qs.filter(code__startswith=code.strip().upper())
     if applicant.strip():
@@ -429,18 +465,37 @@ def processing_statistics(
     by: str = "agency_id",
     agency_ids: list[int] | None = None,
     procedure_id: int | None = None,
+    user: Any = None,
 ) -> list[Timeliness]:
     """Early / on-time / late counts for a period, grouped ``by`` agency, procedure, official or
-    step — sums over the daily counts kept as dossiers and steps close (no pass over history)."""
+    step — sums over the daily counts kept as dossiers and steps close (no pass over history).
+    With ``user``, only what the official's roles cover: their agencies, and in an agency where
+    their roles are limited to procedure fields, those fields' procedures."""
     if by not in {"agency_id", "procedure_id", "official_id", "step_key", "day"}:
         raise ValueError(by)
     qs = ProcessingStat.objects.filter(kind=kind, day__gte=start, day__lte=end)
+    if user is not None:
+        qs = qs.filter(_official_statistics(user))
     if agency_ids is not None:
         qs = qs.filter(agency_id__in=agency_ids)
     if procedure_id is not None:
         qs = qs.filter(procedure_id=procedure_id)
     rows = qs.values(by).annotate(e=Sum("early"), o=Sum("on_time"), la=Sum("late")).order_by(by)
     return [Timeliness(key=r[by], early=r["e"], on_time=r["o"], late=r["la"]) for r in rows]
+
+
+def _official_statistics(user: Any) -> Q:
+    """``_official_dossiers`` for the daily counts, which keep the procedure's id, not its field."""
+    procedures = apps.get_model("catalog", "Procedure").objects  # a read-only subquery, through the registry
+    whole: list[int] = []
+    scope = Q(pk__in=[])
+    for agency_id, fields in _official_fields(user).items():
+        if fields is None:
+            whole.append(agency_id)
+        else:
+            ids = procedures.filter(field__in=sorted(fields)).values("pk")
+            scope |= Q(agency_id=agency_id, procedure_id__in=ids)
+    return scope | Q(agency_id__in=whole) if whole else scope
 
 
 def unit_load(*, agency_id: int) -> list[tuple[int | None, int, int]]:

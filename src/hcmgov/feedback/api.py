@@ -14,6 +14,7 @@ from ninja.errors import AuthenticationError
 from ninja.pagination import paginate
 from ninja.utils import check_csrf
 
+from hcmgov.common.access import is_applicant_or_official
 from hcmgov.common.apiauth import AUTH, BearerToken
 from hcmgov.common.errors import DomainError, Message
 from hcmgov.common.pagination import Pages
@@ -230,7 +231,7 @@ def submit(
 
 @router.get(
     "/feedback",
-    response={200: list[OfficeFeedbackOut], **problems(401, 422)},
+    response={200: list[OfficeFeedbackOut], **problems(401, 403, 422)},
     openapi_extra=SIGNED_IN,
     auth=AUTH,
     summary="My feedback, or my agencies' feedback",
@@ -243,6 +244,12 @@ def list_feedback(
 ) -> Any:
     """An official: the feedback of the agencies where they hold a handling role (open: soonest
     deadline first). A citizen or business: what they sent (``state`` and ``q`` ignored)."""
+    if not is_applicant_or_official(request.user):
+        raise DomainError(
+            "forbidden",
+            Message("Chỉ công dân, doanh nghiệp và cán bộ xem được phản ánh.", "Only applicants and officials."),
+            403,
+        )
     if getattr(request.user, "kind", None) == "official":
         return selectors.feedback_list_for_official(user=request.user, state=state, q=q)
     return selectors.feedback_list_for_author(user=request.user)

@@ -470,7 +470,7 @@ def _dossier(author: Any | None, code: Any, secret: Any, errors: list[FieldError
             dossier = dossiers.dossier_visible_to(user=author, code=code)
         except NotFound:
             dossier = None
-        if dossier is None or dossier.applicant_id != author.pk:
+        if dossier is None or not identity.user_acts_for(user=author, applicant_id=dossier.applicant_id):
             errors.append(not_found)
             return ""
         return dossier.code
@@ -726,7 +726,7 @@ def rating_submit(
             403,
         )
     dossier = dossiers.dossier_visible_to(user=applicant, code=str(dossier_code).strip()[:48])  # 404 otherwise
-    if dossier.applicant_id != applicant.pk:
+    if not identity.user_acts_for(user=applicant, applicant_id=dossier.applicant_id):  # or its representative
         raise _refuse(
             "forbidden",
             "Chỉ người nộp hồ sơ được đánh giá việc giải quyết hồ sơ.",

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
+
+from hcmgov.common.errors import Message
+from hcmgov.identity.purposes import category_name, purpose_name
 
 
 class UserKind(models.TextChoices):
@@ -107,3 +111,57 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.user_id})"
+
+
+class ConsentSource(models.TextChoices):
+    PORTAL = "portal", "Cổng dịch vụ công"
+    EID = "eid", "Định danh điện tử (VNeID)"
+    DESK = "desk", "Bộ phận một cửa"
+    API = "api", "Ứng dụng qua API"
+
+
+class Consent(models.Model):
+    """A person's agreement that their data of ``data_categories`` be used for ``purpose`` (a code
+    of ``identity.purposes``) by ``recipient`` (an agency's or system's code), from ``granted_at``
+    until ``expires_at`` or until they withdraw it (Decree 13/2023/NĐ-CP, Art. 11-12). Withdrawn
+    and expired consents stay, as the record of what was agreed; one consent at most is in force
+    per person, purpose and recipient (a new grant renews it)."""
+
+    subject = models.ForeignKey(User, on_delete=models.CASCADE, related_name="consents")
+    purpose = models.CharField(max_length=40)
+    recipient = models.CharField(max_length=80, help_text="Code of the agency or system the data goes to")
+    recipient_name = models.CharField(max_length=200, blank=True)
+    data_categories = models.JSONField(default=list)
+    legal_basis = models.TextField(blank=True)
+    granted_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=12, choices=ConsentSource.choices, default=ConsentSource.PORTAL)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject", "purpose", "recipient"],
+                condition=models.Q(withdrawn_at__isnull=True),
+                name="consent_one_in_force",
+            )
+        ]  # its partial index also serves ``consent_active``; the list reads the subject's foreign key index
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} {self.purpose} → {self.recipient}"
+
+    @property
+    def in_force(self) -> bool:
+        """Granted, not withdrawn, not expired: now."""
+        now = timezone.now()
+        return (
+            self.withdrawn_at is None and self.granted_at <= now and (self.expires_at is None or self.expires_at > now)
+        )
+
+    @property
+    def purpose_label(self) -> Message:
+        return purpose_name(self.purpose)
+
+    @property
+    def category_labels(self) -> list[Message]:
+        return [category_name(code) for code in self.data_categories]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from hcmgov.identity.models import Role, RoleAssignment, User, UserKind
+from hcmgov.common import context
+from hcmgov.identity.models import Consent, Representation, Role, RoleAssignment, User, UserKind
 
 
 def user_agency_ids(*, user: Any, roles: set[str] | None = None) -> list[int]:
@@ -22,8 +24,13 @@ def user_agency_ids(*, user: Any, roles: set[str] | None = None) -> list[int]:
     return list(qs.values_list("agency_id", flat=True).distinct())
 
 
-def user_has_role(*, user: Any, agency_id: int, roles: set[str]) -> bool:
-    return RoleAssignment.objects.filter(user=user, agency_id=agency_id, role__in=roles).exists()
+def user_has_role(*, user: Any, agency_id: int, roles: set[str], field: str | None = None) -> bool:
+    """Whether ``user`` holds one of ``roles`` in the agency; with ``field``, a role covering that
+    procedure field (its own field, or blank: every field)."""
+    qs = RoleAssignment.objects.filter(user=user, agency_id=agency_id, role__in=roles)
+    if field is not None:
+        qs = qs.filter(field__in=["", field])
+    return qs.exists()
 
 
 def user_by_username(*, username: str) -> User | None:
@@ -96,3 +103,129 @@ def backup_codes_left(*, user: Any) -> int:
 def role_choices() -> list[tuple[str, str]]:
     """The roles an official may hold, with their Vietnamese names."""
     return list(Role.choices)
+
+
+# --- who may see and act on what (deny by default) ------------------------------------------------
+
+
+def user_represented_ids(*, user: Any) -> list[int]:
+    """The business accounts ``user`` represents now (a representation in force: begun, and not
+    ended or ending later), whose dossiers they see and act on besides their own."""
+    if not user.is_authenticated or user.kind != UserKind.CITIZEN:
+        return []
+    cached = _per_request(user, "_represented_ids")
+    if cached is not None:
+        return cached
+    now = timezone.now()
+    ids = list(
+        Representation.objects.filter(person=user, valid_from__lte=now)
+        .filter(Q(valid_to=None) | Q(valid_to__gt=now))
+        .values_list("business_id", flat=True)
+        .order_by("business_id")
+    )
+    return _keep(user, "_represented_ids", ids)
+
+
+def user_applicant_ids(*, user: Any) -> list[int]:
+    """The applicants ``user`` may act as: themselves and the businesses they represent now.
+    The one answer to "may this person see or act on this applicant's dossier"."""
+    if not user.is_authenticated or user.kind not in {UserKind.CITIZEN, UserKind.BUSINESS}:
+        return []
+    return [user.pk, *user_represented_ids(user=user)]
+
+
+def user_acts_for(*, user: Any, applicant_id: int) -> bool:
+    """Whether ``user`` may act as the applicant ``applicant_id`` (see ``user_applicant_ids``)."""
+    return applicant_id in user_applicant_ids(user=user)
+
+
+@dataclass(frozen=True)
+class RoleScope:
+    """What one role assignment covers: a role in an agency, for the procedures of one field
+    (``field`` blank: every field)."""
+
+    agency_id: int
+    role: str
+    field: str
+
+
+def user_role_scopes(*, user: Any) -> tuple[RoleScope, ...]:
+    """The (agency, role, field) of each role ``user`` holds today. Read once per request: the
+    back office's reads (visibility, queues, search, statistics) all ask."""
+    if not user.is_authenticated or user.kind != UserKind.OFFICIAL:
+        return ()
+    cached = _per_request(user, "_role_scopes")
+    if cached is not None:
+        return cached
+    today = timezone.localdate()
+    rows = (
+        RoleAssignment.objects.filter(user=user)
+        .exclude(valid_from__gt=today)
+        .exclude(valid_to__lt=today)
+        .values_list("agency_id", "role", "field")
+        .order_by("agency_id", "role", "field")
+    )
+    return _keep(user, "_role_scopes", tuple(RoleScope(a, r, f) for a, r, f in rows))
+
+
+def fields_by_agency(
+    scopes: tuple[RoleScope, ...], *, roles: set[str] | None = None
+) -> dict[int, frozenset[str] | None]:
+    """For each agency of ``scopes`` (where one of ``roles`` is held, any role if None): the
+    procedure fields covered there, or None when a role there covers every field."""
+    everything: set[int] = set()
+    fields: dict[int, set[str]] = {}
+    for s in scopes:
+        if roles is None or s.role in roles:
+            if s.field:
+                fields.setdefault(s.agency_id, set()).add(s.field)
+            else:
+                everything.add(s.agency_id)
+    out: dict[int, frozenset[str] | None] = {a: frozenset(f) for a, f in fields.items()}
+    out.update(dict.fromkeys(everything))
+    return out
+
+
+def _per_request(user: Any, name: str) -> Any:
+    """A value kept on the request's user object for this request only (none outside a request:
+    tasks and tests read afresh)."""
+    request_id = context.get_request_id()
+    kept = getattr(user, name, None)
+    if request_id and kept is not None and kept[0] == request_id:
+        return kept[1]
+    return None
+
+
+def _keep(user: Any, name: str, value: Any) -> Any:
+    request_id = context.get_request_id()
+    if request_id:
+        setattr(user, name, (request_id, value))
+    return value
+
+
+# --- consent to share one's data (identity.purposes) ---------------------------------------------
+
+
+def consent_active(
+    *, user: Any, purpose: str, recipient: str | None = None, category: str | None = None
+) -> Consent | None:
+    """The consent of ``user`` in force now for ``purpose`` (to ``recipient``, covering data
+    ``category``, when given), or None: what any use of a person's data that rests on their consent
+    asks first. A consent is in force from its grant until it expires or is withdrawn."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    now = timezone.now()
+    qs = Consent.objects.filter(subject=user, purpose=purpose, withdrawn_at__isnull=True, granted_at__lte=now).exclude(
+        expires_at__lte=now
+    )
+    if recipient is not None:
+        qs = qs.filter(recipient=recipient)
+    for consent in qs.order_by("-granted_at", "-id"):
+        if category is None or category in consent.data_categories:
+            return consent
+    return None
+
+
+def consents_of(*, user: Any) -> list[Consent]:
+    """Every consent ``user`` has given, in force or not (``Consent.in_force``), newest first."""
+    return list(Consent.objects.filter(subject=user).order_by("-granted_at", "-id"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import secrets
@@ -15,6 +16,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -24,7 +26,17 @@ from hcmgov.audit.services import audit_record, audited
 from hcmgov.catalog.selectors import procedure_fields
 from hcmgov.common.errors import DomainError, FieldError, Message, NotFound
 from hcmgov.identity.eid import EidBusiness, EidIdentity, EidRefused
-from hcmgov.identity.models import ApiToken, Representation, Role, RoleAssignment, User, UserKind
+from hcmgov.identity.models import (
+    ApiToken,
+    Consent,
+    ConsentSource,
+    Representation,
+    Role,
+    RoleAssignment,
+    User,
+    UserKind,
+)
+from hcmgov.identity.purposes import CATEGORIES, LEGAL_BASIS, PURPOSES
 from hcmgov.notifications.services import notification_queue
 
 
@@ -113,6 +125,7 @@ def _user_columns() -> list[str]:
 
 BACKUP_CODES = 10
 FIELD_MAX = 60  # RoleAssignment.field's max_length
+CONSENT_RECIPIENT_MAX = 80  # Consent.recipient's max_length
 
 
 def totp_enrol_start(*, user: User) -> TOTPDevice:
@@ -463,3 +476,99 @@ def user_profile_update(*, user: User, **changes: Any) -> User:
         setattr(user, name, value)
     user.save(update_fields=list(changes))
     return user
+
+
+# --- consent to share one's data (Decree 13/2023/NĐ-CP, Art. 11-12; identity.purposes) -------------
+
+CONSENT_FIELDS = (
+    "subject",
+    "purpose",
+    "recipient",
+    "data_categories",
+    "legal_basis",
+    "granted_at",
+    "expires_at",
+    "withdrawn_at",
+    "source",
+)
+
+
+def _consent_invalid(field: str, vi: str, en: str) -> DomainError:
+    message = Message(vi, en)
+    return DomainError("consent_invalid", message, 422, [FieldError(field, "invalid", message)])
+
+
+@audited("consent.grant", fields=CONSENT_FIELDS)
+def consent_grant(
+    *,
+    subject: User,
+    purpose: str,
+    recipient: str,
+    data_categories: list[str],
+    recipient_name: str = "",
+    legal_basis: str = "",
+    expires_at: dt.datetime | None = None,
+    source: str = ConsentSource.PORTAL,
+) -> Consent:
+    """Record that ``subject`` agrees to share their data of ``data_categories`` for ``purpose``
+    with ``recipient``, until ``expires_at`` (None: until withdrawn).
+
+    One consent is in force per person, purpose and recipient: granting again with the same terms
+    while it is in force changes nothing (no second event); with other terms, or once it has
+    expired, renews it in place from now (each grant's event keeps the terms it set)."""
+    now = timezone.now()
+    categories = sorted(set(data_categories))
+    if purpose not in PURPOSES:
+        raise _consent_invalid("purpose", "Mục đích không có trong danh mục.", "Unknown purpose.")
+    if not categories or any(c not in CATEGORIES for c in categories):
+        raise _consent_invalid("data_categories", "Loại dữ liệu không hợp lệ.", "Unknown or no data categories.")
+    if not recipient.strip() or len(recipient) > CONSENT_RECIPIENT_MAX:
+        raise _consent_invalid("recipient", "Thiếu bên nhận dữ liệu.", "The recipient is missing or too long.")
+    if expires_at is not None and expires_at <= now:
+        raise _consent_invalid("expires_at", "Thời hạn đã qua.", "The expiry is in the past.")
+    if source not in ConsentSource.values:
+        raise _consent_invalid("source", "Nguồn không hợp lệ.", "Unknown source.")
+    terms: dict[str, Any] = {
+        "recipient_name": recipient_name[:200],
+        "data_categories": categories,
+        "legal_basis": legal_basis or LEGAL_BASIS,
+        "expires_at": expires_at,
+        "source": source,
+    }
+    in_force = Consent.objects.select_for_update().filter(
+        subject=subject, purpose=purpose, recipient=recipient, withdrawn_at__isnull=True
+    )
+    consent = in_force.first()
+    if consent is None:
+        try:
+            with transaction.atomic():
+                return Consent.objects.create(
+                    subject=subject, purpose=purpose, recipient=recipient, granted_at=now, **terms
+                )
+        except IntegrityError:  # the same grant, concurrently (a double click): renew what it made
+            consent = in_force.get()
+    unchanged = all(getattr(consent, name) == value for name, value in terms.items())
+    if unchanged and (consent.expires_at is None or consent.expires_at > now):
+        consent._audit_skip = True  # type: ignore[attr-defined]
+        return consent
+    for name, value in terms.items():
+        setattr(consent, name, value)
+    consent.granted_at = now
+    consent.save(update_fields=[*terms, "granted_at"])
+    return consent
+
+
+@audited("consent.withdraw", fields=CONSENT_FIELDS)
+def consent_withdraw(*, subject: User, consent_id: int) -> Consent:
+    """``subject`` withdraws one of their consents: from now on it is not in force
+    (``consent_active``). Withdrawing again changes nothing and records nothing; someone else's
+    consent is not found."""
+    consent = Consent.objects.select_for_update().filter(pk=consent_id, subject=subject).first()
+    if consent is None:
+        raise NotFound("sự đồng ý", "Consent")
+    if consent.withdrawn_at is not None:
+        consent._audit_skip = True  # type: ignore[attr-defined]
+        return consent
+    consent.withdrawn_at = timezone.now()
+    consent.save(update_fields=["withdrawn_at"])
+    return consent

@@ -74,6 +74,9 @@ def eid_callback(request: HttpRequest) -> HttpResponse:
     except eid.EidRefused as exc:
         return _refused(request, exc)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    # how this login authenticated, for every transaction of the session: the e-ID's levels 1-2
+    # are the platform's assurance levels 1-2 (common.context)
+    context.session_login_record(request.session, method=context.AuthMethod.EID, level=vouched.level)
     request.session[eid.SESSION_ID_TOKEN] = vouched.id_token
     if vouched.business is not None:
         request.session[SESSION_ACTING_FOR] = vouched.business.tax_code

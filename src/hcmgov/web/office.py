@@ -238,9 +238,11 @@ def unit(request: HttpRequest) -> HttpResponse:
     load = selectors.unit_load(agency_id=agency.pk)
     names = {u.pk: u for u in identity.users_with_role(agency_id=agency.pk, roles=set(flow_rules.ROLES))}
     by_official = selectors.processing_statistics(
-        start=start, end=end, kind="step", by="official_id", agency_ids=[agency.pk]
+        start=start, end=end, kind="step", by="official_id", agency_ids=[agency.pk], user=request.user
     )
-    by_procedure = selectors.processing_statistics(start=start, end=end, by="procedure_id", agency_ids=[agency.pk])
+    by_procedure = selectors.processing_statistics(
+        start=start, end=end, by="procedure_id", agency_ids=[agency.pk], user=request.user
+    )
     return render(
         request,
         "web/office_unit.html",
@@ -251,7 +253,9 @@ def unit(request: HttpRequest) -> HttpResponse:
             "load": [(names.get(a) if a else None, n, late) for a, n, late in load],
             "by_official": [(names.get(s.key), s) for s in by_official],
             "by_procedure": by_procedure,
-            "total": selectors.processing_statistics(start=start, end=end, by="agency_id", agency_ids=[agency.pk]),
+            "total": selectors.processing_statistics(
+                start=start, end=end, by="agency_id", agency_ids=[agency.pk], user=request.user
+            ),
         },
     )
 

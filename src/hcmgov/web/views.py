@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from hcmgov.catalog import selectors as catalog
@@ -27,6 +28,8 @@ from hcmgov.dossiers import documents, selectors, services
 from hcmgov.dossiers.files import Attachment
 from hcmgov.dossiers.selectors import STATUS_EN, Status
 from hcmgov.identity import eid
+from hcmgov.identity import selectors as identity_read
+from hcmgov.identity import services as identity
 from hcmgov.web import eid as eid_pages
 from hcmgov.web import schemaform
 from hcmgov.web.responses import pdf_response, visible_dossier
@@ -238,6 +241,33 @@ def track(request: HttpRequest) -> HttpResponse:
         },
         status=404 if not_found else 200,
     )
+
+
+@applicant_required
+@never_cache
+@require_http_methods(["GET"])
+def consents(request: HttpRequest) -> HttpResponse:
+    """Chia sẻ dữ liệu: what sharing of their data the person agreed to, in force or past, with a
+    button to withdraw each one in force (Decree 13/2023/NĐ-CP, Art. 12)."""
+    given = identity_read.consents_of(user=request.user)
+    return render(
+        request,
+        "web/consents.html",
+        {"in_force": [c for c in given if c.in_force], "past": [c for c in given if not c.in_force]},
+    )
+
+
+@applicant_required
+@require_POST
+def consent_withdraw(request: HttpRequest, consent_id: int) -> HttpResponse:
+    """Withdraw a consent; again, or someone else's: nothing changes (someone else's is not found)."""
+    user: Any = request.user
+    try:
+        identity.consent_withdraw(subject=user, consent_id=consent_id)
+    except NotFound:
+        raise Http404("consent") from None
+    messages.success(request, "Đã rút lại sự đồng ý." if _lang(request) == "vi" else "Your consent is withdrawn.")
+    return redirect("web:consents")
 
 
 class LoginView(auth_views.LoginView):

@@ -34,6 +34,8 @@ from hcmgov.identity import selectors as identity
 
 # --- ending early, apologies, comments ---------------------------------------------------------
 
+LEADERSHIP = {"head", "leader", "agency_admin"}  # who stops processing and signs apologies
+
 
 def _cancel_flow(locked: Dossier, *, now: dt.datetime, outcome: str) -> None:
     DossierStep.objects.filter(dossier=locked, state=StepState.OPEN).update(
@@ -53,9 +55,9 @@ def dossier_withdraw(*, dossier: Dossier, by: Any, reason: str, now: dt.datetime
     now = now or timezone.now()
     reason = _reason(reason)
     locked = _lock(dossier)
-    own = locked.applicant_id == by.pk
+    own = identity.user_acts_for(user=by, applicant_id=locked.applicant_id)  # or a representative of it
     if not own and not identity.user_has_role(
-        user=by, agency_id=locked.agency_id, roles={"receiver", "head", "agency_admin"}
+        user=by, agency_id=locked.agency_id, roles={"receiver", "head", "agency_admin"}, field=locked.procedure.field
     ):
         raise _refuse("forbidden", "Bạn không được rút hồ sơ này.", "You may not withdraw this dossier.", 403)
     if locked.status not in {Status.NEW, Status.RECEIVED, Status.IN_PROGRESS, Status.SUPPLEMENT_REQUESTED}:
@@ -79,7 +81,9 @@ def dossier_stop(*, dossier: Dossier, official: Any, reason: str, now: dt.dateti
     now = now or timezone.now()
     reason = _reason(reason)
     locked = _lock(dossier)
-    if not identity.user_has_role(user=official, agency_id=locked.agency_id, roles={"head", "leader", "agency_admin"}):
+    if not identity.user_has_role(
+        user=official, agency_id=locked.agency_id, roles=LEADERSHIP, field=locked.procedure.field
+    ):
         raise _refuse(
             "forbidden",
             "Chỉ lãnh đạo cơ quan được dừng xử lý hồ sơ.",
@@ -111,7 +115,9 @@ def dossier_apologize(
     now = now or timezone.now()
     reason = _reason(reason)
     locked = _lock(dossier)
-    if not identity.user_has_role(user=official, agency_id=locked.agency_id, roles={"head", "leader", "agency_admin"}):
+    if not identity.user_has_role(
+        user=official, agency_id=locked.agency_id, roles=LEADERSHIP, field=locked.procedure.field
+    ):
         raise _refuse(
             "forbidden",
             "Chỉ lãnh đạo cơ quan được ký phiếu xin lỗi.",
@@ -162,7 +168,10 @@ def dossier_comment(*, dossier: Dossier, official: Any, text: str, now: dt.datet
         dossier.agency_id
     }
     if not any(
-        identity.user_has_role(user=official, agency_id=a, roles=set(flows.ROLES) | {"agency_admin"}) for a in agencies
+        identity.user_has_role(
+            user=official, agency_id=a, roles=set(flows.ROLES) | {"agency_admin"}, field=dossier.procedure.field
+        )
+        for a in agencies
     ):
         raise _refuse("forbidden", "Bạn không xử lý hồ sơ này.", "You do not handle this dossier.", 403)
     return DossierComment.objects.create(

@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from django.db.models import F
 from django.utils import timezone
 
 from hcmgov.audit.services import audited
@@ -184,7 +185,8 @@ def _check_holder(step: DossierStep, official: Any) -> None:
     """The official must hold the step's role in the step's agency; an assigned step is the
     assignee's (the head of division may act on any step of the unit)."""
     roles = {step.role, "agency_admin"}
-    if not identity.user_has_role(user=official, agency_id=step.agency_id, roles=roles | {"head"}):
+    field = step.dossier.procedure.field  # a role limited to procedure fields covers only theirs
+    if not identity.user_has_role(user=official, agency_id=step.agency_id, roles=roles | {"head"}, field=field):
         raise _refuse(
             "forbidden",
             f"Bạn không giữ vai trò «{flows.ROLES[step.role].vi}» tại cơ quan xử lý bước này.",
@@ -399,9 +401,8 @@ def dossier_refuse(*, dossier: Dossier, official: Any, reason: str, now: dt.date
 
 
 def _desk_action(*, dossier: Dossier, official: Any, action: str, note: str, now: dt.datetime | None) -> Dossier:
-    if not identity.user_has_role(
-        user=official, agency_id=dossier.agency_id, roles={"receiver", "head", "agency_admin"}
-    ):
+    desk, field = {"receiver", "head", "agency_admin"}, dossier.procedure.field
+    if not identity.user_has_role(user=official, agency_id=dossier.agency_id, roles=desk, field=field):
         raise _refuse(
             "forbidden",
             "Bạn không có quyền tiếp nhận hồ sơ của cơ quan này.",
@@ -465,11 +466,15 @@ def step_assign(*, step_ids: Iterable[int], assignee: Any, by: Any) -> int:
     (or the agency's administrator) assigns any open step of the agency; an official may take
     (assign to themselves) an unassigned step of their role. Returns how many were assigned."""
     count = 0
-    for step in DossierStep.objects.filter(pk__in=list(step_ids), state=StepState.OPEN).select_related("dossier"):
-        is_head = identity.user_has_role(user=by, agency_id=step.agency_id, roles={"head", "agency_admin"})
-        if not is_head and not (by.pk == assignee.pk and step.assignee_id is None):
+    steps = DossierStep.objects.filter(pk__in=list(step_ids), state=StepState.OPEN).select_related("dossier")
+    for step in steps.annotate(field=F("dossier__procedure__field")):
+        # a role limited to procedure fields neither takes nor hands out steps of other fields
+        field = step.field
+        is_head = identity.user_has_role(user=by, agency_id=step.agency_id, roles={"head", "agency_admin"}, field=field)
+        holds = identity.user_has_role(user=assignee, agency_id=step.agency_id, roles={step.role}, field=field)
+        if not is_head and not (by.pk == assignee.pk and step.assignee_id is None and holds):
             raise _refuse("forbidden", "Bạn không được phân công bước này.", "You may not assign this step.", 403)
-        if not identity.user_has_role(user=assignee, agency_id=step.agency_id, roles={step.role}):
+        if not holds:
             raise _refuse(
                 "assignee_role",
                 f"{_label(assignee)} không giữ vai trò «{flows.ROLES[step.role].vi}» tại cơ quan này.",

@@ -36,6 +36,7 @@ from hcmgov.dossiers.services.processing import (
     _refuse,
     _save,
 )
+from hcmgov.identity import selectors as identity
 
 # --- supplements ----------------------------------------------------------------------------------
 
@@ -120,7 +121,7 @@ def dossier_supplement(
         )
     if "\x00" in note:
         raise _refuse("invalid_character", "Nội dung có ký tự không hợp lệ.", "The text has an invalid character.", 400)
-    if dossier.applicant_id != applicant.pk:
+    if not identity.user_acts_for(user=applicant, applicant_id=dossier.applicant_id):
         raise _refuse("forbidden", "Đây không phải hồ sơ của bạn.", "This is not your dossier.", 403)
     rows, stored = _save_files(dossier, attachments, now=now)
     try:
@@ -136,7 +137,7 @@ def _supplement(
     *, dossier: Dossier, applicant: Any, note: str, documents: list[DossierDocument], now: dt.datetime
 ) -> Dossier:
     locked = _lock(dossier)
-    if locked.applicant_id != applicant.pk:
+    if not identity.user_acts_for(user=applicant, applicant_id=locked.applicant_id):
         raise _refuse("forbidden", "Đây không phải hồ sơ của bạn.", "This is not your dossier.", 403)
     request = SupplementRequest.objects.filter(dossier=locked, answered_at=None).order_by("-requested_at").first()
     if locked.status != Status.SUPPLEMENT_REQUESTED or request is None or locked.suspended_at is None:

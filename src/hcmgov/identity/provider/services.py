@@ -101,7 +101,8 @@ def oauth_token_user(*, raw: str, url: str) -> tuple[User | None, str]:
     """The account a DOT access token acts as on the API at ``url``, or None and why not.
 
     A token acts as the person who consented (authorization code) or, from client credentials,
-    as the machine client's service account. It must carry the scope ``hcmgov.api``, be unexpired,
+    as the machine client's service account (the user then has ``oauth_client_credentials`` set:
+    the audit trail records the method). It must carry the scope ``hcmgov.api``, be unexpired,
     and, when it names resources (RFC 8707), name this API."""
     checksum = identity.token_digest(raw)  # DOT's token_checksum: the SHA-256 of the token
     now = identity._clock()
@@ -116,16 +117,21 @@ def oauth_token_user(*, raw: str, url: str) -> tuple[User | None, str]:
         user, reason = _token_account(token, url)
         if user is None:
             return None, reason
+        machine = token.user is None
         if token.resource:
+            user.oauth_client_credentials = machine  # type: ignore[attr-defined]
             return user, ""
         left = (token.expires - timezone.now()).total_seconds()
-        kept = (now + min(identity.TOKEN_CACHE_SECONDS, left), tuple(getattr(user, c) for c in _columns()))
+        kept = (now + min(identity.TOKEN_CACHE_SECONDS, left), (*(getattr(user, c) for c in _columns()), machine))
         with _cache_lock:
             _cache.pop(checksum, None)
             while len(_cache) >= identity.TOKEN_CACHE_MAX:
                 del _cache[next(iter(_cache))]
             _cache[checksum] = kept
-    return User.from_db(User.objects.db, _columns(), kept[1]), ""
+    *row, machine = kept[1]
+    user = User.from_db(User.objects.db, _columns(), row)
+    user.oauth_client_credentials = machine  # type: ignore[attr-defined]
+    return user, ""
 
 
 def _token_account(token: Any, url: str) -> tuple[User | None, str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.urls import path
 from oauth2_provider import views as dot
 
-from hcmgov.identity.provider.views import CityAuthorizationView, CityLogoutView
+from hcmgov.identity.provider.views import CityAuthorizationView, CityLogoutView, CityTokenView
 
 app_name = "oauth2_provider"
 urlpatterns = [
@@ -21,7 +21,7 @@ urlpatterns = [
     ),
     path(".well-known/oauth-authorization-server", dot.OAuthServerMetadataView.as_view(), name="oauth-server-metadata"),
     path("o/authorize/", CityAuthorizationView.as_view(), name="authorize"),
-    path("o/token/", dot.TokenView.as_view(), name="token"),
+    path("o/token/", CityTokenView.as_view(), name="token"),
     path("o/revoke_token/", dot.RevokeTokenView.as_view(), name="revoke-token"),
     path("o/introspect/", dot.IntrospectTokenView.as_view(), name="introspect"),
     path("o/userinfo/", dot.UserInfoView.as_view(), name="user-info"),

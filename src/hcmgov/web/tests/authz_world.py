@@ -1,0 +1,102 @@
+"""The objects and the actors the authorization matrices run over (pages:
+``test_authorization_matrix.py`` here; the API: ``tests/api/test_authorization_matrix.py``).
+
+Citizen A submits two dossiers at agency X: the first is received, waits for a supplement and
+carries an apology (so every Form 01-04 of it exists); the second was refused (Form 03). A sent
+feedback to X and gave a consent. The actors: anonymous, another citizen, an official holding
+every role in another agency, an official holding every role in X but only for another procedure
+field, A, the right official (every role in X, every field), and a platform administrator."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from hcmgov.core.tests.factories import AgencyFactory
+from hcmgov.core.workcalendar import default_calendar
+from hcmgov.dossiers import services
+from hcmgov.dossiers.models import DossierStep
+from hcmgov.feedback import services as feedback_services
+from hcmgov.identity import services as identity_services
+from hcmgov.identity.tests.factories import RoleAssignmentFactory, UserFactory
+
+ANONYMOUS = "anonymous"
+OTHER_CITIZEN = "other citizen"
+OTHER_OFFICIAL = "official of another agency"
+OTHER_FIELD = "official of the agency, another field"
+APPLICANT = "the applicant"
+RIGHT_OFFICIAL = "the right official"
+ADMIN = "administrator"
+ACTORS = (ANONYMOUS, OTHER_CITIZEN, OTHER_OFFICIAL, OTHER_FIELD, APPLICANT, RIGHT_OFFICIAL, ADMIN)
+CITIZENS = {OTHER_CITIZEN, APPLICANT}
+OFFICIALS = {OTHER_OFFICIAL, OTHER_FIELD, RIGHT_OFFICIAL}
+SIGNED_IN = set(ACTORS) - {ANONYMOUS}
+
+ROLES = ("receiver", "specialist", "head", "leader", "clerk", "agency_admin")
+ANOTHER_FIELD = "Lĩnh vực khác"
+
+
+@dataclass
+class World:
+    users: dict[str, Any]  # actor → user (None: anonymous)
+    dossier: Any  # awaiting a supplement, with an apology
+    refused: Any  # not received (Form 03)
+    step_id: int  # the open step of ``dossier``
+    procedure_code: str
+    feedback_code: str
+    feedback_secret: str
+    consent_id: int
+    official_id: int  # an official of X (the agency administrator's pages)
+
+
+def _official(agency: Any, field: str = "") -> Any:
+    user = UserFactory(official=True)
+    for role in ROLES:
+        RoleAssignmentFactory(user=user, agency=agency, role=role, field=field)
+    return user
+
+
+def build_world(*, submit: Any, agency: Any, citizen: Any) -> World:
+    right = _official(agency)
+    users = {
+        ANONYMOUS: None,
+        OTHER_CITIZEN: UserFactory(),
+        OTHER_OFFICIAL: _official(AgencyFactory()),
+        OTHER_FIELD: _official(agency, field=ANOTHER_FIELD),
+        APPLICANT: citizen,
+        RIGHT_OFFICIAL: right,
+        ADMIN: UserFactory(admin=True),
+    }
+    dossier, _ = submit(idempotency_key="matrix-1")
+    services.dossier_receive(dossier=dossier, official=right)
+    step = DossierStep.objects.get(dossier=dossier, state="open")
+    services.dossier_request_supplement(
+        dossier=dossier, official=right, step_id=step.pk, items=[{"document": "Tờ khai", "reason": "Thiếu chữ ký"}]
+    )
+    calendar = default_calendar()
+    dossier.refresh_from_db()
+    day = dossier.due_at.astimezone(calendar.tz).date() + dt.timedelta(days=1)
+    while not calendar.is_working_day(day):
+        day += dt.timedelta(days=1)
+    services.dossier_apologize(dossier=dossier, official=right, reason="Cần xác minh thêm", new_date=day)
+    refused, _ = submit(idempotency_key="matrix-2")
+    services.dossier_refuse(dossier=refused, official=right, reason="Thiếu giấy tờ")
+    feedback, _ = feedback_services.feedback_submit(
+        author=citizen, agency_code=agency.code, subject="Thủ tục chậm", text="Hồ sơ của tôi bị chậm."
+    )
+    consent = identity_services.consent_grant(
+        subject=citizen, purpose="prefill", recipient="registry", data_categories=["identity"]
+    )
+    dossier.refresh_from_db()
+    return World(
+        users=users,
+        dossier=dossier,
+        refused=refused,
+        step_id=step.pk,
+        procedure_code=dossier.procedure.code,
+        feedback_code=feedback.code,
+        feedback_secret=feedback.secret,
+        consent_id=consent.pk,
+        official_id=right.pk,
+    )

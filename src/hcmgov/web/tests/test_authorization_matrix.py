@@ -1,0 +1,266 @@
+"""The authorization matrix over every page: each URL pattern, as every actor of ``authz_world``.
+
+What each actor should get comes from the route's declared rule (``view.access``) and, for a route
+about one object, from who owns it: anonymous → the login page; a signed-in actor the rule or the
+object excludes → 403 or 404 (404 for an object: its existence is not revealed); the others → an
+answer that is none of these. A GET that an actor may not make must not show the dossier's code.
+A route this table does not know fails the test: add it here (with its object) when adding it.
+
+The API's operations are checked the same way from the OpenAPI document, in
+``tests/api/test_authorization_matrix.py``; the admin site's own patterns are checked together
+(the admin decides: staff only)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from hcmgov.common.access import view_rule
+from hcmgov.web.tests.authz_world import (
+    ACTORS,
+    ADMIN,
+    ANONYMOUS,
+    APPLICANT,
+    CITIZENS,
+    OFFICIALS,
+    OTHER_FIELD,
+    RIGHT_OFFICIAL,
+    SIGNED_IN,
+    World,
+    build_world,
+)
+
+pytestmark = pytest.mark.django_db
+
+# who a rule lets in, before any object is looked at
+RULES = {
+    "public": set(ACTORS),
+    "applicant": CITIZENS,
+    "official": OFFICIALS,
+    "staff": {ADMIN},
+    "authenticated": SIGNED_IN,
+    "password-only": SIGNED_IN,
+}
+# who may see or act on each kind of object (intersected with the rule's actors)
+OWNERS = {
+    None: set(ACTORS),
+    "procedure": set(ACTORS),  # the public catalogue
+    "dossier": {APPLICANT, RIGHT_OFFICIAL},
+    # feedback is the agency's, whatever the procedure field: its back office, any field
+    "feedback": {RIGHT_OFFICIAL, OTHER_FIELD},
+    "consent": {APPLICANT},
+    "official": {RIGHT_OFFICIAL, OTHER_FIELD},  # an official of X: their agency's administrators
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    params: dict[str, str]  # URL parameter → an attribute of the world (or a literal after "=")
+    object: str | None = None
+    only: frozenset[str] | None = None  # narrower than the rule says (the view refuses the others: 404)
+
+
+CODE = {"code": "dossier.code"}
+ROUTES: dict[str, Route] = {
+    "healthz": Route({}),
+    "readyz": Route({}),
+    "metrics": Route({}),
+    "i18n/setlang/": Route({}),
+    "api/v1/openapi.json": Route({}),
+    "api/v1/docs": Route({}),
+    "": Route({}),
+    "thu-tuc/<str:code>/": Route({"code": "procedure_code"}, "procedure"),
+    "thu-tuc/<str:code>/nop-ho-so/": Route({"code": "procedure_code"}, "procedure"),
+    "ho-so/": Route({}),
+    "ho-so/<str:code>/": Route(CODE, "dossier"),
+    "ho-so/<str:code>/phieu-hen.pdf": Route(CODE, "dossier"),
+    "ho-so/<str:code>/phieu-tu-choi.pdf": Route({"code": "refused.code"}, "dossier"),
+    "ho-so/<str:code>/bo-sung/": Route(CODE, "dossier"),
+    "ho-so/<str:code>/rut/": Route(CODE, "dossier"),
+    "ho-so/<str:code>/phieu-bo-sung-<int:number>.pdf": Route({**CODE, "number": "=1"}, "dossier"),
+    "ho-so/<str:code>/phieu-xin-loi-<int:number>.pdf": Route({**CODE, "number": "=1"}, "dossier"),
+    "danh-gia/<str:code>/": Route(CODE, "dossier"),
+    "tra-cuu/": Route({}),
+    "phan-anh-kien-nghi/": Route({}),
+    "phan-anh-kien-nghi/tra-cuu/": Route({}),
+    "office/phan-anh/": Route({}),
+    "office/phan-anh/<str:code>/": Route({"code": "feedback_code"}, "feedback"),
+    "dang-nhap/": Route({}),
+    "dang-nhap/vneid/": Route({}),
+    "dang-nhap/vneid/callback/": Route({}),
+    "dang-xuat/": Route({}),
+    "tai-khoan/": Route({}),
+    "tai-khoan/xac-thuc/": Route({}),
+    # enrolling an authenticator app: officials and administrators (citizens log in with the e-ID)
+    "tai-khoan/xac-thuc/dang-ky/": Route({}, only=frozenset(OFFICIALS | {ADMIN})),
+    "tai-khoan/ma-du-phong/": Route({}),
+    "tai-khoan/mat-khau/": Route({}),
+    "tai-khoan/dang-xuat-moi-noi/": Route({}),
+    "tai-khoan/chia-se-du-lieu/": Route({}),
+    "tai-khoan/chia-se-du-lieu/<int:consent_id>/rut/": Route({"consent_id": "consent_id"}, "consent"),
+    "tai-khoan/dat-mat-khau/<uidb64>/<token>/": Route({"uidb64": "=MQ", "token": "=set-password"}),
+    "office/": Route({}),
+    "office/tim-kiem/": Route({}),
+    "office/don-vi/": Route({}),
+    "office/so-theo-doi.pdf": Route({}),
+    "office/ho-so/<str:code>/": Route(CODE, "dossier"),
+    "office/ho-so/<str:code>/phieu-kiem-soat.pdf": Route(CODE, "dossier"),
+    "office/quy-trinh/<str:code>/": Route({"code": "procedure_code"}, "procedure"),
+    "office/can-bo/": Route({}),
+    "office/can-bo/moi/": Route({}),
+    "office/can-bo/<int:user_id>/": Route({"user_id": "official_id"}, "official"),
+    # the city's OpenID provider: its authorization and logout pages declare rules (above the
+    # table: ``o/authorize/`` authenticated, ``o/logout/`` public)
+    ".well-known/openid-configuration": Route({}),
+    ".well-known/oauth-authorization-server": Route({}),
+    "o/authorize/": Route({}),
+    "o/logout/": Route({}),
+    "o/jwks/": Route({}),
+}
+# OAuth 2.0 endpoints that authenticate the client or the bearer token themselves: a browser
+# session counts for nothing there, so every actor gets the same refusal.
+PROTOCOL = {
+    "api/v1/": {404},  # the API's root: nothing there
+    "o/token/": {400, 401, 405},
+    "o/revoke_token/": {400, 401, 405},
+    "o/introspect/": {401, 403, 405},
+    "o/userinfo/": {401, 403},
+}
+_CONVERTER = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>")
+
+
+def _walk(patterns: list[Any], prefix: str = "") -> Any:
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            yield from _walk(p.url_patterns, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern), p.callback
+
+
+def _value(world: World, source: str) -> str:
+    if source.startswith("="):
+        return source[1:]
+    value: Any = world
+    for part in source.split("."):
+        value = getattr(value, part)
+    return str(value)
+
+
+def _fill(route: str, params: dict[str, str], world: World) -> str:
+    missing = [m["name"] for m in _CONVERTER.finditer(route) if m["name"] not in params]
+    assert not missing, f"the matrix cannot fill {missing} of {route!r}: declare them in ROUTES"
+    return "/" + _CONVERTER.sub(lambda m: _value(world, params[m["name"]]), route)
+
+
+def _admin_path(route: str) -> str:
+    """A path of the admin site's pattern, with the id of a row of its model when there is one (the
+    admin looks only once it let the caller in; some of its plugins' pages fail on a missing row)."""
+    route = route.replace("^", "").replace("$", "")
+    route = re.sub(r"\(\?P<app_label>([\w]+)[^)]*\)", r"\1", route)
+    route = route.replace("(?P<url>.*)", "no-such-page/")
+    parts = route.split("/")
+    try:
+        row = apps.get_model(parts[1], parts[2]).objects.order_by("pk").first() if len(parts) > 3 else None
+    except (LookupError, ValueError):
+        row = None
+    return "/" + _CONVERTER.sub(lambda m: str(row.pk if row is not None else 1), route)
+
+
+def _is_login(response: Any, admin: bool = False) -> bool:
+    where = response.get("Location", "") if response.status_code == 302 else ""
+    return where.startswith("/admin/login/" if admin else "/dang-nhap/")
+
+
+def _clients(world: World) -> dict[str, Client]:
+    clients = {}
+    for actor, user in world.users.items():
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        clients[actor] = client
+    return clients
+
+
+def _call(client: Client, path: str) -> tuple[str, Any]:
+    """GET; a route that takes POST only answers 405 to a GET once the actor passed its rule,
+    so then POST an empty form: the object check comes next."""
+    response = client.get(path)
+    if response.status_code == 405:
+        return "POST", client.post(path, {})
+    return "GET", response
+
+
+def test_every_page_as_every_actor(submit, agency, citizen):
+    world = build_world(submit=submit, agency=agency, citizen=citizen)
+    clients = _clients(world)
+    secret = world.dossier.code
+    problems: list[str] = []
+    checked = 0
+    for route, view in _walk(get_resolver().url_patterns):
+        if route.startswith("api/v1/") and route not in ROUTES:
+            continue  # the API's operations: tests/api/test_authorization_matrix.py, from the OpenAPI document
+        if route.startswith("admin/"):
+            problems += _admin(route, clients)
+            checked += 1
+            continue
+        if route in PROTOCOL:
+            for actor, client in clients.items():
+                status = client.get("/" + route).status_code
+                if status not in PROTOCOL[route]:
+                    problems.append(f"{route} as {actor}: {status}, expected one of {sorted(PROTOCOL[route])}")
+            checked += 1
+            continue
+        spec = ROUTES.get(route)
+        if spec is None:
+            problems.append(f"{route}: unknown to the authorization matrix — add it to ROUTES with its object")
+            continue
+        rule = view_rule(view) or "public"  # trusted framework views (API schema, language switch)
+        if rule not in RULES:
+            problems.append(f"{route}: rule {rule!r} unknown to the matrix")
+            continue
+        allowed = RULES[rule] & OWNERS[spec.object] & (spec.only or set(ACTORS))
+        path = _fill(route, spec.params, world)
+        checked += 1
+        for actor in ACTORS:
+            client = clients[actor]
+            if actor in allowed:
+                response = client.get(path)
+                if response.status_code == 405:
+                    continue  # a POST-only action: its success is tested with the action, not here
+                if response.status_code in {401, 403, 404} or (rule != "public" and _is_login(response)):
+                    problems.append(f"GET {path} as {actor}: refused ({response.status_code}), rule {rule}")
+                continue
+            method, response = _call(client, path)
+            if actor == ANONYMOUS:
+                if not _is_login(response):
+                    problems.append(f"{method} {path} anonymous: {response.status_code}, expected the login page")
+            elif response.status_code not in {403, 404}:
+                problems.append(f"{method} {path} as {actor}: {response.status_code}, expected 403 or 404")
+            elif spec.object == "dossier" and actor in RULES[rule] and response.status_code != 404:
+                problems.append(f"{method} {path} as {actor}: 403 reveals that the dossier exists (404 expected)")
+            if method == "GET" and secret in response.content.decode(errors="replace"):
+                problems.append(f"GET {path} as {actor}: shows the dossier's code")
+    assert problems == [], "\n".join(problems)
+    assert checked > 50
+
+
+def _admin(route: str, clients: dict[str, Client]) -> list[str]:
+    """The admin site: staff only (its login and logout pages aside)."""
+    path = _admin_path(route)
+    if route in {"admin/login/", "admin/logout/"}:
+        return []
+    problems = []
+    for actor, client in clients.items():
+        response = client.get(path)
+        if actor == ADMIN:  # what the administrator may do there is the admin's own permissions (403)
+            if response.status_code == 401 or _is_login(response, admin=True):
+                problems.append(f"GET {path} as {actor}: refused ({response.status_code})")
+        elif not _is_login(response, admin=True) and response.status_code not in {403, 404}:
+            problems.append(f"GET {path} as {actor}: {response.status_code}, expected the admin's login page")
+    return problems
