@@ -874,7 +874,8 @@ def write_readme(info: dict[str, Any]) -> None:
             [
                 f"- Calibration: the bare Django 'hello' view (`bench/hello.py`, granian, 2 workers, wrk -t1 -c32)"
                 f" serves {cal['hello_req_per_s']:,} req/s here against 11,100 in shared/MEASUREMENTS.md"
-                f" (×{cal['ratio']}): this machine is that much slower than the reference one."
+                f" (×{cal['ratio']}): this machine is"
+                f" {'faster' if cal['ratio'] >= 1 else 'slower'} than the reference one by that factor."
             ]
             if cal
             else []
