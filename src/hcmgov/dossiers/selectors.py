@@ -374,7 +374,7 @@ def dossier_search(
     """Back-office search over the dossiers of the official's agencies (and fields), newest first."""
     qs = Dossier.objects.filter(_official_dossiers(user)).select_related(*LIST_RELATED).defer(*HEAVY)
     if code.strip():
-        qs = qs.filter(code__startswith=code.strip().upper())
+        qs = _by_code(qs, code.strip().upper(), agency_ids=list(_official_fields(user)))
     if applicant.strip():
         qs = _by_name(qs, applicant)
     if procedure.strip():
@@ -392,6 +392,20 @@ def dossier_search(
 
 LOCAL = dt.timezone(dt.timedelta(hours=7))
 _WORD = re.compile(r"[a-z0-9]+")
+
+
+def _by_code(qs: QuerySet[Dossier], prefix: str, *, agency_ids: list[int]) -> QuerySet[Dossier]:
+    """Dossiers whose code starts with ``prefix``. A code is "<agency code>-<yymmdd>-<number>"
+    (``services.dossier_code``), so a prefix that is the beginning of an agency's code, or that
+    names one agency's code and goes on, is first a choice of agencies: the agency's newest
+    dossiers are then read in order, where a bare ``LIKE 'prefix%'`` made PostgreSQL read every
+    dossier of the agency through the code index and sort them (70–120 ms at 36,000)."""
+    codes = dict(core.agency_list().filter(pk__in=agency_ids).values_list("pk", "code"))
+    whole = [pk for pk, code in codes.items() if code.startswith(prefix) or prefix == f"{code}-"]
+    if whole:  # every dossier of these agencies has such a code
+        return qs.filter(agency_id__in=whole)
+    named = [pk for pk, code in codes.items() if prefix.startswith(f"{code}-")]
+    return qs.filter(agency_id__in=named, code__startswith=prefix)
 
 
 def _by_name(qs: QuerySet[Dossier], text: str) -> QuerySet[Dossier]:

@@ -54,3 +54,20 @@ def test_capped_paginator_stops_counting(dossiers, agency, monkeypatch):
     assert paginator.count == 3
     assert paginator.capped
     assert len(paginator.page(2).object_list) == 1  # pages up to the cap
+
+
+def test_search_by_code_prefix(dossiers, agency):
+    head = RoleAssignmentFactory(agency=agency, role="head").user
+    one = dossiers["Trần Thị Loan"]
+
+    def found(prefix):
+        return {d.code for d in selectors.dossier_search(user=head, code=prefix)}
+
+    every = {d.code for d in dossiers.values()}
+    assert found(one.code.lower()) == {one.code}  # typed in any case
+    assert found(agency.code[:6]) == every  # the beginning of the agency's code: all of its dossiers
+    assert found(agency.code) == every
+    assert found(agency.code + "-") == every
+    assert found(one.code[: len(agency.code) + 7]) == every  # the agency and the day: all submitted today
+    assert found(one.code[:-1] + "9") == set()
+    assert found("999.99.99.H99") == set()  # another agency's code
