@@ -43,6 +43,10 @@ def procedure_get(*, code: str) -> Procedure:
         raise NotFound("thủ tục hành chính", "Procedure") from None
 
 
+def procedure_id_by_code(*, code: str) -> int | None:
+    return Procedure.objects.filter(code=code).values_list("pk", flat=True).first()
+
+
 def procedure_version_in_force(*, procedure: Procedure, day: dt.date) -> ProcedureVersion:
     """The version of ``procedure`` valid on ``day`` (the latest one if none covers the day)."""
     versions = procedure.versions.order_by("-valid_from")

@@ -99,6 +99,7 @@ class Dossier(models.Model):
             models.Index(fields=["applicant", "-submitted_at"]),
             models.Index(fields=["agency", "status", "-submitted_at"]),
             models.Index(fields=["agency", "-submitted_at"]),  # the back office's search, newest first
+            models.Index(fields=["agency", "procedure", "-submitted_at"]),  # … of one procedure
             models.Index(fields=["status", "due_at"]),
             models.Index(fields=["applicant", "fingerprint"]),
         ]
@@ -206,6 +207,11 @@ class DossierStep(models.Model):
                 include=["waiting"],
                 condition=models.Q(state="open", assignee__isnull=False),
                 name="step_open_assignee",
+            ),
+            models.Index(  # the "awaiting supplement" queue: a few steps per agency among its open ones
+                fields=["agency", "due_at"],
+                condition=models.Q(state="open", waiting=True),
+                name="step_open_waiting",
             ),
             models.Index(
                 fields=["remind_at"],

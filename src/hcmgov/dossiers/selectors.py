@@ -17,6 +17,7 @@ from django.db.models import Count as models_count
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from hcmgov.catalog import selectors as catalog
 from hcmgov.common.errors import NotFound
 from hcmgov.common.text import fold
 from hcmgov.core import selectors as core
@@ -304,10 +305,14 @@ def _scope(user: Any) -> Q:
     scopes = identity.user_role_scopes(user=user)
     scope = Q(assignee_id=user.pk)
     terms: dict[tuple[str | None, frozenset[str] | None], list[int]] = {}  # (role, fields) → agencies
-    for agency_id, fields in identity.fields_by_agency(scopes, roles=set(HEADS)).items():
+    heads = identity.fields_by_agency(scopes, roles=set(HEADS))
+    for agency_id, fields in heads.items():
         terms.setdefault((None, fields), []).append(agency_id)
     for held in sorted({s.role for s in scopes} - HEADS):
         for agency_id, fields in identity.fields_by_agency(scopes, roles={held}).items():
+            head_fields = heads.get(agency_id, frozenset())
+            if agency_id in heads and (head_fields is None or (fields is not None and fields <= head_fields)):
+                continue  # the head's term already covers it: a redundant OR term costs an index scan
             terms.setdefault((held, fields), []).append(agency_id)
     for (role, fields), agencies in terms.items():
         term = Q(agency_id__in=agencies) if role is None else Q(assignee_id=None, role=role, agency_id__in=agencies)
@@ -378,7 +383,9 @@ def dossier_search(
     if applicant.strip():
         qs = _by_name(qs, applicant)
     if procedure.strip():
-        qs = qs.filter(procedure__code=procedure.strip())
+        # by id, known before planning: the (agency, procedure, -submitted_at) index then serves it
+        found = catalog.procedure_id_by_code(code=procedure.strip())
+        qs = qs.filter(procedure_id=found) if found is not None else qs.none()
     if status:
         qs = qs.filter(status=status)
     if submitted_from:
