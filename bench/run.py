@@ -397,7 +397,8 @@ def wrk(url: str, script: str, script_args: list[str], connections: int, duratio
         "--",
         *script_args,
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", cwd=ROOT, check=False)  # a body sample may cut a character
+    # errors="replace": a sampled error body, cut at 400 bytes, may split a UTF-8 character
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", cwd=ROOT, check=False)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
