@@ -14,20 +14,26 @@ from hcmgov.common import context
 from hcmgov.identity.models import Consent, Representation, Role, RoleAssignment, User, UserKind
 
 
+def _roles_in_force() -> Any:
+    """Role assignments in force today (``valid_from``/``valid_to`` bound them; empty: open)."""
+    today = timezone.localdate()
+    return RoleAssignment.objects.exclude(valid_from__gt=today).exclude(valid_to__lt=today)
+
+
 def user_agency_ids(*, user: Any, roles: set[str] | None = None) -> list[int]:
-    """The agencies in which ``user`` holds one of ``roles`` (any role if None)."""
+    """The agencies in which ``user`` holds one of ``roles`` (any role if None) today."""
     if not user.is_authenticated:
         return []
-    qs = RoleAssignment.objects.filter(user=user)
+    qs = _roles_in_force().filter(user=user)
     if roles:
         qs = qs.filter(role__in=roles)
     return list(qs.values_list("agency_id", flat=True).distinct())
 
 
 def user_has_role(*, user: Any, agency_id: int, roles: set[str], field: str | None = None) -> bool:
-    """Whether ``user`` holds one of ``roles`` in the agency; with ``field``, a role covering that
-    procedure field (its own field, or blank: every field)."""
-    qs = RoleAssignment.objects.filter(user=user, agency_id=agency_id, role__in=roles)
+    """Whether ``user`` holds one of ``roles`` in the agency today; with ``field``, a role covering
+    that procedure field (its own field, or blank: every field)."""
+    qs = _roles_in_force().filter(user=user, agency_id=agency_id, role__in=roles)
     if field is not None:
         qs = qs.filter(field__in=["", field])
     return qs.exists()
@@ -43,16 +49,15 @@ def users_of_kind(*, kind: str) -> list[User]:
 
 def users_with_role(*, agency_id: int, roles: set[str]) -> list[User]:
     """Officials holding one of ``roles`` in the agency (who to tell about its steps)."""
-    return list(
-        User.objects.filter(roles__agency_id=agency_id, roles__role__in=roles, is_active=True).distinct().order_by("id")
-    )
+    held = _roles_in_force().filter(agency_id=agency_id, role__in=roles).values("user_id")
+    return list(User.objects.filter(pk__in=held, is_active=True).order_by("id"))
 
 
 def user_role_pairs(*, user: Any) -> list[tuple[int, str]]:
-    """(agency id, role) for each role ``user`` holds: the scope of their back-office queues."""
+    """(agency id, role) for each role ``user`` holds today: the scope of their back-office queues."""
     if not user.is_authenticated:
         return []
-    return list(RoleAssignment.objects.filter(user=user).values_list("agency_id", "role").order_by("agency_id", "role"))
+    return list(_roles_in_force().filter(user=user).values_list("agency_id", "role").order_by("agency_id", "role"))
 
 
 def user_current_roles(*, user: Any) -> list[tuple[str, str, str]]:
@@ -61,11 +66,9 @@ def user_current_roles(*, user: Any) -> list[tuple[str, str, str]]:
     ``hcmgov_roles``). Empty for anyone who is not an official."""
     if not user.is_authenticated or user.kind != UserKind.OFFICIAL:
         return []
-    today = timezone.localdate()
     return list(
-        RoleAssignment.objects.filter(user=user)
-        .exclude(valid_from__gt=today)
-        .exclude(valid_to__lt=today)
+        _roles_in_force()
+        .filter(user=user)
         .values_list("agency__code", "role", "field")
         .order_by("agency__code", "role", "field")
     )
@@ -157,11 +160,9 @@ def user_role_scopes(*, user: Any) -> tuple[RoleScope, ...]:
     cached = _per_request(user, "_role_scopes")
     if cached is not None:
         return cached
-    today = timezone.localdate()
     rows = (
-        RoleAssignment.objects.filter(user=user)
-        .exclude(valid_from__gt=today)
-        .exclude(valid_to__lt=today)
+        _roles_in_force()
+        .filter(user=user)
         .values_list("agency_id", "role", "field")
         .order_by("agency_id", "role", "field")
     )

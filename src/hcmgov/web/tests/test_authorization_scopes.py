@@ -145,8 +145,16 @@ def test_statistics_count_only_the_fields_an_official_covers(received, agency):
 
 def test_a_role_out_of_its_dates_grants_nothing(received, agency):
     official = _official(agency, "")
+    step = DossierStep.objects.get(dossier=received, state="open")
     RoleAssignment.objects.filter(user=official).update(valid_to=timezone.localdate() - dt.timedelta(days=1))
     assert selectors.dossier_search(user=official).count() == 0
+    assert not selectors.step_queue(user=official, queue="unit").exists()
+    with pytest.raises(DomainError):  # nor may the role act any more
+        services.dossier_act(dossier=received, official=official, step_id=step.pk, action="forward")
+    RoleAssignment.objects.filter(user=official).update(
+        valid_to=None, valid_from=timezone.localdate() + dt.timedelta(days=1)
+    )
+    assert selectors.dossier_search(user=official).count() == 0  # nor before it starts
 
 
 def test_the_roles_are_read_once_per_request(client, received, agency):
