@@ -32,6 +32,18 @@ ACTORS = (ANONYMOUS, OTHER_CITIZEN, OTHER_OFFICIAL, OTHER_FIELD, APPLICANT, RIGH
 CITIZENS = {OTHER_CITIZEN, APPLICANT}
 OFFICIALS = {OTHER_OFFICIAL, OTHER_FIELD, RIGHT_OFFICIAL}
 SIGNED_IN = set(ACTORS) - {ANONYMOUS}
+# who a declared rule lets in, before any object is looked at: the pages' rules (view.access) and
+# the API's (x-access) share one vocabulary
+RULES = {
+    "public": set(ACTORS),
+    "applicant": CITIZENS,
+    "official": OFFICIALS,
+    "staff": {ADMIN},
+    "authenticated": SIGNED_IN,
+    "password-only": SIGNED_IN,
+    "applicant-or-official": CITIZENS | OFFICIALS,
+    "official-or-staff": OFFICIALS | {ADMIN},
+}
 
 ROLES = ("receiver", "specialist", "head", "leader", "clerk", "agency_admin")
 ANOTHER_FIELD = "Lĩnh vực khác"

@@ -27,26 +27,16 @@ from hcmgov.web.tests.authz_world import (
     ADMIN,
     ANONYMOUS,
     APPLICANT,
-    CITIZENS,
     OFFICIALS,
     OTHER_FIELD,
     RIGHT_OFFICIAL,
-    SIGNED_IN,
+    RULES,
     World,
     build_world,
 )
 
 pytestmark = pytest.mark.django_db
 
-# who a rule lets in, before any object is looked at
-RULES = {
-    "public": set(ACTORS),
-    "applicant": CITIZENS,
-    "official": OFFICIALS,
-    "staff": {ADMIN},
-    "authenticated": SIGNED_IN,
-    "password-only": SIGNED_IN,
-}
 # who may see or act on each kind of object (intersected with the rule's actors)
 OWNERS = {
     None: set(ACTORS),
