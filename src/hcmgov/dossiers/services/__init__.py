@@ -8,6 +8,7 @@ from hcmgov.dossiers.services.processing import (
     dossier_receive,
     dossier_refuse,
     dossier_send_back,
+    flow_open,
     flow_start,
     step_assign,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "dossier_submit",
     "dossier_supplement",
     "dossier_withdraw",
+    "flow_open",
     "flow_start",
     "new_tracking_secret",
     "processing_stats_compact",

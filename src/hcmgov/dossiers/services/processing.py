@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import F
@@ -66,18 +67,35 @@ def _reason(text: str | None, field: str = "reason") -> str:
 # --- starting -------------------------------------------------------------------------------------
 
 
-def flow_start(*, dossier: Dossier, now: dt.datetime) -> None:
-    """Start the dossier on the flow its procedure has now (it keeps this version to the end) and
-    open the first step: the desk's receipt. Called inside the submission's transaction."""
-    flow = catalog.flow_latest(procedure_id=dossier.procedure_id)
+@dataclass(frozen=True)
+class FlowRun:
+    """A dossier's flow, started before its row is written: the row is inserted with its engine
+    state, and :func:`flow_open` then opens the first step (no UPDATE of the new row, no read of
+    steps it cannot have yet)."""
+
+    flow_id: int
+    spec: flows.FlowSpec
+    workflow: Any
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return engine.dump(self.workflow)
+
+
+def flow_start(*, procedure_id: int, form_data: dict[str, Any]) -> FlowRun | None:
+    """Start a new dossier on the flow its procedure has now (it keeps this version to the end);
+    None for a procedure without a flow (received and settled by hand: desk actions only)."""
+    flow = catalog.flow_latest(procedure_id=procedure_id)
     if flow is None:
-        return  # a procedure without a flow is received and settled by hand (desk actions only)
+        return None
     spec = catalog.flow_spec(flow_id=flow.pk)
-    wf = engine.start(spec, facts=flows.condition_facts(dossier.form_data))
-    dossier.flow_id = flow.pk
-    dossier.workflow_state = engine.dump(wf)
-    Dossier.objects.filter(pk=dossier.pk).update(flow_id=flow.pk, workflow_state=dossier.workflow_state)
-    _open_steps(dossier, spec, engine.open_steps(wf, spec), now=now)
+    return FlowRun(flow.pk, spec, engine.start(spec, facts=flows.condition_facts(form_data)))
+
+
+def flow_open(*, dossier: Dossier, run: FlowRun, now: dt.datetime) -> None:
+    """Open the first steps (the desk's receipt) of a dossier just written with ``run``'s state.
+    Called inside the submission's transaction."""
+    _open_steps(dossier, run.spec, engine.open_steps(run.workflow, run.spec), now=now, have=set())
 
 
 def _open_steps(

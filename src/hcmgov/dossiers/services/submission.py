@@ -220,6 +220,7 @@ def _create(
 ) -> Dossier:
     sequence = core_services.sequence_next(scope=agency.code, day=day)
     due_at = default_calendar().appointment_date(received_at=now, working_days=version.statutory_days)
+    run = processing.flow_start(procedure_id=procedure.pk, form_data=form_data)
     dossier = Dossier.objects.create(
         code=dossier_code(agency_code=agency.code, day=day, sequence=sequence),
         procedure=procedure,
@@ -239,6 +240,8 @@ def _create(
         tracking_secret=new_tracking_secret(),
         idempotency_key=idempotency_key or None,
         fingerprint=fingerprint,
+        flow_id=run.flow_id if run else None,
+        workflow_state=run.state if run else None,
     )
     documents = []
     for att in attachments:
@@ -261,6 +264,7 @@ def _create(
     DossierEvent.objects.create(
         dossier=dossier, at=now, status_from=None, status_to=Status.NEW, actor_label=dossier.applicant_name, note=""
     )
-    processing.flow_start(dossier=dossier, now=now)
+    if run is not None:
+        processing.flow_open(dossier=dossier, run=run, now=now)
     core_services.event_publish(topic="dossier.submitted", key=dossier.code, payload={"dossier_id": dossier.pk})
     return dossier

@@ -132,3 +132,20 @@ def test_an_identical_resubmission_within_the_window_returns_the_first(submit):
         idempotency_key="page-4", dedupe_window=dt.timedelta(minutes=30), now=first.submitted_at + dt.timedelta(hours=1)
     )
     assert created  # the same dossier an hour later is a new application
+
+
+def test_a_submission_writes_in_one_transaction_without_reading_back(submit, django_assert_max_num_queries):
+    """The flow is started before the dossier's row is written: the row is inserted with its engine
+    state and its first step, with no UPDATE of the new row and no read of steps it cannot have."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        dossier, _ = submit()
+    statements = [q["sql"].split(" ", 3)[:3] for q in queries.captured_queries]
+    assert not [s for s in statements if s[0] == "UPDATE" and "dossiers_dossier" in s[1]], statements
+    assert dossier.workflow_state
+    assert dossier.flow_id
+    assert dossier.steps.filter(state="open").count() == 1
+    with django_assert_max_num_queries(14):  # the whole submission (16 before)
+        submit(idempotency_key="k-count")
