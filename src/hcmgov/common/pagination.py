@@ -33,15 +33,20 @@ class CappedPages(Pages):
 
 class CappedPaginator(Paginator):
     """Django's paginator for server-rendered lists over millions of rows: the count stops at
-    ``COUNT_CAP`` (``capped`` tells the page to say "or more")."""
+    ``COUNT_CAP`` (``capped`` tells the page to say "or more": one row past the cap is counted to
+    know, so exactly ``COUNT_CAP`` rows are not called more)."""
+
+    @cached_property
+    def _seen(self) -> int:
+        qs = self.object_list
+        if isinstance(qs, QuerySet):
+            return qs.order_by().values("pk")[: COUNT_CAP + 1].count()
+        return min(len(qs), COUNT_CAP + 1)
 
     @cached_property
     def count(self) -> int:
-        qs = self.object_list
-        if isinstance(qs, QuerySet):
-            return qs.order_by().values("pk")[:COUNT_CAP].count()
-        return min(len(qs), COUNT_CAP)
+        return min(self._seen, COUNT_CAP)
 
     @property
     def capped(self) -> bool:
-        return self.count >= COUNT_CAP
+        return self._seen > COUNT_CAP

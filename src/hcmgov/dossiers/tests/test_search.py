@@ -52,8 +52,12 @@ def test_capped_paginator_stops_counting(dossiers, agency, monkeypatch):
     monkeypatch.setattr(pagination, "COUNT_CAP", 3)
     paginator = CappedPaginator(selectors.dossier_search(user=head), 2)
     assert paginator.count == 3
-    assert paginator.capped
+    assert paginator.capped  # 4 dossiers: "3+"
     assert len(paginator.page(2).object_list) == 1  # pages up to the cap
+    monkeypatch.setattr(pagination, "COUNT_CAP", 4)
+    exactly = CappedPaginator(selectors.dossier_search(user=head), 2)
+    assert exactly.count == 4
+    assert not exactly.capped  # exactly the cap is not "more"
 
 
 def test_search_by_code_prefix(dossiers, agency):
