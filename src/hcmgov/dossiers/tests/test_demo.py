@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 from collections import Counter, defaultdict
 from itertools import pairwise
 
@@ -416,6 +417,11 @@ def test_a_failed_batch_leaves_the_committed_ones_whole(monkeypatch):
 
     def failing(self, batch, turn=None):
         if len(built) > 3 and batch is built[3]:
+            # fail once the generator has built a batch after this one (it builds on its own thread
+            # while the writers store): that later batch must then be rolled back, not written
+            deadline = time.monotonic() + 30
+            while len(built) < 5 and time.monotonic() < deadline:
+                time.sleep(0.01)
             raise RuntimeError("disk full")
         return store(self, batch, turn)
 
