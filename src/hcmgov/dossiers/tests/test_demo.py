@@ -49,15 +49,7 @@ FRONT_TEAMS = ("saigon", "benthanh", "tuphap", "congan", "congan.saigon")  # dos
 def test_demo_dossiers_are_coherent(city):
     call_command("demo", dossiers=400, quiet=True)
     assert Dossier.objects.count() == 400
-    by_day = defaultdict(list)
-    for code in Dossier.objects.values_list("code", flat=True):
-        prefix, number = code.rsplit("-", 1)
-        by_day[prefix].append(int(number))
-    for prefix, numbers in by_day.items():
-        assert sorted(numbers) == list(range(1, len(numbers) + 1)), prefix
-        agency, yymmdd = prefix.rsplit("-", 1)
-        day = dt.datetime.strptime(yymmdd, "%y%m%d").date()
-        assert DaySequence.objects.get(scope=agency, day=day).last == len(numbers)
+    _codes_gap_free()
     assert not Dossier.objects.filter(events=None).exists()
     last_status = {}
     for dossier_id, status in DossierEvent.objects.order_by("dossier", "at", "id").values_list("dossier", "status_to"):
