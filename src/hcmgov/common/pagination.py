@@ -21,14 +21,19 @@ class Pages(PageNumberPagination):
 COUNT_CAP = 1_000
 
 
+def capped_count(rows: Any, limit: int) -> int:
+    """How many rows, counting no further than ``limit`` (a query stops reading there)."""
+    if isinstance(rows, QuerySet):
+        return rows.order_by().values("pk")[:limit].count()
+    return min(len(rows), limit)
+
+
 class CappedPages(Pages):
     """For searches and work queues over millions of rows: ``count`` stops at 1,000 (a count of
     1,000 means "1,000 or more"), so no request walks a whole agency's history to number its pages."""
 
     def _items_count(self, queryset: Any) -> int:
-        if isinstance(queryset, QuerySet):
-            return queryset.order_by().values("pk")[:COUNT_CAP].count()
-        return min(len(queryset), COUNT_CAP)
+        return capped_count(queryset, COUNT_CAP)
 
 
 class CappedPaginator(Paginator):
@@ -38,10 +43,7 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def _seen(self) -> int:
-        qs = self.object_list
-        if isinstance(qs, QuerySet):
-            return qs.order_by().values("pk")[: COUNT_CAP + 1].count()
-        return min(len(qs), COUNT_CAP + 1)
+        return capped_count(self.object_list, COUNT_CAP + 1)
 
     @cached_property
     def count(self) -> int:

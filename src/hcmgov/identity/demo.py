@@ -34,8 +34,12 @@ def demo_totp_code(*, username: str) -> str | None:
     """The code the demo app of ``username`` shows now (None: no such account or not a demo app).
     A code already used in this 30-second step is refused by django-otp: the next step's is given."""
     device = TOTPDevice.objects.filter(user__username=username, confirmed=True, key=DEMO_TOTP_KEY).first()
-    if device is None:
-        return None
+    return None if device is None else totp_next_code(device)
+
+
+def totp_next_code(device: TOTPDevice) -> str:
+    """The code ``device`` shows now, or — when this 30-second step's code was already used (django-otp
+    refuses a code twice) — the next step's, which it accepts. For the demo and the tests."""
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     totp.time = max(time.time(), (device.last_t + 1) * device.step + device.t0)
     return f"{totp.token():0{device.digits}d}"

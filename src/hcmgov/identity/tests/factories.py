@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import factory
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from hcmgov.core.tests.factories import AgencyFactory
+from hcmgov.identity.demo import totp_next_code
 from hcmgov.identity.models import RoleAssignment, User, UserKind
 
 PASSWORD = "demo-Matkhau-2026"
@@ -34,9 +33,7 @@ def totp_code(user: Any) -> str:
     a code twice: after a login in this 30-second step, the next step's code, which it accepts)."""
     device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("-id").first()
     assert device is not None, f"{user} has no authenticator app"
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = max(time.time(), (device.last_t + 1) * device.step + device.t0)
-    return f"{totp.token():0{device.digits}d}"
+    return totp_next_code(device)
 
 
 def otp_force_login(client: Any, user: Any) -> None:
