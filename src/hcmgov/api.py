@@ -20,6 +20,8 @@ from hcmgov.dossiers.api import office_router, tracking_router
 from hcmgov.dossiers.api import router as dossiers_router
 from hcmgov.feedback.api import router as feedback_router
 from hcmgov.identity.api import me_router
+from hcmgov.payments.api import ipn_router
+from hcmgov.payments.api import router as payments_router
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ api.add_router("/office", office_router)
 api.add_router("/office/statistics", audit_statistics_router)
 api.add_router("/me", me_router)
 api.add_router("/", feedback_router)
+api.add_router("/payments", payments_router)
+api.add_router("/payments", ipn_router)
 
 
 def _language(request: HttpRequest) -> str:

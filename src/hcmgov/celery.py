@@ -11,4 +11,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hcmgov.settings")
 
 app = Celery("hcmgov")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["hcmgov.core", "hcmgov.notifications", "hcmgov.dossiers"])
+app.autodiscover_tasks(["hcmgov.core", "hcmgov.notifications", "hcmgov.dossiers", "hcmgov.payments"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from hcmgov.common.config import config
 from hcmgov.identity.provider.keys import pem_text, signing_key
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "hcmgov.dossiers",
     "hcmgov.notifications",
     "hcmgov.feedback",
+    "hcmgov.payments",
     "hcmgov.web",
 ]
 
@@ -453,6 +455,9 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "core.heartbeat", "schedule": 10.0},
     "step-timers": {"task": "dossiers.step_timers", "schedule": 60.0},
     "stats-compact": {"task": "dossiers.stats_compact", "schedule": 3600.0},
+    "payments-expire": {"task": "payments.transactions_expire", "schedule": 60.0},
+    "payments-refunds": {"task": "payments.refunds_run", "schedule": 30.0},
+    "payments-reconcile": {"task": "payments.reconcile", "schedule": crontab(hour=6, minute=0)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True

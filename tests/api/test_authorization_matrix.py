@@ -38,6 +38,7 @@ OWNERS = {
     "dossier": {APPLICANT, RIGHT_OFFICIAL},
     "feedback": {RIGHT_OFFICIAL, OTHER_FIELD},  # the agency's back office, any procedure field
     "consent": {APPLICANT},
+    "payment_order": {RIGHT_OFFICIAL, OTHER_FIELD},  # the agency's desk collects fees of every field
 }
 DOSSIER_PATH = re.compile(r"^/api/v1/dossiers/\{code\}")
 
@@ -90,11 +91,16 @@ OPERATIONS: dict[str, Op] = {
     "POST /api/v1/feedback/{code}/answer": Op("feedback", body={"answer": "Trả lời"}),
     "POST /api/v1/feedback/{code}/reject": Op("feedback", body={"reason": "out_of_scope"}),
     "POST /api/v1/ratings": Op("dossier", body={"dossier": "@dossier.code", "score": 5}),
+    "GET /api/v1/payments/dossiers/{code}": Op("dossier"),
+    "POST /api/v1/payments/dossiers/{code}/start": Op("dossier"),
+    "POST /api/v1/payments/orders/{order_id}/cash": Op("payment_order"),
+    "GET /api/v1/payments/vnpay/ipn": Op(),  # the gateway's server: the signature is the credential
 }
 PATH_PARAMS = {
     "step_id": "step_id",
     "queue": "=mine",
     "consent_id": "consent_id",
+    "order_id": "order_id",
 }
 
 

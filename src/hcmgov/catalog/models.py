@@ -57,6 +57,9 @@ class ProcedureVersion(models.Model):
     statutory_days = models.PositiveSmallIntegerField()
     same_day_cutoff = models.TimeField(null=True, blank=True)
     fees = models.JSONField(default=list)
+    fee_stage = models.CharField(
+        max_length=10, default="submission", help_text="When fees are due: submission or result (payments.fees)."
+    )
     required_documents = models.JSONField(default=list)
     legal_basis = models.JSONField(default=list)
     result = models.CharField(max_length=300)

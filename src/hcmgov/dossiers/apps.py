@@ -5,3 +5,6 @@ class DossiersConfig(AppConfig):
     name = "hcmgov.dossiers"
     label = "dossiers"
     verbose_name = "Hồ sơ / Dossiers"
+
+    def ready(self) -> None:
+        from hcmgov.dossiers import handlers  # noqa: F401 - subscribes to payment events

@@ -103,7 +103,7 @@ DOSSIER_COLUMNS = (
     "channel", "status", "form_data", "language", "submitted_at", "received_at", "due_at", "finished_at",
     "returned_at", "refusal_reason", "tracking_secret", "fingerprint", "idempotency_key", "flow_id",
     "workflow_state", "appointment_at", "suspended_at", "suspended_status", "suspended_days", "supplement_count",
-    "timeliness", "updated_at", "applicant_search",
+    "timeliness", "updated_at", "applicant_search", "fee_required", "fee_paid_at", "fee_paid_online",
 )  # fmt: skip
 STEP_COLUMNS = (
     "id", "dossier_id", "task_id", "key", "name", "name_en", "role", "agency_id", "assignee_id", "state",
@@ -729,14 +729,18 @@ class Generator:
                 ]
             )  # fmt: skip
         form_text = self.samples[procedure.pk][sample][1]
+        channel = _CHANNEL.pick(rng)
+        # fees: a fee procedure's dossier that got past the desk was paid (online when filed online)
+        fee_paid = procedure.has_fee and received is not None
+        paid_at = ts(received) if fee_paid else None
         batch.dossiers.append(
             (
                 did, code, procedure.pk, procedure.version.pk, home, agency.unit_id, applicant_id, applicant_name,
-                _CHANNEL.pick(rng), status, form_text, "vi", ts(submitted),
+                channel, status, form_text, "vi", ts(submitted),
                 ts(received), ts(due), ts(finished), ts(returned), refusal, secret,
                 self.fingerprint(procedure, agency, sample), None, route.flow_id, state, ts(due),
                 ts(suspended_at), suspended_status, 0, supplements, timeliness, ts(self.now),
-                self.folded[applicant_name],
+                self.folded[applicant_name], procedure.has_fee, paid_at, fee_paid and channel == Channel.ONLINE,
             )
         )  # fmt: skip
 

@@ -89,6 +89,11 @@ class Dossier(models.Model):
     timeliness = models.CharField(
         max_length=8, choices=[("early", "Trước hạn"), ("on_time", "Đúng hạn"), ("late", "Quá hạn")], blank=True
     )
+    # fees (the payments app owns the orders; these flags are what the national portal's reporting
+    # and the service-quality index read: dossiers of fee procedures, and those paid online)
+    fee_required = models.BooleanField(default=False, help_text="A fee is charged for this dossier.")
+    fee_paid_at = models.DateTimeField(null=True, blank=True)
+    fee_paid_online = models.BooleanField(default=False, help_text="Paid through an online payment gateway.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

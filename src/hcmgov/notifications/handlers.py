@@ -22,8 +22,16 @@ TEXTS = {
     "dossier.withdrawn": ("Hồ sơ đã được rút", "Dossier withdrawn"),
     "dossier.stopped": ("Hồ sơ bị dừng xử lý", "Processing stopped"),
     "dossier.apologized": ("Thư xin lỗi và hẹn lại ngày trả kết quả", "Apology and a new appointment"),
+    "dossier.payment_requested": ("Cần nộp phí, lệ phí", "Fees to pay"),
+    "dossier.payment_settled": ("Đã nhận phí, lệ phí", "Fees received"),
 }
-SMS_TOPICS = {"dossier.received", "dossier.supplement_requested", "dossier.finished", "dossier.apologized"}
+SMS_TOPICS = {
+    "dossier.received",
+    "dossier.supplement_requested",
+    "dossier.finished",
+    "dossier.apologized",
+    "dossier.payment_requested",
+}
 
 
 def _notify(event: Any) -> None:

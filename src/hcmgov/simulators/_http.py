@@ -76,3 +76,15 @@ def page(start_response: StartResponse, status: str, title: str, body: str) -> I
 def redirect(start_response: StartResponse, location: str) -> Iterable[bytes]:
     start_response("302 Found", [("Location", location), ("Content-Length", "0"), ("Cache-Control", "no-store")])
     return [b""]
+
+
+def text_answer(
+    start_response: StartResponse, status: str, body: str, content_type: str, disposition: str = ""
+) -> Iterable[bytes]:
+    """A text body (CSV, plain text) in UTF-8; ``disposition``: an optional Content-Disposition."""
+    data = body.encode("utf-8")
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(data)))]
+    if disposition:
+        headers.append(("Content-Disposition", disposition))
+    start_response(status, headers)
+    return [data]

@@ -24,6 +24,8 @@ from hcmgov.core.workcalendar import default_calendar
 from hcmgov.dossiers import documents, selectors, services
 from hcmgov.dossiers.selectors import QUEUES, STATUS_EN, Status
 from hcmgov.identity import selectors as identity
+from hcmgov.payments import selectors as payment_selectors
+from hcmgov.payments import services as payment_services
 from hcmgov.web import schemaform
 from hcmgov.web.responses import pdf_response, visible_dossier
 
@@ -108,7 +110,7 @@ def search(request: HttpRequest) -> HttpResponse:
     )
 
 
-ACTIONS = {"act", "send_back", "supplement", "take", "comment", "apologize", "stop", "withdraw"}
+ACTIONS = {"act", "send_back", "supplement", "take", "comment", "apologize", "stop", "withdraw", "cash"}
 
 
 @official_required
@@ -153,6 +155,7 @@ def dossier(request: HttpRequest, code: str) -> HttpResponse:
             "fields": schemaform.build(item.procedure_version.form_schema, item.form_data),
             "hours_left": round(left.total_seconds() / 3600, 1) if left is not None else None,
             "roles": flow_rules.ROLES,
+            "orders": payment_selectors.dossier_orders(dossier_id=item.pk),
         },
         status=409 if error else 200,
     )
@@ -192,6 +195,12 @@ def _post(request: HttpRequest, item: Any) -> None:
         services.dossier_stop(dossier=item, official=official, reason=note)
     elif action == "withdraw":
         services.dossier_withdraw(dossier=item, by=official, reason=note)
+    elif action == "cash":  # fees paid in cash at the desk
+        order_id = int(request.POST["order"]) if request.POST.get("order", "").isdigit() else 0
+        order = payment_services.order_for_official(order_id=order_id, official=official)
+        if order.dossier_id != item.pk:
+            raise Http404(str(order_id))
+        payment_services.order_pay_cash(order=order, official=official)
 
 
 @official_required

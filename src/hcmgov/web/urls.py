@@ -1,6 +1,6 @@
 from django.urls import path
 
-from hcmgov.web import admin_officials, applicant, eid, office, security, views
+from hcmgov.web import admin_officials, applicant, eid, office, payments, security, views
 
 app_name = "web"
 urlpatterns = [
@@ -15,6 +15,9 @@ urlpatterns = [
     path("ho-so/<str:code>/rut/", applicant.withdraw, name="dossier_withdraw"),
     path("ho-so/<str:code>/phieu-bo-sung-<int:number>.pdf", applicant.supplement_pdf, name="supplement_pdf"),
     path("ho-so/<str:code>/phieu-xin-loi-<int:number>.pdf", applicant.apology_pdf, name="apology_pdf"),
+    path("ho-so/<str:code>/thanh-toan/", payments.pay, name="dossier_pay"),
+    path("ho-so/<str:code>/bien-lai-<int:order_id>.pdf", payments.receipt_pdf, name="payment_receipt"),
+    path("thanh-toan/vnpay/ket-qua/", payments.payment_return, name="payment_return"),
     path("tra-cuu/", views.track, name="track"),
     path("dang-nhap/", views.LoginView.as_view(), name="login"),
     path("dang-nhap/vneid/", eid.eid_start, name="eid_start"),

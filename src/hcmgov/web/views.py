@@ -30,6 +30,8 @@ from hcmgov.dossiers.selectors import STATUS_EN, Status
 from hcmgov.identity import eid
 from hcmgov.identity import selectors as identity_read
 from hcmgov.identity import services as identity
+from hcmgov.payments import selectors as payment_selectors
+from hcmgov.payments import services as payment_services
 from hcmgov.web import eid as eid_pages
 from hcmgov.web import schemaform
 from hcmgov.web.responses import pdf_response, visible_dossier
@@ -193,8 +195,20 @@ def dossier_detail(request: HttpRequest, code: str) -> HttpResponse:
             "supplements": selectors.dossier_supplement_requests(dossier=dossier),
             "apologies": selectors.dossier_apologies(dossier=dossier),
             "requirements": dossier.procedure_version.required_documents,
+            **fees_context(dossier),
         },
     )
+
+
+def fees_context(dossier: Any) -> dict[str, Any]:
+    """The dossier's fees: its payment orders, or — before the first is made — the lines it will
+    owe (read only: the order is made when the dossier's submission event is handled, or on paying)."""
+    orders = payment_selectors.dossier_orders(dossier_id=dossier.pk)
+    preview = None
+    if not orders:
+        stage, lines = payment_services.order_lines(dossier=dossier)
+        preview = {"stage": stage, "lines": lines, "total": sum(line.amount or 0 for line in lines)} if lines else None
+    return {"orders": orders, "fee_preview": preview}
 
 
 @login_required

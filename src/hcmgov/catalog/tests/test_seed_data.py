@@ -19,6 +19,9 @@ from jsonschema import Draft202012Validator, FormatChecker
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "procedures"
 FILES = sorted(DATA_DIR.glob("*.yaml"))
 
+# the applicant categories payments.fees knows (kept here too: this test runs without Django)
+FEE_CATEGORIES = {"child", "elderly", "disabled", "poor_household", "meritorious", "student", "ethnic_remote"}
+
 REQUIRED_KEYS = {
     "code",
     "local_code",
@@ -214,6 +217,15 @@ def test_fees(code: str) -> None:
         for bound in ("valid_from", "valid_to"):
             if bound in f:
                 date.fromisoformat(f[bound])
+        properties = PROCEDURES[code]["form_schema"]["properties"]
+        for name in f.get("quantity_fields") or []:  # the form must ask for the quantity, as an integer
+            assert properties.get(name, {}).get("type") == "integer", f"{code}/{f['code']}: {name}"
+        for rule in f.get("reductions") or []:
+            assert rule["category"] in FEE_CATEGORIES, rule
+            assert isinstance(rule["percent"], int), rule
+            assert 0 < rule["percent"] <= 100, rule
+            assert rule["basis"].strip(), f"{code}/{f['code']}: a reduction must cite its basis"
+    assert PROCEDURES[code].get("fee_stage", "submission") in {"submission", "result"}
 
 
 @pytest.mark.parametrize("code", IDS)

@@ -3,6 +3,7 @@
 Other apps import from here."""
 
 from hcmgov.dossiers.services.lifecycle import dossier_apologize, dossier_comment, dossier_stop, dossier_withdraw
+from hcmgov.dossiers.services.payments import dossier_payment_request, dossier_payment_settle
 from hcmgov.dossiers.services.processing import (
     dossier_act,
     dossier_receive,
@@ -28,6 +29,8 @@ __all__ = [
     "dossier_apologize",
     "dossier_code",
     "dossier_comment",
+    "dossier_payment_request",
+    "dossier_payment_settle",
     "dossier_receive",
     "dossier_refuse",
     "dossier_request_supplement",

@@ -60,7 +60,13 @@ def dossier_withdraw(*, dossier: Dossier, by: Any, reason: str, now: dt.datetime
         user=by, agency_id=locked.agency_id, roles={"receiver", "head", "agency_admin"}, field=locked.procedure.field
     ):
         raise _refuse("forbidden", "Bạn không được rút hồ sơ này.", "You may not withdraw this dossier.", 403)
-    if locked.status not in {Status.NEW, Status.RECEIVED, Status.IN_PROGRESS, Status.SUPPLEMENT_REQUESTED}:
+    awaiting_fee_before_result = (
+        locked.status == Status.PAYMENT_REQUESTED and locked.suspended_status != Status.FINISHED
+    )  # not paying is a reason to withdraw; once the result is made it is too late
+    if (
+        locked.status not in {Status.NEW, Status.RECEIVED, Status.IN_PROGRESS, Status.SUPPLEMENT_REQUESTED}
+        and not awaiting_fee_before_result
+    ):
         raise _refuse(
             "wrong_status",
             f"Hồ sơ đang ở trạng thái «{locked.get_status_display()}», không thể rút.",

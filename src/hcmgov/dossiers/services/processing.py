@@ -224,7 +224,7 @@ def _check_holder(step: DossierStep, official: Any) -> None:
         )
 
 
-def _check_running(locked: Dossier) -> None:
+def _check_running(locked: Dossier, action: str = "") -> None:
     if locked.status in TERMINAL:
         raise _refuse(
             "wrong_status",
@@ -236,6 +236,12 @@ def _check_running(locked: Dossier) -> None:
             "awaiting_supplement",
             "Hồ sơ đang chờ người nộp bổ sung; tiếp tục xử lý sau khi có hồ sơ bổ sung.",
             "The dossier is waiting for the applicant's supplement.",
+        )
+    if locked.status == Status.PAYMENT_REQUESTED and action != "refuse":  # the desk may still refuse it
+        raise _refuse(
+            "awaiting_payment",
+            "Hồ sơ đang chờ người nộp thanh toán phí, lệ phí; tiếp tục xử lý sau khi đã thanh toán.",
+            "The dossier is waiting for the applicant to pay the fees.",
         )
 
 
@@ -347,7 +353,7 @@ def dossier_act(
     others: list[DossierStep] = []
     step = _open_step(locked, step_id, others)
     _check_holder(step, official)
-    _check_running(locked)
+    _check_running(locked, action)
     spec = _spec(locked)
     step_spec = spec.steps.get(step.key)
     if step_spec is None or action not in step_spec.actions:

@@ -14,7 +14,9 @@ from hcmgov.notifications.services import notifications_send_pending
 pytestmark = pytest.mark.django_db
 
 
-def test_submission_and_receipt_are_mailed_once_each_in_both_languages(submit, receiver):
+def test_submission_and_receipt_are_mailed_once_each_in_both_languages(submit, receiver, version):
+    version.fees = []  # a free procedure: no payment order, no wait for a fee (payments' own tests)
+    version.save(update_fields=["fees"])
     dossier, _ = submit()
     assert outbox_deliver() == 1
     assert outbox_deliver() == 0  # nothing pending: delivered events are not delivered again

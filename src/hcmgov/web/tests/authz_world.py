@@ -20,6 +20,7 @@ from hcmgov.dossiers.models import DossierStep
 from hcmgov.feedback import services as feedback_services
 from hcmgov.identity import services as identity_services
 from hcmgov.identity.tests.factories import RoleAssignmentFactory, UserFactory
+from hcmgov.payments import services as payment_services
 
 ANONYMOUS = "anonymous"
 OTHER_CITIZEN = "other citizen"
@@ -60,6 +61,7 @@ class World:
     feedback_secret: str
     consent_id: int
     official_id: int  # an official of X (the agency administrator's pages)
+    order_id: int  # the fee order of ``dossier``, paid in cash at the desk (its receipt)
 
 
 def _official(agency: Any, field: str = "") -> Any:
@@ -100,6 +102,9 @@ def build_world(*, submit: Any, agency: Any, citizen: Any) -> World:
     consent = identity_services.consent_grant(
         subject=citizen, purpose="prefill", recipient="registry", data_categories=["identity"]
     )
+    order = payment_services.order_ensure(dossier_id=dossier.pk)
+    assert order is not None, "the factory's procedure has a fee"
+    payment_services.order_pay_cash(order=order, official=right)
     dossier.refresh_from_db()
     return World(
         users=users,
@@ -111,4 +116,5 @@ def build_world(*, submit: Any, agency: Any, citizen: Any) -> World:
         feedback_secret=feedback.secret,
         consent_id=consent.pk,
         official_id=right.pk,
+        order_id=order.pk,
     )

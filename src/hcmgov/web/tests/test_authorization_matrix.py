@@ -75,6 +75,9 @@ ROUTES: dict[str, Route] = {
     "ho-so/<str:code>/rut/": Route(CODE, "dossier"),
     "ho-so/<str:code>/phieu-bo-sung-<int:number>.pdf": Route({**CODE, "number": "=1"}, "dossier"),
     "ho-so/<str:code>/phieu-xin-loi-<int:number>.pdf": Route({**CODE, "number": "=1"}, "dossier"),
+    "ho-so/<str:code>/thanh-toan/": Route(CODE, "dossier"),
+    "ho-so/<str:code>/bien-lai-<int:order_id>.pdf": Route({**CODE, "order_id": "order_id"}, "dossier"),
+    "thanh-toan/vnpay/ket-qua/": Route({}),  # the gateway's return: anyone's browser, signed result
     "danh-gia/<str:code>/": Route(CODE, "dossier"),
     "tra-cuu/": Route({}),
     "phan-anh-kien-nghi/": Route({}),

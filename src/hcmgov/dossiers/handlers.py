@@ -1,0 +1,27 @@
+"""Reactions of the dossiers app to other apps' events: the fee requested for a dossier holds it in
+status 6; the fee paid releases it and is recorded on it. Idempotent (delivery is at least once)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hcmgov.core.services import event_subscribe
+from hcmgov.dossiers import selectors
+from hcmgov.dossiers.services import payments
+from hcmgov.payments import selectors as payment_selectors
+
+
+@event_subscribe("payment.requested")
+def _requested(event: Any) -> None:
+    if not payment_selectors.order_is_due(order_id=event.payload["order_id"]):
+        return  # paid (or cancelled) before this event was delivered: nothing to wait for
+    dossier = selectors.dossier_by_id(dossier_id=event.payload["dossier_id"])
+    payments.dossier_payment_request(dossier=dossier, amount=int(event.payload.get("amount") or 0))
+
+
+@event_subscribe("payment.paid")
+def _paid(event: Any) -> None:
+    order = payment_selectors.order_get(order_id=event.payload["order_id"])
+    dossier = selectors.dossier_by_id(dossier_id=event.payload["dossier_id"])
+    paid_at = order.paid_at or event.created_at
+    payments.dossier_payment_settle(dossier=dossier, online=bool(event.payload.get("online")), paid_at=paid_at)

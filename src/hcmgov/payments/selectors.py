@@ -1,0 +1,44 @@
+"""Reads of the payments app: a dossier's orders and their receipts, what the back office and the
+dashboards count."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import QuerySet
+
+from hcmgov.payments.models import GatewayTransaction, OrderState, PaymentOrder, Receipt, Refund, TxnState
+
+
+def dossier_orders(*, dossier_id: int) -> list[PaymentOrder]:
+    """The dossier's orders, live first, each with its receipt (if any) read in the same query."""
+    return list(
+        PaymentOrder.objects.filter(dossier_id=dossier_id)
+        .select_related("receipt", "paid_transaction")
+        .order_by("created_at")
+    )
+
+
+def order_get(*, order_id: int) -> PaymentOrder:
+    return PaymentOrder.objects.select_related("agency").get(pk=order_id)
+
+
+def order_is_due(*, order_id: int) -> bool:
+    return PaymentOrder.objects.filter(pk=order_id, state=OrderState.DUE).exists()
+
+
+def transaction_by_ref(*, ref: str) -> GatewayTransaction | None:
+    return GatewayTransaction.objects.select_related("order").filter(ref=ref).first()
+
+
+def receipt_for(*, order_id: int) -> Receipt | None:
+    return Receipt.objects.select_related("order", "order__agency").filter(order_id=order_id).first()
+
+
+def refunds_pending() -> QuerySet[Refund]:
+    return Refund.objects.filter(state="requested").order_by("requested_at")
+
+
+def transactions_settled_on(*, start: dt.datetime, end: dt.datetime) -> QuerySet[GatewayTransaction]:
+    """Confirmed gateway payments whose gateway time falls in [start, end)."""
+    return GatewayTransaction.objects.filter(state=TxnState.SUCCEEDED, paid_at__gte=start, paid_at__lt=end)

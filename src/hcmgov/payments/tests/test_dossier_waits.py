@@ -1,0 +1,161 @@
+"""The dossier and its fee: status 6 while a fee is awaited (before processing or at the result),
+released when paid; refunds when a paid dossier is refused; the flags the national reporting reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from hcmgov.catalog.models import ProcedureVersion
+from hcmgov.common.errors import DomainError
+from hcmgov.core.services import outbox_deliver
+from hcmgov.dossiers import services as dossier_services
+from hcmgov.dossiers.models import Dossier, DossierEvent, DossierStep, Status, StepState
+from hcmgov.identity.tests.factories import RoleAssignmentFactory
+from hcmgov.payments import services
+from hcmgov.payments.models import OrderState, PaymentOrder, Refund
+from hcmgov.payments.tests.conftest import result_params
+
+pytestmark = pytest.mark.django_db
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def at(day: int, hour: int = 9) -> dt.datetime:
+    return dt.datetime(2026, 3, day, hour, 0, tzinfo=VN)
+
+
+def deliver(now: dt.datetime) -> None:
+    with time_machine.travel(now, tick=False):
+        while outbox_deliver():
+            pass
+
+
+@pytest.fixture
+def staff(agency):
+    return {
+        r: RoleAssignmentFactory(agency=agency, role=r).user
+        for r in ("receiver", "specialist", "head", "leader", "clerk")
+    }
+
+
+def act(dossier, official, action, now, note=""):
+    step = DossierStep.objects.get(dossier=dossier, state=StepState.OPEN)
+    return dossier_services.dossier_act(
+        dossier=dossier, official=official, step_id=step.pk, action=action, note=note, now=now
+    )
+
+
+def pay_online(order, citizen, now):
+    txn = services.transaction_start(
+        order=order, user=citizen, ip="127.0.0.1", return_url="http://x/r", now=now
+    ).transaction
+    with time_machine.travel(now, tick=False):
+        assert services.callback_handle(kind="ipn", params=result_params(txn)).code == "00"
+
+
+def test_a_fee_due_before_processing_holds_the_dossier_until_paid(submit, staff, citizen, gateway_account):
+    with time_machine.travel(at(2, 8), tick=False):
+        dossier, _ = submit()
+    deliver(at(2, 8))
+    dossier.refresh_from_db()
+    assert (dossier.status, dossier.fee_required) == (Status.PAYMENT_REQUESTED, True)
+    assert DossierStep.objects.get(dossier=dossier, state=StepState.OPEN).waiting
+    with pytest.raises(DomainError) as info:
+        act(dossier, staff["receiver"], "receive", at(2, 9))
+    assert info.value.code == "awaiting_payment"
+    order = PaymentOrder.objects.get(dossier=dossier)
+    assert (order.amount, order.stage) == (8000, "submission")
+
+    pay_online(order, citizen, at(4, 10))  # two working days later
+    deliver(at(4, 10))
+    dossier.refresh_from_db()
+    assert dossier.status == Status.NEW
+    assert (dossier.fee_paid_online, dossier.fee_paid_at is not None) == (True, True)
+    step = DossierStep.objects.get(dossier=dossier, state=StepState.OPEN)
+    assert not step.waiting
+    dossier = act(dossier, staff["receiver"], "receive", at(4, 11))
+    assert dossier.status == Status.RECEIVED
+    notes = list(DossierEvent.objects.filter(dossier=dossier).values_list("status_to", flat=True))
+    assert notes == [1, 6, 1, 2]
+
+
+def test_a_fee_due_at_the_result_holds_the_result_until_paid(submit, staff, citizen, receiver, gateway_account):
+    with time_machine.travel(at(2, 8), tick=False):
+        dossier, _ = submit()
+    ProcedureVersion.objects.filter(pk=dossier.procedure_version_id).update(fee_stage="result")
+    deliver(at(2, 8))
+    dossier.refresh_from_db()
+    assert dossier.status == Status.NEW  # nothing to wait for yet
+    order = PaymentOrder.objects.get(dossier=dossier)
+    assert order.stage == "result"
+    for official, action, day in [
+        ("receiver", "receive", at(2, 9)),
+        ("specialist", "forward", at(2, 10)),
+        ("head", "approve", at(2, 11)),
+        ("leader", "sign", at(2, 14)),
+    ]:
+        dossier = act(dossier, staff[official], action, day)
+    assert dossier.status == Status.FINISHED
+    deliver(at(2, 15))
+    dossier.refresh_from_db()
+    assert dossier.status == Status.PAYMENT_REQUESTED
+    with pytest.raises(DomainError) as info:
+        act(dossier, staff["clerk"], "return", at(3, 9))
+    assert info.value.code == "awaiting_payment"
+    services.order_pay_cash(order=order, official=receiver, now=at(3, 9))
+    deliver(at(3, 9))
+    dossier.refresh_from_db()
+    assert (dossier.status, dossier.fee_paid_online) == (Status.FINISHED, False)
+    dossier = act(dossier, staff["clerk"], "return", at(3, 10))
+    assert dossier.status == Status.RETURNED
+
+
+def test_a_paid_dossier_refused_at_the_desk_is_refunded(submit, staff, citizen, gateway_account):
+    with time_machine.travel(at(2, 8), tick=False):
+        dossier, _ = submit()
+    order = services.order_ensure(dossier_id=dossier.pk)
+    pay_online(order, citizen, at(2, 8))
+    deliver(at(2, 8))
+    dossier.refresh_from_db()
+    assert dossier.status == Status.NEW  # paid before the request was handled: never held
+    dossier_services.dossier_refuse(dossier=dossier, official=staff["receiver"], reason="Sai thủ tục", now=at(2, 9))
+    deliver(at(2, 9))
+    (refund,) = Refund.objects.filter(transaction__order=order)
+    assert (refund.amount, refund.state) == (8000, "requested")  # the worker sends it to the gateway
+
+
+def test_an_unpaid_dossier_withdrawn_cancels_its_order(submit, citizen, gateway_account):
+    with time_machine.travel(at(2, 8), tick=False):
+        dossier, _ = submit()
+    deliver(at(2, 8))
+    dossier_services.dossier_withdraw(
+        dossier=Dossier.objects.get(pk=dossier.pk), by=citizen, reason="Nộp nhầm", now=at(2, 9)
+    )
+    deliver(at(2, 9))
+    assert PaymentOrder.objects.get(dossier=dossier).state == OrderState.CANCELLED
+    assert not Refund.objects.exists()
+
+
+def test_a_procedure_without_fees_makes_no_order(submit, gateway_account):
+    with time_machine.travel(at(2, 8), tick=False):
+        dossier, _ = submit()
+    ProcedureVersion.objects.filter(pk=dossier.procedure_version_id).update(fees=[])
+    deliver(at(2, 8))
+    dossier.refresh_from_db()
+    assert dossier.status == Status.NEW
+    assert not PaymentOrder.objects.exists()
+
+
+def test_receipts_are_numbered_per_series_without_gaps(submit, citizen, receiver, gateway_account):
+    numbers = []
+    for _ in range(3):
+        dossier, _ = submit()
+        order = services.order_ensure(dossier_id=dossier.pk)
+        services.order_pay_cash(order=order, official=receiver)
+        order.refresh_from_db()
+        numbers.append((order.receipt.series, order.receipt.number))
+    assert [n for _, n in numbers] == [1, 2, 3]
+    assert len({s for s, _ in numbers}) == 1
