@@ -22,6 +22,7 @@ from hcmgov.feedback.api import router as feedback_router
 from hcmgov.identity.api import me_router
 from hcmgov.payments.api import ipn_router
 from hcmgov.payments.api import router as payments_router
+from hcmgov.postal.api import router as postal_router
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ api.add_router("/me", me_router)
 api.add_router("/", feedback_router)
 api.add_router("/payments", payments_router)
 api.add_router("/payments", ipn_router)
+api.add_router("/", postal_router)
 
 
 def _language(request: HttpRequest) -> str:

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "hcmgov.notifications",
     "hcmgov.feedback",
     "hcmgov.payments",
+    "hcmgov.postal",
     "hcmgov.web",
 ]
 
