@@ -94,6 +94,7 @@ OPERATIONS: dict[str, Op] = {
     "GET /api/v1/payments/dossiers/{code}": Op("dossier"),
     "POST /api/v1/payments/dossiers/{code}/start": Op("dossier"),
     "POST /api/v1/payments/orders/{order_id}/cash": Op("payment_order"),
+    "GET /api/v1/payments/orders/{order_id}/national-bill": Op("dossier"),
     "GET /api/v1/payments/vnpay/ipn": Op(),  # the gateway's server: the signature is the credential
     "POST /api/v1/postal/tracking": Op(),  # the carrier's webhook: the signature is the credential
     "GET /api/v1/postal/quote": Op(query={"from_unit": "=26737", "to_unit": "=26740", "weight": "=300"}),

@@ -51,11 +51,14 @@ class DossierOut(Schema):
     status: int
     status_name: str
     status_name_en: str
-    channel: int
+    channel: int = Field(description="1 in person, 2 online, 3 public postal service (as the national portal counts)")
     submitted_at: dt.datetime
     received_at: dt.datetime | None
     due_at: dt.datetime
     finished_at: dt.datetime | None
+    fee_required: bool = Field(description="A fee is charged for this dossier")
+    fee_paid_online: bool = Field(description="The fee was paid through an online payment gateway")
+    result_by_post: bool = Field(description="The result is delivered by the public postal service")
 
     @staticmethod
     def resolve_procedure(obj: Dossier) -> str:
@@ -428,7 +431,7 @@ def act(request: HttpRequest, code: str, step_id: int, payload: ActionIn) -> Any
     """Quyết định ở một bước: receive, refuse, forward, approve, decline, sign, return — as the step
     allows. Two officials acting on the same step: the second gets 409 `step_already_handled`."""
     dossier = selectors.dossier_visible_to(user=request.user, code=code)
-    return services.dossier_act(
+    return services.dossier_decide(
         dossier=dossier, official=request.user, step_id=step_id, action=payload.action, note=payload.note
     )
 

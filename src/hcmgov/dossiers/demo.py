@@ -104,6 +104,7 @@ DOSSIER_COLUMNS = (
     "returned_at", "refusal_reason", "tracking_secret", "fingerprint", "idempotency_key", "flow_id",
     "workflow_state", "appointment_at", "suspended_at", "suspended_status", "suspended_days", "supplement_count",
     "timeliness", "updated_at", "applicant_search", "fee_required", "fee_paid_at", "fee_paid_online",
+    "result_by_post", "delivery_to", "delivery_fee",
 )  # fmt: skip
 STEP_COLUMNS = (
     "id", "dossier_id", "task_id", "key", "name", "name_en", "role", "agency_id", "assignee_id", "state",
@@ -741,6 +742,7 @@ class Generator:
                 self.fingerprint(procedure, agency, sample), None, route.flow_id, state, ts(due),
                 ts(suspended_at), suspended_status, 0, supplements, timeliness, ts(self.now),
                 self.folded[applicant_name], procedure.has_fee, paid_at, fee_paid and channel == Channel.ONLINE,
+                False, None, None,
             )
         )  # fmt: skip
 

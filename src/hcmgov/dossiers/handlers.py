@@ -7,7 +7,7 @@ from typing import Any
 
 from hcmgov.core.services import event_subscribe
 from hcmgov.dossiers import selectors
-from hcmgov.dossiers.services import payments
+from hcmgov.dossiers.services import payments, post
 from hcmgov.payments import selectors as payment_selectors
 
 
@@ -25,3 +25,20 @@ def _paid(event: Any) -> None:
     dossier = selectors.dossier_by_id(dossier_id=event.payload["dossier_id"])
     paid_at = order.paid_at or event.created_at
     payments.dossier_payment_settle(dossier=dossier, online=bool(event.payload.get("online")), paid_at=paid_at)
+
+
+@event_subscribe("postal.tracking")
+def _tracking(event: Any) -> None:
+    from django.utils.dateparse import parse_datetime
+
+    from hcmgov.postal import selectors as postal_read
+
+    payload = event.payload
+    order = postal_read.delivery_order_get(order_id=payload["order_id"])
+    what = postal_read.kind_label(order.kind)
+    state = postal_read.status_label(payload.get("status") or "") or payload.get("note") or ""
+    detail = f" — {payload['note']}" if payload.get("note") and payload.get("status") else ""
+    at = parse_datetime(str(payload.get("at") or "")) or event.created_at
+    post.dossier_post_tracking(
+        dossier_id=payload["dossier_id"], at=at, note=f"{what} ({order.tracking_number}): {state}{detail}"
+    )

@@ -94,6 +94,11 @@ class Dossier(models.Model):
     fee_required = models.BooleanField(default=False, help_text="A fee is charged for this dossier.")
     fee_paid_at = models.DateTimeField(null=True, blank=True)
     fee_paid_online = models.BooleanField(default=False, help_text="Paid through an online payment gateway.")
+    # the result by the public postal service (the postal app owns the carriages): where to, and
+    # the fee the carrier quoted when the applicant chose it
+    result_by_post = models.BooleanField(default=False)
+    delivery_to = models.JSONField(null=True, blank=True, help_text="name, phone, address, ward_code")
+    delivery_fee = models.PositiveIntegerField(null=True, blank=True, help_text="Đồng, as quoted when chosen.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -130,6 +130,17 @@ def pay_cash(request: HttpRequest, order_id: int) -> Any:
     return selectors.order_get(order_id=order_id)
 
 
+@router.get(
+    "/orders/{order_id}/national-bill",
+    response={200: dict[str, Any], **problems(401, 404, 409)},
+    openapi_extra=SIGNED_IN,
+    summary="The order as the national payment platform's bill (the fields of the portal's bill)",
+)
+def national_bill(request: HttpRequest, order_id: int) -> Any:
+    order = selectors.order_visible(order_id=order_id, user=request.user)
+    return services.order_national_bill(order=order)
+
+
 @ipn_router.get(
     "/vnpay/ipn",
     response={200: IpnOut},

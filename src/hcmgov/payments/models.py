@@ -223,3 +223,22 @@ class Mismatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.ref}"
+
+
+class Beneficiary(models.Model):
+    """Where an agency's fees go: the account the national payment platform's bill names (the
+    state treasury account of the collecting agency), with the budget classification of the
+    revenue. Kept by the finance officers (admin); without it no national bill is made."""
+
+    agency = models.OneToOneField("core.Agency", on_delete=models.PROTECT, related_name="+")
+    account_number = models.CharField(max_length=40)
+    account_name = models.CharField(max_length=200)
+    bank_code = models.CharField(max_length=20)
+    bank_name = models.CharField(max_length=200)
+    treasury_code = models.CharField(max_length=20, help_text="Mã Kho bạc Nhà nước.")
+    treasury_name = models.CharField(max_length=200)
+    revenue_chapter = models.CharField(max_length=10, blank=True, help_text="Chương (mục lục ngân sách).")
+    revenue_item = models.CharField(max_length=10, blank=True, help_text="Tiểu mục (mục lục ngân sách).")
+
+    def __str__(self) -> str:
+        return f"{self.agency_id}: {self.account_number} ({self.bank_code})"

@@ -4,9 +4,11 @@ dashboards count."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db.models import QuerySet
 
+from hcmgov.common.errors import NotFound
 from hcmgov.payments.models import GatewayTransaction, OrderState, PaymentOrder, Receipt, Refund, TxnState
 
 
@@ -21,6 +23,17 @@ def dossier_orders(*, dossier_id: int) -> list[PaymentOrder]:
 
 def order_get(*, order_id: int) -> PaymentOrder:
     return PaymentOrder.objects.select_related("agency").get(pk=order_id)
+
+
+def order_visible(*, order_id: int, user: Any) -> PaymentOrder:
+    """An order of a dossier ``user`` may see (its applicant, or an official taking part); 404 otherwise."""
+    from hcmgov.dossiers import selectors as dossiers
+
+    order = PaymentOrder.objects.filter(pk=order_id).first()
+    if order is None:
+        raise NotFound("yêu cầu thanh toán", "Payment order")
+    dossiers.dossier_visible_to(user=user, code=order.dossier_code)  # NotFound when not visible
+    return order
 
 
 def order_is_due(*, order_id: int) -> bool:

@@ -32,8 +32,9 @@ from hcmgov.core import services as core_services
 from hcmgov.dossiers import selectors as dossiers
 from hcmgov.identity import selectors as identity
 from hcmgov.payments import fees
-from hcmgov.payments.adapters import vnpay
+from hcmgov.payments.adapters import national, vnpay
 from hcmgov.payments.models import (
+    Beneficiary,
     GatewayCallback,
     GatewayTransaction,
     Method,
@@ -170,6 +171,20 @@ def _publish(order: PaymentOrder, topic: str, **extra: Any) -> None:
         key=order.dossier_code,
         payload={"dossier_id": order.dossier_id, "order_id": order.pk, "stage": order.stage, **extra},
     )
+
+
+def order_national_bill(*, order: PaymentOrder) -> dict[str, Any]:
+    """The national payment platform's bill for ``order`` (``adapters.national``); refused while
+    the agency has no beneficiary account on record."""
+    beneficiary = Beneficiary.objects.filter(agency_id=order.agency_id).first()
+    if beneficiary is None:
+        raise _refuse(
+            "no_beneficiary",
+            "Cơ quan chưa khai báo tài khoản thụ hưởng phí, lệ phí.",
+            "The agency has no beneficiary account for fees on record.",
+        )
+    dossier = dossiers.dossier_by_id(dossier_id=order.dossier_id)
+    return national.payment_bill(order=order, dossier=dossier, beneficiary=beneficiary, payer=dossier.applicant)
 
 
 # --- paying through the gateway -------------------------------------------------------------------

@@ -26,6 +26,7 @@ from hcmgov.dossiers.selectors import QUEUES, STATUS_EN, Status
 from hcmgov.identity import selectors as identity
 from hcmgov.payments import selectors as payment_selectors
 from hcmgov.payments import services as payment_services
+from hcmgov.postal import selectors as postal_read
 from hcmgov.web import schemaform
 from hcmgov.web.responses import pdf_response, visible_dossier
 
@@ -156,6 +157,7 @@ def dossier(request: HttpRequest, code: str) -> HttpResponse:
             "hours_left": round(left.total_seconds() / 3600, 1) if left is not None else None,
             "roles": flow_rules.ROLES,
             "orders": payment_selectors.dossier_orders(dossier_id=item.pk),
+            "deliveries": postal_read.dossier_deliveries(dossier_id=item.pk),
         },
         status=409 if error else 200,
     )
@@ -169,7 +171,7 @@ def _post(request: HttpRequest, item: Any) -> None:
     note = request.POST.get("note", "")[:4000]
     official = request.user
     if action == "act":
-        services.dossier_act(
+        services.dossier_decide(
             dossier=item, official=official, step_id=step_id, action=request.POST.get("decision", "")[:16], note=note
         )
     elif action == "send_back":

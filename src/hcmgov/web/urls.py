@@ -1,6 +1,6 @@
 from django.urls import path
 
-from hcmgov.web import admin_officials, applicant, eid, office, payments, security, views
+from hcmgov.web import admin_officials, applicant, eid, office, payments, postal, security, views
 
 app_name = "web"
 urlpatterns = [
@@ -18,6 +18,7 @@ urlpatterns = [
     path("ho-so/<str:code>/thanh-toan/", payments.pay, name="dossier_pay"),
     path("ho-so/<str:code>/bien-lai-<int:order_id>.pdf", payments.receipt_pdf, name="payment_receipt"),
     path("thanh-toan/vnpay/ket-qua/", payments.payment_return, name="payment_return"),
+    path("ho-so/<str:code>/buu-chinh/<str:kind>/", postal.by_post, name="dossier_post"),
     path("tra-cuu/", views.track, name="track"),
     path("dang-nhap/", views.LoginView.as_view(), name="login"),
     path("dang-nhap/vneid/", eid.eid_start, name="eid_start"),

@@ -32,6 +32,7 @@ from hcmgov.identity import selectors as identity_read
 from hcmgov.identity import services as identity
 from hcmgov.payments import selectors as payment_selectors
 from hcmgov.payments import services as payment_services
+from hcmgov.postal import selectors as postal_read
 from hcmgov.web import eid as eid_pages
 from hcmgov.web import schemaform
 from hcmgov.web.responses import pdf_response, visible_dossier
@@ -208,7 +209,11 @@ def fees_context(dossier: Any) -> dict[str, Any]:
     if not orders:
         stage, lines = payment_services.order_lines(dossier=dossier)
         preview = {"stage": stage, "lines": lines, "total": sum(line.amount or 0 for line in lines)} if lines else None
-    return {"orders": orders, "fee_preview": preview}
+    return {
+        "orders": orders,
+        "fee_preview": preview,
+        "deliveries": postal_read.dossier_deliveries(dossier_id=dossier.pk),
+    }
 
 
 @login_required

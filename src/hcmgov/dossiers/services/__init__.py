@@ -4,6 +4,14 @@ Other apps import from here."""
 
 from hcmgov.dossiers.services.lifecycle import dossier_apologize, dossier_comment, dossier_stop, dossier_withdraw
 from hcmgov.dossiers.services.payments import dossier_payment_request, dossier_payment_settle
+from hcmgov.dossiers.services.post import (
+    delivery_quote_for,
+    dossier_choose_post,
+    dossier_decide,
+    dossier_post_tracking,
+    dossier_return_by_post,
+    dossier_send_by_post,
+)
 from hcmgov.dossiers.services.processing import (
     dossier_act,
     dossier_receive,
@@ -25,16 +33,22 @@ from hcmgov.dossiers.services.timers import processing_stats_compact, step_timer
 
 __all__ = [
     "LOCAL_TZ",
+    "delivery_quote_for",
     "dossier_act",
     "dossier_apologize",
+    "dossier_choose_post",
     "dossier_code",
     "dossier_comment",
+    "dossier_decide",
     "dossier_payment_request",
     "dossier_payment_settle",
+    "dossier_post_tracking",
     "dossier_receive",
     "dossier_refuse",
     "dossier_request_supplement",
+    "dossier_return_by_post",
     "dossier_send_back",
+    "dossier_send_by_post",
     "dossier_stop",
     "dossier_submit",
     "dossier_supplement",

@@ -159,3 +159,65 @@ def test_receipts_are_numbered_per_series_without_gaps(submit, citizen, receiver
         numbers.append((order.receipt.series, order.receipt.number))
     assert [n for _, n in numbers] == [1, 2, 3]
     assert len({s for s, _ in numbers}) == 1
+
+
+def test_a_gateway_that_cannot_be_reached_leaves_the_refund_to_retry(submit, citizen, gateway_account, monkeypatch):
+    from hcmgov.payments.adapters.vnpay import GatewayError
+
+    dossier, _ = submit()
+    order = services.order_ensure(dossier_id=dossier.pk)
+    pay_online(order, citizen, at(2, 8))
+    order.refresh_from_db()
+    services.order_refund(order=order, reason="Hồ sơ bị từ chối")
+    monkeypatch.setenv("HCMGOV_VNPAY_API_URL", "http://127.0.0.1:9/merchant_webapi/api/transaction")  # nothing listens
+    monkeypatch.setenv("HCMGOV_VNPAY_TIMEOUT", "1")
+    (refund,) = Refund.objects.all()
+    with pytest.raises(GatewayError) as info:
+        services.refund_run(refund_id=refund.pk)
+    assert info.value.retryable
+    refund.refresh_from_db()
+    order.refresh_from_db()
+    assert (refund.state, refund.attempts, order.state) == ("requested", 1, OrderState.PAID)  # books unchanged
+
+
+def test_the_ipn_route_answers_in_vnpays_shape_and_never_fails(client, fee_dossier, citizen, gateway_account):
+    _, order = fee_dossier
+    txn = services.transaction_start(order=order, user=citizen, ip="127.0.0.1", return_url="http://x/r").transaction
+    good = result_params(txn)
+    assert client.get("/api/v1/payments/vnpay/ipn", good).json() == {"RspCode": "00", "Message": "Confirm Success"}
+    assert client.get("/api/v1/payments/vnpay/ipn", good).json()["RspCode"] == "02"
+    assert client.get("/api/v1/payments/vnpay/ipn", {**good, "vnp_Amount": "1"}).json()["RspCode"] == "97"
+    assert client.get("/api/v1/payments/vnpay/ipn", {**good, "vnp_TxnRef": "NOPE"}).json()["RspCode"] == "97"
+    assert client.get("/api/v1/payments/vnpay/ipn", {}).json()["RspCode"] == "97"
+    other = result_params(txn)
+    other["vnp_TxnRef"] = "UNKNOWN"
+    from hcmgov.payments.tests.conftest import gateway_sign
+
+    other["vnp_SecureHash"] = gateway_sign(other)
+    assert client.get("/api/v1/payments/vnpay/ipn", other).json()["RspCode"] == "01"
+
+
+def test_the_national_payment_platforms_bill(client, fee_dossier, citizen, agency):
+    from hcmgov.payments.models import Beneficiary
+
+    dossier, order = fee_dossier
+    client.force_login(citizen)
+    url = f"/api/v1/payments/orders/{order.pk}/national-bill"
+    refused = client.get(url)
+    assert (refused.status_code, refused.json()["code"]) == (409, "no_beneficiary")
+    Beneficiary.objects.create(
+        agency=agency,
+        account_number="3511.0.1234567",
+        account_name="UBND phường thử",
+        bank_code="KBNN",
+        bank_name="Kho bạc Nhà nước",
+        treasury_code="0111",
+        treasury_name="Kho bạc Nhà nước khu vực thử",
+    )
+    bill = client.get(url).json()
+    assert (bill["dossier_code"], bill["lookup_code"], bill["total"]) == (dossier.code, dossier.tracking_secret, 8000)
+    assert bill["fee_items"] == [
+        {"type_code": "1", "type_name": "Lệ phí", "code": "LEPHI", "name": "Lệ phí", "amount": 8000}
+    ]
+    assert bill["beneficiary"]["account_number"] == "3511.0.1234567"
+    assert bill["payer"]["name"] == order.payer_name

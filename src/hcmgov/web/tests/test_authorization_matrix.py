@@ -77,7 +77,9 @@ ROUTES: dict[str, Route] = {
     "ho-so/<str:code>/phieu-xin-loi-<int:number>.pdf": Route({**CODE, "number": "=1"}, "dossier"),
     "ho-so/<str:code>/thanh-toan/": Route(CODE, "dossier"),
     "ho-so/<str:code>/bien-lai-<int:order_id>.pdf": Route({**CODE, "order_id": "order_id"}, "dossier"),
-    "thanh-toan/vnpay/ket-qua/": Route({}),  # the gateway's return: anyone's browser, signed result
+    # the gateway's return: anyone's browser, carrying a result signed by the gateway
+    "thanh-toan/vnpay/ket-qua/": Route({}),
+    "ho-so/<str:code>/buu-chinh/<str:kind>/": Route({**CODE, "kind": "=ket-qua"}, "dossier"),
     "danh-gia/<str:code>/": Route(CODE, "dossier"),
     "tra-cuu/": Route({}),
     "phan-anh-kien-nghi/": Route({}),
