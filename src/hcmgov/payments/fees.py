@@ -9,9 +9,11 @@ to that channel only; in person covers the counter and the post), ``valid_from``
 absent or zero quantity charges nothing: "if requested"), ``tiers`` and ``cap`` (the first
 quantity field priced by tiers — ``[{from: 1, amount: 2000}, {from: 3, amount: 1000}]``: pages 1–2
 at 2,000, from the third at 1,000 — capped at ``cap`` per unit of the other fields; certified
-copies, Circular 226/2016/TT-BTC), and ``reductions`` — ``[{category,
-percent, basis}]``: the share of the amount waived for an applicant category (100 = exempt), with
-the legal basis. The version's ``fee_stage`` says when the fee is due (``submission``, the
+copies, Circular 226/2016/TT-BTC), and ``category_field`` with ``reductions`` — the form property
+where the applicant declares the category the fee rule names (the declaration form's own field,
+e.g. "Đối tượng nộp phí"; the proof is a document of the dossier the desk checks), and
+``[{category, percent, basis}]``: the share waived for each of its values (100 = exempt), with the
+legal basis. The version's ``fee_stage`` says when the fee is due (``submission``, the
 default, or ``result``).
 """
 
@@ -21,24 +23,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from hcmgov.common.errors import Message
-
 CHANNEL_IN_PERSON, CHANNEL_ONLINE, CHANNEL_POST = 1, 2, 3  # dossiers.models.Channel
-
-# Applicant categories that fee rules reduce or waive. Each fee item names the categories it
-# reduces and by how much, with its basis; the list is the union of the categories used there.
-CATEGORIES: dict[str, Message] = {
-    "child": Message("Trẻ em (dưới 16 tuổi)", "Child (under 16)"),
-    "elderly": Message("Người cao tuổi", "Elderly person"),
-    "disabled": Message("Người khuyết tật", "Person with a disability"),
-    "poor_household": Message("Thành viên hộ nghèo", "Member of a poor household"),
-    "meritorious": Message("Người có công với cách mạng, thân nhân liệt sĩ", "Person of merit to the revolution"),
-    "student": Message("Học sinh, sinh viên", "Pupil or student"),
-    "ethnic_remote": Message(
-        "Đồng bào dân tộc thiểu số ở xã đặc biệt khó khăn",
-        "Ethnic minority resident of a particularly disadvantaged commune",
-    ),
-}
 
 MAX_QUANTITY = 1000  # a form asking for more copies than this is refused by its schema anyway
 
@@ -95,15 +80,16 @@ def _tiered(tiers: list[dict[str, Any]], count: int, cap: int | None) -> int:
     return min(total, cap) if cap else total
 
 
-def _reduction(item: dict[str, Any], category: str) -> tuple[int, str]:
+def _reduction(item: dict[str, Any], form_data: dict[str, Any]) -> tuple[int, str]:
+    category = form_data.get(item.get("category_field") or "")
     for rule in item.get("reductions") or []:
-        if category and rule.get("category") == category:
+        if isinstance(category, str) and category and rule.get("category") == category:
             return max(0, min(100, int(rule.get("percent", 0)))), str(rule.get("basis", ""))
     return 0, ""
 
 
 def fees_compute(
-    *, items: list[dict[str, Any]], channel: int, form_data: dict[str, Any], category: str = "", day: dt.date
+    *, items: list[dict[str, Any]], channel: int, form_data: dict[str, Any], day: dt.date
 ) -> list[FeeLine]:
     """The lines owed, in the order of the items: free items, items of another channel or date, and
     items whose quantity is zero (copies not asked for) are left out; an exempted item stays, at 0,
@@ -121,7 +107,7 @@ def fees_compute(
         quantity = 1
         for count in counts:
             quantity *= count
-        percent, basis = _reduction(item, category)
+        percent, basis = _reduction(item, form_data)
         amount = None
         if item.get("tiers") and counts:
             gross = _tiered(item["tiers"], counts[0], item.get("cap")) * (quantity // counts[0])

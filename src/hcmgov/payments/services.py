@@ -80,7 +80,6 @@ def order_lines(*, dossier: Any) -> tuple[str, list[fees.FeeLine]]:
         items=version.fees,
         channel=dossier.channel,
         form_data=dossier.form_data or {},
-        category=str((dossier.form_data or {}).get("fee_category") or ""),
         day=dossier.submitted_at.astimezone(LOCAL_TZ).date(),
     )
     return fees.fee_stage(version.fee_stage), lines

@@ -19,9 +19,6 @@ from jsonschema import Draft202012Validator, FormatChecker
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "procedures"
 FILES = sorted(DATA_DIR.glob("*.yaml"))
 
-# the applicant categories payments.fees knows (kept here too: this test runs without Django)
-FEE_CATEGORIES = {"child", "elderly", "disabled", "poor_household", "meritorious", "student", "ethnic_remote"}
-
 REQUIRED_KEYS = {
     "code",
     "local_code",
@@ -220,8 +217,10 @@ def test_fees(code: str) -> None:
         properties = PROCEDURES[code]["form_schema"]["properties"]
         for name in f.get("quantity_fields") or []:  # the form must ask for the quantity, as an integer
             assert properties.get(name, {}).get("type") == "integer", f"{code}/{f['code']}: {name}"
+        if f.get("reductions"):  # categories are values of the form's own field
+            assert "enum" in properties.get(f.get("category_field", ""), {}), f"{code}/{f['code']}: category_field"
         for rule in f.get("reductions") or []:
-            assert rule["category"] in FEE_CATEGORIES, rule
+            assert rule["category"] in properties[f["category_field"]]["enum"], rule
             assert isinstance(rule["percent"], int), rule
             assert 0 < rule["percent"] <= 100, rule
             assert rule["basis"].strip(), f"{code}/{f['code']}: a reduction must cite its basis"
