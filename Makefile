@@ -12,6 +12,8 @@ WORKERS ?= 2
 # Python threads per server process: each holds its own database connection, and granian's
 # default (256) exhausted PostgreSQL's connections under load (bench/results/README.md)
 THREADS ?= 2
+SIM_PAY_PORT ?= 8101
+SIM_POST_PORT ?= 8102
 VENV := .venv
 PY := $(VENV)/bin/python
 HCMGOV := $(VENV)/bin/hcmgov
@@ -50,12 +52,32 @@ static: install assets
 
 up: install assets migrate demo static serve
 
-# The web server (granian, WSGI) and the worker beside it; Ctrl-C stops both.
+# The web server (granian, WSGI) and the worker beside it; Ctrl-C stops both. Where no payment
+# gateway or postal carrier is configured, the demo runs their simulators beside it (their
+# well-known test accounts: src/hcmgov/simulators/pay.py, post.py) so fees and the post work.
 serve: install
 	@mkdir -p var/prometheus && rm -f var/prometheus/*.db
-	@export PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus; \
+	@export PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus; sims=""; \
+	export HCMGOV_PUBLIC_URL=$${HCMGOV_PUBLIC_URL:-http://$(HOST):$(PORT)}; \
+	if [ -z "$${HCMGOV_VNPAY_PAY_URL:-}" ]; then \
+		HCMGOV_SIM_PAY_IPN_URL=http://$(HOST):$(PORT)/api/v1/payments/vnpay/ipn \
+			$(HCMGOV) sim pay --port $(SIM_PAY_PORT) > var/sim-pay.log 2>&1 & sims="$$sims $$!"; \
+		export HCMGOV_VNPAY_PAY_URL=http://127.0.0.1:$(SIM_PAY_PORT)/paymentv2/vpcpay.html \
+			HCMGOV_VNPAY_API_URL=http://127.0.0.1:$(SIM_PAY_PORT)/merchant_webapi/api/transaction \
+			HCMGOV_VNPAY_STATEMENT_URL='http://127.0.0.1:$(SIM_PAY_PORT)/_sim/statement?date={date}' \
+			HCMGOV_VNPAY_TMN_CODE=HCMGOV01 HCMGOV_VNPAY_HASH_SECRET=HCMGOVSIMHASHSECRET0123456789ABC; \
+		echo "payment gateway simulator: http://127.0.0.1:$(SIM_PAY_PORT)/"; \
+	fi; \
+	if [ -z "$${HCMGOV_POST_URL:-}" ]; then \
+		HCMGOV_SIM_POST_WEBHOOK_URL=http://$(HOST):$(PORT)/api/v1/postal/tracking \
+			$(HCMGOV) sim post --port $(SIM_POST_PORT) > var/sim-post.log 2>&1 & sims="$$sims $$!"; \
+		export HCMGOV_POST_URL=http://127.0.0.1:$(SIM_POST_PORT) HCMGOV_POST_TOKEN=SIM-POST-TOKEN-0123456789 \
+			HCMGOV_POST_WEBHOOK_SECRET=SIM-POST-WEBHOOK-SECRET-0123456789 \
+			HCMGOV_POST_DESK_PHONE=$${HCMGOV_POST_DESK_PHONE:-0280000000}; \
+		echo "postal carrier simulator: http://127.0.0.1:$(SIM_POST_PORT)/"; \
+	fi; \
 	$(HCMGOV) worker > var/worker.log 2>&1 & worker=$$!; \
-	trap "kill $$worker 2>/dev/null" EXIT INT TERM; \
+	trap "kill $$worker $$sims 2>/dev/null" EXIT INT TERM; \
 	echo "hcmgov: http://$(HOST):$(PORT)/  (worker log: var/worker.log)"; \
 	$(VENV)/bin/granian --interface wsgi --host $(HOST) --port $(PORT) --workers $(WORKERS) --blocking-threads $(THREADS) \
 		--no-ws --log-level warning hcmgov.wsgi:application

@@ -64,15 +64,27 @@ def amount_in_words(amount: int) -> str:
     return text[0].upper() + text[1:] + " đồng"
 
 
+def grouped(amount: Any) -> str:
+    """An amount in đồng grouped the Vietnamese way (120.000)."""
+    return "" if amount is None else f"{int(amount):,}".replace(",", ".")
+
+
 def receipt_pdf(receipt: Any) -> bytes:
     from weasyprint import HTML  # heavy import: only when a PDF is asked for
 
     order = receipt.order
+    lines = [
+        {**line, "unit_text": grouped(line.get("unit_amount")), "amount_text": grouped(line["amount"])}
+        for line in receipt.lines
+        if line.get("amount") is not None  # an amount the platform does not know was not charged
+    ]
     with translation.override("vi"):  # a legal document: Vietnamese
         html = render_to_string(
             "payments/receipt.html",
             {
                 "receipt": receipt,
+                "lines": lines,
+                "total_text": grouped(receipt.amount),
                 "order": order,
                 "agency": order.agency,
                 "form_symbol": FORM_SYMBOL,

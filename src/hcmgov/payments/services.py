@@ -85,6 +85,15 @@ def order_lines(*, dossier: Any) -> tuple[str, list[fees.FeeLine]]:
     return fees.fee_stage(version.fee_stage), lines
 
 
+CLOSED_STATUSES = {3, 7, 8, 10}  # not received, withdrawn, stopped, result returned (dossiers.models.Status)
+
+
+def order_possible(*, dossier: Any) -> bool:
+    """Whether a payment order may be made for the dossier now: not for a closed dossier, nor for
+    one whose fee was recorded paid without an order (data carried over from before the platform)."""
+    return dossier.status not in CLOSED_STATUSES and dossier.fee_paid_at is None
+
+
 def order_ensure(*, dossier_id: int, now: dt.datetime | None = None) -> PaymentOrder | None:
     """The dossier's live payment order, made from its fee lines if it has none yet; None when
     nothing can be charged online (no fee, all exempt, or only amounts the platform does not know —
@@ -94,6 +103,8 @@ def order_ensure(*, dossier_id: int, now: dt.datetime | None = None) -> PaymentO
     if existing is not None:
         return existing
     dossier = dossiers.dossier_by_id(dossier_id=dossier_id)
+    if not order_possible(dossier=dossier):
+        return None
     stage, lines = order_lines(dossier=dossier)
     amount = fees.fees_total(lines)
     if amount <= 0:

@@ -206,7 +206,7 @@ def fees_context(dossier: Any) -> dict[str, Any]:
     owe (read only: the order is made when the dossier's submission event is handled, or on paying)."""
     orders = payment_selectors.dossier_orders(dossier_id=dossier.pk)
     preview = None
-    if not orders:
+    if not orders and payment_services.order_possible(dossier=dossier):
         stage, lines = payment_services.order_lines(dossier=dossier)
         preview = {"stage": stage, "lines": lines, "total": sum(line.amount or 0 for line in lines)} if lines else None
     return {

@@ -221,3 +221,34 @@ def test_the_national_payment_platforms_bill(client, fee_dossier, citizen, agenc
     ]
     assert bill["beneficiary"]["account_number"] == "3511.0.1234567"
     assert bill["payer"]["name"] == order.payer_name
+
+
+def test_no_order_for_a_closed_dossier_or_one_paid_before_the_platform(submit, staff):
+    refused, _ = submit()
+    dossier_services.dossier_refuse(dossier=refused, official=staff["receiver"], reason="Sai thủ tục")
+    assert services.order_ensure(dossier_id=refused.pk) is None
+    carried, _ = submit()
+    Dossier.objects.filter(pk=carried.pk).update(fee_paid_at=at(2, 8), fee_required=True)
+    assert services.order_ensure(dossier_id=carried.pk) is None
+    with pytest.raises(DomainError) as info:
+        services.order_due(dossier_id=carried.pk)
+    assert info.value.code == "no_fee"
+
+
+def test_the_receipt_pdf_states_the_amount_in_figures_and_words(submit, receiver, gateway_account):
+    from pypdf import PdfReader
+
+    from hcmgov.payments.receipts import receipt_pdf
+
+    dossier, _ = submit()
+    order = services.order_ensure(dossier_id=dossier.pk)
+    services.order_pay_cash(order=order, official=receiver)
+    order.refresh_from_db()
+    import io
+
+    text = PdfReader(io.BytesIO(receipt_pdf(order.receipt))).pages[0].extract_text()
+    assert "BIÊN LAI THU PHÍ, LỆ PHÍ" in text
+    assert f"Số: {order.receipt.number:07d}" in text
+    assert "8.000" in text
+    assert "Tám nghìn đồng" in text
+    assert "Tiền mặt tại bộ phận một cửa" in text
