@@ -55,23 +55,6 @@ QUERY_FIELDS = (
     "vnp_IpAddr",
     "vnp_OrderInfo",
 )
-QUERY_ANSWER_FIELDS = (
-    "vnp_ResponseId",
-    "vnp_Command",
-    "vnp_ResponseCode",
-    "vnp_Message",
-    "vnp_TmnCode",
-    "vnp_TxnRef",
-    "vnp_Amount",
-    "vnp_BankCode",
-    "vnp_PayDate",
-    "vnp_TransactionNo",
-    "vnp_TransactionType",
-    "vnp_TransactionStatus",
-    "vnp_OrderInfo",
-    "vnp_PromotionCode",
-    "vnp_PromotionAmount",
-)
 REFUND_FIELDS = (
     "vnp_RequestId",
     "vnp_Version",
@@ -102,6 +85,8 @@ REFUND_ANSWER_FIELDS = (
     "vnp_TransactionStatus",
     "vnp_OrderInfo",
 )
+
+QUERY_ANSWER_FIELDS = (*REFUND_ANSWER_FIELDS, "vnp_PromotionCode", "vnp_PromotionAmount")
 
 # vnp_ResponseCode of a payment, as VNPay documents them (the ones an applicant can meet)
 RESPONSE_TEXTS: dict[str, Message] = {
