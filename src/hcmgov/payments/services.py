@@ -335,6 +335,19 @@ def _settle_from(
     return Outcome("00", txn, settled_now=True)
 
 
+_SETTLED_FIELDS = (
+    "state",
+    "settled_at",
+    "settled_via",
+    "response_code",
+    "gateway_txn_no",
+    "bank_code",
+    "bank_txn_no",
+    "card_type",
+    "paid_at",
+)
+
+
 def _settle(txn: GatewayTransaction, result: vnpay.PayResult, *, via: str, now: dt.datetime) -> None:
     """Record the gateway's verdict on a locked, unsettled transaction (pending, or expired on our
     side: money taken after our deadline is still money taken)."""
@@ -347,12 +360,14 @@ def _settle(txn: GatewayTransaction, result: vnpay.PayResult, *, via: str, now: 
     txn.bank_txn_no = result.bank_txn_no
     txn.card_type = result.card_type
     txn.paid_at = result.pay_date if result.succeeded else None
+    fields = [*_SETTLED_FIELDS, "overpaid"]
     if not result.succeeded:
-        txn.save()
+        txn.save(update_fields=fields)
         return
-    order = PaymentOrder.objects.select_for_update().get(pk=txn.order_id)
+    # the order, locked, with its agency (the receipt names it): one statement
+    order = PaymentOrder.objects.select_for_update(of=("self",)).select_related("agency").get(pk=txn.order_id)
     txn.overpaid = order.state != OrderState.DUE  # paid another way already, or the dossier closed
-    txn.save()
+    txn.save(update_fields=fields)
     if txn.overpaid:  # give this money back
         _refund_open(txn, reason="Thanh toán trùng / duplicate payment", now=now)
     else:
@@ -367,7 +382,7 @@ def _order_paid(
     order.paid_at = now
     order.paid_transaction = txn
     order.cashier_label = collector
-    order.save()
+    order.save(update_fields=["state", "method", "paid_at", "paid_transaction", "cashier_label", "updated_at"])
     _receipt_issue(order, collector=collector, now=now)
     _publish(order, "payment.paid", method=method, online=method != Method.CASH)
 
@@ -381,7 +396,7 @@ def order_pay_cash(*, order: PaymentOrder, official: Any, now: dt.datetime | Non
     now = now or timezone.now()
     if not identity.user_has_role(user=official, agency_id=order.agency_id, roles=DESK_ROLES):
         raise _refuse("forbidden", "Bạn không thu phí tại cơ quan này.", "You do not collect fees at this agency.", 403)
-    locked = PaymentOrder.objects.select_for_update().get(pk=order.pk)
+    locked = PaymentOrder.objects.select_for_update(of=("self",)).select_related("agency").get(pk=order.pk)
     if locked.state != OrderState.DUE:
         raise _refuse("already_paid", "Phí, lệ phí đã được thanh toán.", "The fees are already paid.")
     _order_paid(locked, method=Method.CASH, txn=None, collector=official.full_name or official.get_username(), now=now)
