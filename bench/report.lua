@@ -3,7 +3,8 @@
 -- after setting `expected` (the status a request should get, 200 unless said).
 -- Counts statuses per thread, keeps one sample of an unexpected answer, and prints one
 -- "BENCH_JSON {...}" line (requests, statuses, socket errors, latency percentiles) that
--- bench/run.py reads.
+-- bench/run.py reads. A script may define `report_extra()` (called in done(), where the global
+-- `threads` holds every thread) returning more members for that object: '"name":value,...'.
 
 expected = expected or 200
 statuses = {}
@@ -36,12 +37,13 @@ function done(summary, latency, requests)
     pct[#pct + 1] = string.format('"%s":%.3f', tostring(p), latency:percentile(p) / 1000)
   end
   local e = summary.errors
+  local extra = report_extra and ("," .. report_extra()) or ""
   io.write(string.format(
     'BENCH_JSON {"requests":%d,"duration_s":%.3f,"bytes":%d,"statuses":{%s},' ..
     '"socket_errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},"non_2xx_3xx":%d,' ..
-    '"latency_ms":{"min":%.3f,"mean":%.3f,"max":%.3f,"stdev":%.3f,"percentiles":{%s}},"samples":[%s]}\n',
+    '"latency_ms":{"min":%.3f,"mean":%.3f,"max":%.3f,"stdev":%.3f,"percentiles":{%s}},"samples":[%s]%s}\n',
     summary.requests, summary.duration / 1e6, summary.bytes, table.concat(st, ","),
     e.connect, e.read, e.write, e.timeout, e.status,
     latency.min / 1000, latency.mean / 1000, latency.max / 1000, latency.stdev / 1000,
-    table.concat(pct, ","), table.concat(samples, ",")))
+    table.concat(pct, ","), table.concat(samples, ","), extra))
 end
