@@ -44,3 +44,25 @@ class NotFound(DomainError):
             message=Message(f"Không tìm thấy {what_vi}.", f"{what_en} not found."),
             status=404,
         )
+
+
+class OutsideSystemError(Exception):
+    """A request an outside system (SMS gateway, postal carrier, …) did not fulfil, with a message
+    in both languages, the system's own code and detail. ``retryable``: the same request may
+    succeed later (subclasses set it)."""
+
+    retryable = False
+
+    def __init__(self, message: Message, *, code: str = "", detail: str = "") -> None:
+        super().__init__(message.en)
+        self.message = message
+        self.code = code
+        self.detail = detail
+
+    def __str__(self) -> str:
+        text = f"{self.message.vi} / {self.message.en}"
+        if self.code:
+            text += f" (mã / code {self.code})"
+        if self.detail:
+            text += f": {self.detail}"
+        return text

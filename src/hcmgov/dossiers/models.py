@@ -35,6 +35,10 @@ STATUS_EN = {
 }
 
 
+# closed for good: nothing more happens to the dossier (no step, no fee)
+CLOSED = frozenset({Status.NOT_RECEIVED, Status.WITHDRAWN, Status.STOPPED, Status.RETURNED})
+
+
 class Channel(models.IntegerChoices):
     IN_PERSON = 1, "Trực tiếp"
     ONLINE = 2, "Trực tuyến"

@@ -22,6 +22,7 @@ from hcmgov.common.errors import NotFound
 from hcmgov.common.text import fold
 from hcmgov.core import selectors as core
 from hcmgov.dossiers.models import (
+    CLOSED,
     STATUS_EN,
     ApologyLetter,
     Channel,
@@ -266,6 +267,11 @@ def _group_count(qs: QuerySet[Dossier]) -> list[tuple[int, int]]:
     from django.db.models import Count
 
     return list(qs.values_list("unit_id").annotate(n=Count("id")).values_list("unit_id", "n"))
+
+
+def dossier_is_closed(*, dossier: Dossier) -> bool:
+    """Not received, withdrawn, stopped, or its result returned: nothing more happens to it."""
+    return dossier.status in CLOSED
 
 
 def dossier_by_id(*, dossier_id: int) -> Dossier:

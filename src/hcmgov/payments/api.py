@@ -4,9 +4,7 @@ the gateway's IPN (which answers in VNPay's own shape, not in problem details)."
 import datetime as dt
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, JsonResponse
-from django.urls import reverse
 from ninja import Router, Schema
 
 from hcmgov.common.access import is_applicant
@@ -74,14 +72,6 @@ class IpnOut(Schema):
     Message: str
 
 
-def client_ip(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR") or "127.0.0.1")
-
-
-def return_url() -> str:
-    return f"{settings.PUBLIC_URL.rstrip('/')}{reverse('web:payment_return')}"
-
-
 @router.get(
     "/dossiers/{code}",
     response={200: list[OrderOut], **problems(401, 404)},
@@ -104,12 +94,10 @@ def start(request: HttpRequest, code: str) -> Any:
     dossier = dossiers.dossier_visible_to(user=request.user, code=code)
     if not is_applicant(request.user):
         raise DomainError("forbidden", Message("Chỉ người nộp hồ sơ được thanh toán.", "Only the applicant pays."), 403)
-    order = services.order_due(dossier_id=dossier.pk)
-    started = services.transaction_start(
-        order=order,
+    started = services.dossier_pay_start(
+        dossier_id=dossier.pk,
         user=request.user,
-        ip=client_ip(request),
-        return_url=return_url(),
+        ip=str(request.META.get("REMOTE_ADDR") or "127.0.0.1"),
         locale=getattr(request, "LANGUAGE_CODE", "vi") or "vi",
     )
     txn = started.transaction

@@ -85,13 +85,10 @@ def order_lines(*, dossier: Any) -> tuple[str, list[fees.FeeLine]]:
     return fees.fee_stage(version.fee_stage), lines
 
 
-CLOSED_STATUSES = {3, 7, 8, 10}  # not received, withdrawn, stopped, result returned (dossiers.models.Status)
-
-
 def order_possible(*, dossier: Any) -> bool:
     """Whether a payment order may be made for the dossier now: not for a closed dossier, nor for
     one whose fee was recorded paid without an order (data carried over from before the platform)."""
-    return dossier.status not in CLOSED_STATUSES and dossier.fee_paid_at is None
+    return not dossiers.dossier_is_closed(dossier=dossier) and dossier.fee_paid_at is None
 
 
 def order_ensure(*, dossier_id: int, now: dt.datetime | None = None) -> PaymentOrder | None:
@@ -231,6 +228,21 @@ def transaction_start(
         locale=locale,
     )
     return Started(txn, url)
+
+
+def gateway_return_url() -> str:
+    """Where the gateway sends the applicant's browser back: the portal's return page."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    return f"{settings.PUBLIC_URL.rstrip('/')}{reverse('web:payment_return')}"
+
+
+def dossier_pay_start(*, dossier_id: int, user: Any, ip: str, locale: str = "vi") -> Started:
+    """Start paying a dossier's due fees (the order made now if it has none): the pages' and the
+    API's one entry."""
+    order = order_due(dossier_id=dossier_id)
+    return transaction_start(order=order, user=user, ip=ip, return_url=gateway_return_url(), locale=locale)
 
 
 @audited("payment.transaction_start")

@@ -3,7 +3,6 @@ the receipt. Thin: parse, call the payments app, render or redirect."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,22 +18,16 @@ from hcmgov.web.responses import pdf_response, visible_dossier
 from hcmgov.web.templatetags.bilingual import msg
 
 
-def return_url() -> str:
-    return f"{settings.PUBLIC_URL.rstrip('/')}{reverse('web:payment_return')}"
-
-
 @applicant_required
 @require_POST
 def pay(request: HttpRequest, code: str) -> HttpResponse:
     """Start paying the dossier's due fees: off to the gateway's page."""
     dossier = visible_dossier(request, code)
     try:
-        order = services.order_due(dossier_id=dossier.pk)
-        started = services.transaction_start(
-            order=order,
+        started = services.dossier_pay_start(
+            dossier_id=dossier.pk,
             user=request.user,
             ip=str(request.META.get("REMOTE_ADDR") or "127.0.0.1"),
-            return_url=return_url(),
             locale=getattr(request, "LANGUAGE_CODE", "vi") or "vi",
         )
     except DomainError as exc:

@@ -30,6 +30,7 @@ from hcmgov.core import services as core_services
 from hcmgov.core.workcalendar import default_calendar
 from hcmgov.dossiers import clock, engine
 from hcmgov.dossiers.models import (
+    CLOSED,
     Dossier,
     DossierEvent,
     DossierStep,
@@ -40,7 +41,7 @@ from hcmgov.dossiers.models import (
 from hcmgov.identity import selectors as identity
 
 AUDIT_FIELDS = ("status", "due_at", "appointment_at", "suspended_at", "supplement_count", "timeliness", "finished_at")
-TERMINAL = {Status.NOT_RECEIVED, Status.WITHDRAWN, Status.STOPPED, Status.RETURNED}
+TERMINAL = CLOSED
 LOCAL_TZ = dt.timezone(dt.timedelta(hours=7))
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from hcmgov.common.config import config
-from hcmgov.common.errors import Message
+from hcmgov.common.errors import Message, OutsideSystemError
 
 log = logging.getLogger(__name__)
 
@@ -80,24 +80,8 @@ gateway_config()  # declare the settings when the module is imported (`hcmgov co
 # --- errors ------------------------------------------------------------------------------------
 
 
-class SmsError(Exception):
+class SmsError(OutsideSystemError):
     """A message the gateway did not take. ``retryable``: the same request may succeed later."""
-
-    retryable = False
-
-    def __init__(self, message: Message, *, code: str = "", detail: str = "") -> None:
-        super().__init__(message.en)
-        self.message = message
-        self.code = code
-        self.detail = detail
-
-    def __str__(self) -> str:
-        text = f"{self.message.vi} / {self.message.en}"
-        if self.code:
-            text += f" (mã / code {self.code})"
-        if self.detail:
-            text += f": {self.detail}"
-        return text
 
 
 class SmsRetryableError(SmsError):

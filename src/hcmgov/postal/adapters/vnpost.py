@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hcmgov.common.config import config
-from hcmgov.common.errors import Message
+from hcmgov.common.errors import Message, OutsideSystemError
 
 log = logging.getLogger(__name__)
 
@@ -85,24 +85,8 @@ post_config()  # declare the settings when the module is imported (`hcmgov confi
 # --- errors ------------------------------------------------------------------------------------
 
 
-class PostError(Exception):
+class PostError(OutsideSystemError):
     """A request the carrier did not fulfil. ``retryable``: the same request may succeed later."""
-
-    retryable = False
-
-    def __init__(self, message: Message, *, code: str = "", detail: str = "") -> None:
-        super().__init__(message.en)
-        self.message = message
-        self.code = code
-        self.detail = detail
-
-    def __str__(self) -> str:
-        text = f"{self.message.vi} / {self.message.en}"
-        if self.code:
-            text += f" (mã / code {self.code})"
-        if self.detail:
-            text += f": {self.detail}"
-        return text
 
 
 class PostRetryableError(PostError):
