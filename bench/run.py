@@ -564,8 +564,8 @@ CATEGORIES = [
 IPN_CATEGORIES = [
     ("IPN: callback_handle (the whole service)", ("callback_handle (hcmgov/payments/services.py",)),
     ("IPN: signature check (vnpay.verify, HMAC-SHA512)", ("verify (hcmgov/payments/adapters/vnpay.py",)),
-    ("IPN: settle (transaction and order locked, saved)", ("_settle (hcmgov/payments/services.py",)),
-    ("IPN: receipt (sequence_next + Receipt)", ("_receipt_issue (hcmgov/payments/services.py",)),
+    ("IPN: settle (conditional UPDATEs of transaction and order, receipt)", ("_settle (hcmgov/payments/services.py",)),
+    ("IPN: order paid (UPDATE, receipt number and row, payment.paid)", ("_order_paid (hcmgov/payments/services.py",)),
     ("IPN: callback kept (GatewayCallback)", ("_keep (hcmgov/payments/services.py",)),
 ]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
+
 from hcmgov.core.services import event_subscribe
 from hcmgov.dossiers import selectors
 from hcmgov.dossiers.services import payments, post
@@ -21,16 +23,13 @@ def _requested(event: Any) -> None:
 
 @event_subscribe("payment.paid")
 def _paid(event: Any) -> None:
-    order = payment_selectors.order_get(order_id=event.payload["order_id"])
     dossier = selectors.dossier_by_id(dossier_id=event.payload["dossier_id"])
-    paid_at = order.paid_at or event.created_at
+    paid_at = parse_datetime(str(event.payload.get("paid_at") or "")) or event.created_at
     payments.dossier_payment_settle(dossier=dossier, online=bool(event.payload.get("online")), paid_at=paid_at)
 
 
 @event_subscribe("postal.tracking")
 def _tracking(event: Any) -> None:
-    from django.utils.dateparse import parse_datetime
-
     from hcmgov.postal import selectors as postal_read
 
     payload = event.payload

@@ -18,6 +18,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from hcmgov.catalog import selectors as catalog
+from hcmgov.common.db import fast_cursor
 from hcmgov.common.errors import NotFound
 from hcmgov.common.text import fold
 from hcmgov.core import selectors as core
@@ -184,7 +185,7 @@ def _track_sql_postgresql() -> str:
 
 
 def _track_postgresql(db: Any, code: str, given: bytes) -> tuple[_TrackRow, list[TrackedEvent]] | None:
-    with _server_binding_cursor(db) as cursor:
+    with fast_cursor(db.alias) as cursor:
         cursor.execute(_track_sql_postgresql(), [code])
         row = cursor.fetchone()
     if row is None or not hmac.compare_digest(row[4].encode(), given):
@@ -195,19 +196,6 @@ def _track_postgresql(db: Any, code: str, given: bytes) -> tuple[_TrackRow, list
         for at, status_from, status_to, note in row[9] or ()
     ]
     return row, events
-
-
-def _server_binding_cursor(db: Any) -> Any:
-    """A Django cursor (query logging, execute wrappers, error translation) over a psycopg cursor
-    that binds parameters on the server, unlike the ORM's client-side binding cursors: psycopg
-    prepares its statements once per connection (``prepare_threshold`` in DATABASES OPTIONS; the
-    ORM's cursors are never prepared, whatever that says)."""
-    import psycopg
-
-    db.ensure_connection()
-    db.validate_thread_sharing()
-    raw = psycopg.Cursor(db.connection)
-    return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
 
 
 def _track_portable(db: Any, code: str, given: bytes) -> tuple[_TrackRow, list[TrackedEvent]] | None:

@@ -3,7 +3,7 @@
 Its content follows Decree 123/2020/NĐ-CP, Art. 32 on receipts (as read from secondary sources;
 not checked against the decree's text here): the receipt's name, its form and series symbols and
 number, the collecting organisation, the fee or charge and its amount, the date, the collector,
-and the payer. The platform issues it when the payment is recorded (``services._receipt_issue``:
+and the payer. The platform issues it when the payment is recorded (``services._order_paid``:
 numbered per series without gaps) and renders it when asked; the stored fields never change, so
 neither does the PDF (a refund marks the receipt cancelled, it is not renumbered).
 """

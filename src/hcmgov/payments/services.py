@@ -22,11 +22,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from hcmgov.audit.services import audited
 from hcmgov.common.config import config
+from hcmgov.common.db import fast_cursor
 from hcmgov.common.errors import DomainError, Message
 from hcmgov.core import services as core_services
 from hcmgov.dossiers import selectors as dossiers
@@ -173,10 +174,21 @@ def order_for_official(*, order_id: int, official: Any) -> PaymentOrder:
 
 
 def _publish(order: PaymentOrder, topic: str, **extra: Any) -> None:
+    _announce(
+        topic,
+        dossier_id=order.dossier_id,
+        dossier_code=order.dossier_code,
+        order_id=order.pk,
+        stage=order.stage,
+        **extra,
+    )
+
+
+def _announce(topic: str, *, dossier_id: int, dossier_code: str, order_id: int, stage: str, **extra: Any) -> None:
     core_services.event_publish(
         topic=topic,
-        key=order.dossier_code,
-        payload={"dossier_id": order.dossier_id, "order_id": order.pk, "stage": order.stage, **extra},
+        key=dossier_code,
+        payload={"dossier_id": dossier_id, "order_id": order_id, "stage": stage, **extra},
     )
 
 
@@ -283,10 +295,11 @@ IPN_MESSAGES = {
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a callback did: ``code`` is VNPay's IPN answer code; ``transaction`` the one concerned."""
+    """What a callback did: ``code`` is VNPay's IPN answer code; ``ref`` the transaction concerned
+    (empty when none was found)."""
 
     code: str
-    transaction: GatewayTransaction | None = None
+    ref: str = ""
     settled_now: bool = False
 
     @property
@@ -331,72 +344,114 @@ def callback_handle(*, kind: str, params: dict[str, str], now: dt.datetime | Non
 def _settle_from(
     params: dict[str, str], cfg: vnpay.GatewayConfig, *, signature_ok: bool, via: str, now: dt.datetime
 ) -> Outcome:
+    """Settle the transaction the result names, if it is still open and the amount is right: one
+    conditional UPDATE, which waits for a concurrent callback's lock and then finds the
+    transaction settled. Only when it changed nothing is the transaction read, to say why."""
     if not signature_ok:
         return Outcome("97")
     result = vnpay.parse_result(params)
     if result.tmn_code != cfg.tmn_code:
         return Outcome("01")
-    txn = GatewayTransaction.objects.select_for_update().filter(ref=result.ref).first()
-    if txn is None:
+    if _settle(result, via=via, now=now):
+        return Outcome("00", result.ref, settled_now=True)
+    found = GatewayTransaction.objects.filter(ref=result.ref).values_list("amount", flat=True).first()
+    if found is None:
         return Outcome("01")
-    if result.amount != txn.amount:
-        return Outcome("04", txn)
-    if txn.state in {TxnState.SUCCEEDED, TxnState.FAILED}:
-        return Outcome("02", txn)
-    _settle(txn, result, via=via, now=now)
-    return Outcome("00", txn, settled_now=True)
+    if result.amount != found:
+        return Outcome("04", result.ref)
+    return Outcome("02", result.ref)  # settled before (the UPDATE waited for it if it was racing)
 
 
-_SETTLED_FIELDS = (
-    "state",
-    "settled_at",
-    "settled_via",
-    "response_code",
-    "gateway_txn_no",
-    "bank_code",
-    "bank_txn_no",
-    "card_type",
-    "paid_at",
-)
+def _dt(value: dt.datetime | None) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
 
 
-def _settle(txn: GatewayTransaction, result: vnpay.PayResult, *, via: str, now: dt.datetime) -> None:
-    """Record the gateway's verdict on a locked, unsettled transaction (pending, or expired on our
-    side: money taken after our deadline is still money taken)."""
-    txn.state = TxnState.SUCCEEDED if result.succeeded else TxnState.FAILED
-    txn.settled_at = now
-    txn.settled_via = via
-    txn.response_code = result.response_code or result.transaction_status
-    txn.gateway_txn_no = result.txn_no
-    txn.bank_code = result.bank_code
-    txn.bank_txn_no = result.bank_txn_no
-    txn.card_type = result.card_type
-    txn.paid_at = result.pay_date if result.succeeded else None
-    fields = [*_SETTLED_FIELDS, "overpaid"]
-    if not result.succeeded:
-        txn.save(update_fields=fields)
-        return
-    # the order, locked, with its agency (the receipt names it): one statement
-    order = PaymentOrder.objects.select_for_update(of=("self",)).select_related("agency").get(pk=txn.order_id)
-    txn.overpaid = order.state != OrderState.DUE  # paid another way already, or the dossier closed
-    txn.save(update_fields=fields)
-    if txn.overpaid:  # give this money back
-        _refund_open(txn, reason="Thanh toán trùng / duplicate payment", now=now)
-    else:
-        _order_paid(order, method=Method.VNPAY, txn=txn, collector="", now=now)
+_SETTLED = ("succeeded", "failed")
 
 
-def _order_paid(
-    order: PaymentOrder, *, method: str, txn: GatewayTransaction | None, collector: str, now: dt.datetime
-) -> None:
-    order.state = OrderState.PAID
-    order.method = method
-    order.paid_at = now
-    order.paid_transaction = txn
-    order.cashier_label = collector
-    order.save(update_fields=["state", "method", "paid_at", "paid_transaction", "cashier_label", "updated_at"])
-    _receipt_issue(order, collector=collector, now=now)
-    _publish(order, "payment.paid", method=method, online=method != Method.CASH)
+def _txn_settle(result: vnpay.PayResult, *, via: str, now: dt.datetime) -> tuple[int, int] | None:
+    """Record the gateway's verdict on the open transaction (pending, or expired on our side: money
+    taken after our deadline is still money taken) with this reference and amount; ``(id,
+    order_id)``, or None when there is none."""
+    table = GatewayTransaction._meta.db_table
+    succeeded = result.succeeded
+    with fast_cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET state = %s, settled_at = %s, settled_via = %s, response_code = %s,"  # noqa: S608 - ours
+            " gateway_txn_no = %s, bank_code = %s, bank_txn_no = %s, card_type = %s, paid_at = %s"
+            " WHERE ref = %s AND amount = %s AND state NOT IN (%s, %s) RETURNING id, order_id",
+            [
+                TxnState.SUCCEEDED if succeeded else TxnState.FAILED,
+                _dt(now),
+                via,
+                result.response_code or result.transaction_status,
+                result.txn_no,
+                result.bank_code,
+                result.bank_txn_no,
+                result.card_type,
+                _dt(result.pay_date if succeeded else None),
+                result.ref,
+                result.amount,
+                *_SETTLED,
+            ],
+        )
+        row = cursor.fetchone()
+    return (int(row[0]), int(row[1])) if row else None
+
+
+def _settle(result: vnpay.PayResult, *, via: str, now: dt.datetime) -> bool:
+    """Settle the open transaction of ``result`` (False: none is open with its reference and
+    amount). A confirmed payment pays its order if the order is still due; otherwise (paid another
+    way already, or the dossier closed) the transaction is marked overpaid and the money given back."""
+    settled = _txn_settle(result, via=via, now=now)
+    if settled is None:
+        return False
+    txn_id, order_id = settled
+    if not result.succeeded or _order_paid(
+        order_id=order_id, method=Method.VNPAY, txn_id=txn_id, collector="", now=now
+    ):
+        return True
+    GatewayTransaction.objects.filter(pk=txn_id).update(overpaid=True)
+    txn = GatewayTransaction.objects.get(pk=txn_id)
+    _refund_open(txn, reason="Thanh toán trùng / duplicate payment", now=now)
+    return True
+
+
+def _order_paid(*, order_id: int, method: str, txn_id: int | None, collector: str, now: dt.datetime) -> bool:
+    """Pay the order if it is still due: a conditional UPDATE, the receipt copied from the order,
+    and ``payment.paid`` announced, in the caller's transaction. False when it was not due."""
+    orders, agencies = PaymentOrder._meta.db_table, PaymentOrder._meta.get_field("agency").related_model._meta.db_table
+    with fast_cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {orders} SET state = %s, method = %s, paid_at = %s, paid_transaction_id = %s,"  # noqa: S608
+            f" cashier_label = %s, updated_at = %s WHERE id = %s AND state = %s RETURNING dossier_id, dossier_code,"
+            f" stage, agency_id, (SELECT a.code FROM {agencies} a WHERE a.id = {orders}.agency_id)",
+            [OrderState.PAID, method, _dt(now), txn_id, collector, _dt(now), order_id, OrderState.DUE],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return False
+        dossier_id, dossier_code, stage, agency_id, agency_code = row
+        year = now.astimezone(LOCAL_TZ).year
+        number = core_services.sequence_next(scope=f"receipt:{agency_id}", day=dt.date(year, 1, 1))
+        cursor.execute(
+            f"INSERT INTO {Receipt._meta.db_table} (order_id, series, number, issued_at, collector_name,"  # noqa: S608
+            " payer_name, lines, amount, method, cancelled_at)"
+            f" SELECT o.id, %s, %s, %s, COALESCE(NULLIF(%s, ''), a.name), o.payer_name, o.lines, o.amount,"
+            f" o.method, NULL FROM {orders} o JOIN {agencies} a ON a.id = o.agency_id WHERE o.id = %s",
+            [receipt_series(agency_code=agency_code, year=year), number, _dt(now), collector, order_id],
+        )
+    _announce(
+        "payment.paid",
+        dossier_id=dossier_id,
+        dossier_code=dossier_code,
+        order_id=order_id,
+        stage=stage,
+        method=method,
+        online=method != Method.CASH,
+        paid_at=now.isoformat(),
+    )
+    return True
 
 
 # --- the counter ----------------------------------------------------------------------------------
@@ -411,7 +466,9 @@ def order_pay_cash(*, order: PaymentOrder, official: Any, now: dt.datetime | Non
     locked = PaymentOrder.objects.select_for_update(of=("self",)).select_related("agency").get(pk=order.pk)
     if locked.state != OrderState.DUE:
         raise _refuse("already_paid", "Phí, lệ phí đã được thanh toán.", "The fees are already paid.")
-    _order_paid(locked, method=Method.CASH, txn=None, collector=official.full_name or official.get_username(), now=now)
+    collector = official.full_name or official.get_username()
+    _order_paid(order_id=locked.pk, method=Method.CASH, txn_id=None, collector=collector, now=now)
+    locked.refresh_from_db(fields=["state", "method", "paid_at", "paid_transaction", "cashier_label", "updated_at"])
     return locked
 
 
@@ -421,26 +478,6 @@ def order_pay_cash(*, order: PaymentOrder, official: Any, now: dt.datetime | Non
 def receipt_series(*, agency_code: str, year: int) -> str:
     """Ký hiệu biên lai: one series per agency and year (numbers restart each year)."""
     return f"BL{year}-{agency_code}"[:40]
-
-
-def _receipt_issue(order: PaymentOrder, *, collector: str, now: dt.datetime) -> Receipt:
-    """Number and keep the receipt in the payment's transaction: a rolled-back payment gives its
-    number back (core's gap-free sequence), so the series has no gaps."""
-    year = now.astimezone(LOCAL_TZ).year
-    agency_code = order.agency.code
-    series = receipt_series(agency_code=agency_code, year=year)
-    number = core_services.sequence_next(scope=f"receipt:{order.agency_id}", day=dt.date(year, 1, 1))
-    return Receipt.objects.create(
-        order=order,
-        series=series,
-        number=number,
-        issued_at=now,
-        collector_name=collector or order.agency.name,
-        payer_name=order.payer_name,
-        lines=order.lines,
-        amount=order.amount,
-        method=order.method,
-    )
 
 
 # --- refunds --------------------------------------------------------------------------------------
@@ -572,8 +609,12 @@ def _expire_one(*, txn_id: int, known: vnpay.QueryResult | None, now: dt.datetim
             return 0
         result = known.result if known is not None and known.found else None
         # the gateway's final word (paid, or failed for good) settles it; "01" is still in progress
-        if result is not None and result.amount == txn.amount and result.transaction_status not in {"", "01"}:
-            _settle(txn, result, via="query", now=now)
+        if (
+            result is not None
+            and result.ref == txn.ref
+            and result.transaction_status not in {"", "01"}
+            and _settle(result, via="query", now=now)
+        ):
             return 1
         txn.state = TxnState.EXPIRED
         txn.settled_at = now

@@ -61,7 +61,7 @@ def payment_return(request: HttpRequest) -> HttpResponse:
     """Where the gateway sends the applicant's browser back, with the payment's signed result."""
     params = {k: str(v) for k, v in request.GET.items() if k.startswith("vnp_")}
     outcome = services.callback_handle(kind="return", params=params)
-    txn = outcome.transaction
+    txn = selectors.transaction_by_ref(ref=outcome.ref) if outcome.ref else None
     state, message = "error", _OUTCOMES.get(outcome.code, _OUTCOMES["99"])
     if txn is not None and outcome.code in {"00", "02"}:
         if txn.state == "succeeded" and txn.overpaid:

@@ -43,8 +43,7 @@ def dossier_payment_request(*, dossier: Dossier, amount: int, now: dt.datetime |
         actor="",
         note=f"Cần nộp phí, lệ phí {amount:,} đồng để tiếp tục.".replace(",", "."),
     )
-    _save(locked)
-    locked.save(update_fields=["fee_required"])
+    _save(locked, also=("fee_required",))
     _publish(locked, "dossier.payment_requested", amount=amount)
     return locked
 
@@ -62,7 +61,7 @@ def dossier_payment_settle(
     if first:
         locked.fee_paid_at = paid_at
         locked.fee_paid_online = online
-    fields = ["fee_required", "fee_paid_at", "fee_paid_online"]
+    fields = ("fee_required", "fee_paid_at", "fee_paid_online")
     if locked.status != Status.PAYMENT_REQUESTED:
         locked.save(update_fields=fields)
         if not first:
@@ -86,7 +85,6 @@ def dossier_payment_settle(
     locked.suspended_status = None
     how = "trực tuyến" if online else "tại bộ phận một cửa"
     _event(locked, to=resume_to, now=now, actor="", note=f"Đã nộp phí, lệ phí ({how}).")
-    _save(locked)
-    locked.save(update_fields=fields)
+    _save(locked, also=fields)
     _publish(locked, "dossier.payment_settled")
     return locked

@@ -318,8 +318,10 @@ def _publish(locked: Dossier, topic: str, **extra: Any) -> None:
     core_services.event_publish(topic=topic, key=locked.code, payload={"dossier_id": locked.pk, **extra})
 
 
-def _save(locked: Dossier, wf: Any | None = None) -> None:
+def _save(locked: Dossier, wf: Any | None = None, *, also: tuple[str, ...] = ()) -> None:
+    """Save the lifecycle fields of the locked dossier (and its workflow state, and ``also``) in one UPDATE."""
     fields = [
+        *also,
         "status",
         "received_at",
         "due_at",
