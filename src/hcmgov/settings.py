@@ -464,10 +464,13 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's folder queue with its files written atomically (see hcmgov.core.fsqueue)
+    CELERY_BROKER_TRANSPORT = "hcmgov.core.fsqueue:Transport"
     _queue = VAR_DIR / "queue"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue / "out"),
         "data_folder_out": str(_queue / "out"),
         "processed_folder": str(_queue / "processed"),
+        "control_folder": str(_queue / "control"),  # kombu's default is "control" in the working directory
         "store_processed": False,
     }
