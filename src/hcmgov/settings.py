@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "hcmgov.feedback",
     "hcmgov.payments",
     "hcmgov.postal",
+    "hcmgov.documents",
     "hcmgov.web",
 ]
 

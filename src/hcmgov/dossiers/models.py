@@ -133,6 +133,9 @@ class DossierDocument(models.Model):
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
     uploaded_at = models.DateTimeField(auto_now_add=True)
+    component_code = models.CharField(
+        max_length=40, blank=True, help_text="The component of the applicant's data store reused, if any."
+    )
 
     def __str__(self) -> str:
         return f"{self.requirement}: {self.filename}"
