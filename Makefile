@@ -14,6 +14,7 @@ WORKERS ?= 2
 THREADS ?= 2
 SIM_PAY_PORT ?= 8101
 SIM_POST_PORT ?= 8102
+SIM_TSA_PORT ?= 8103
 VENV := .venv
 PY := $(VENV)/bin/python
 HCMGOV := $(VENV)/bin/hcmgov
@@ -46,6 +47,7 @@ migrate: install
 
 demo: migrate
 	$(HCMGOV) demo
+	$(HCMGOV) pki_demo
 
 static: install assets
 	$(HCMGOV) collectstatic --noinput --verbosity 0
@@ -53,8 +55,9 @@ static: install assets
 up: install assets migrate demo static serve
 
 # The web server (granian, WSGI) and the worker beside it; Ctrl-C stops both. Where no payment
-# gateway or postal carrier is configured, the demo runs their simulators beside it (their
-# well-known test accounts: src/hcmgov/simulators/pay.py, post.py) so fees and the post work.
+# gateway, postal carrier or time-stamping authority is configured, the demo runs their simulators
+# beside it (their well-known test accounts: src/hcmgov/simulators/pay.py, post.py, tsa.py) so
+# fees, the post and signed results work.
 serve: install
 	@mkdir -p var/prometheus && rm -f var/prometheus/*.db
 	@export PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus; sims=""; \
@@ -75,6 +78,12 @@ serve: install
 			HCMGOV_POST_WEBHOOK_SECRET=SIM-POST-WEBHOOK-SECRET-0123456789 \
 			HCMGOV_POST_DESK_PHONE=$${HCMGOV_POST_DESK_PHONE:-0280000000}; \
 		echo "postal carrier simulator: http://127.0.0.1:$(SIM_POST_PORT)/"; \
+	fi; \
+	if [ -z "$${HCMGOV_TSA_URL:-}" ]; then \
+		HCMGOV_SIM_TSA_DIR=$(CURDIR)/var/sim-tsa $(HCMGOV) sim tsa --port $(SIM_TSA_PORT) > var/sim-tsa.log 2>&1 & sims="$$sims $$!"; \
+		export HCMGOV_TSA_URL=http://127.0.0.1:$(SIM_TSA_PORT)/ \
+			HCMGOV_TRUSTED_ROOTS=$${HCMGOV_TRUSTED_ROOTS:+$$HCMGOV_TRUSTED_ROOTS,}$(CURDIR)/var/sim-tsa/ca.pem; \
+		echo "time-stamping authority simulator: http://127.0.0.1:$(SIM_TSA_PORT)/"; \
 	fi; \
 	$(HCMGOV) worker > var/worker.log 2>&1 & worker=$$!; \
 	trap "kill $$worker $$sims 2>/dev/null" EXIT INT TERM; \
@@ -115,6 +124,8 @@ test: lint test-sqlite test-postgres
 
 bench: install assets
 	$(PY) bench/run.py
+	$(PY) bench/signing.py
+	$(PY) bench/ocr.py
 
 clean:
 	rm -rf var $(VENV) frontend/node_modules src/hcmgov/web/static/vendor

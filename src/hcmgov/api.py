@@ -16,6 +16,7 @@ from hcmgov.catalog.api import router as catalog_router
 from hcmgov.common.errors import DomainError, Message
 from hcmgov.common.problem import STATUS_MESSAGES, problem_response
 from hcmgov.core.api import router as core_router
+from hcmgov.documents.api import router as documents_router
 from hcmgov.dossiers.api import office_router, tracking_router
 from hcmgov.dossiers.api import router as dossiers_router
 from hcmgov.feedback.api import router as feedback_router
@@ -65,6 +66,7 @@ api.add_router("/", feedback_router)
 api.add_router("/payments", payments_router)
 api.add_router("/payments", ipn_router)
 api.add_router("/", postal_router)
+api.add_router("/", documents_router)
 
 
 def _language(request: HttpRequest) -> str:

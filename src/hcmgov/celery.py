@@ -11,4 +11,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hcmgov.settings")
 
 app = Celery("hcmgov")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["hcmgov.core", "hcmgov.notifications", "hcmgov.dossiers", "hcmgov.payments"])
+app.autodiscover_tasks(
+    ["hcmgov.core", "hcmgov.notifications", "hcmgov.dossiers", "hcmgov.payments", "hcmgov.documents"]
+)

@@ -184,9 +184,38 @@ MEDIA_ROOT = VAR_DIR / Path(
     )
 )
 MEDIA_URL = "/media/"
+# Documents (hcmgov.documents.storage): content-addressed blobs, in MEDIA_ROOT/blobs (never served
+# under MEDIA_URL) or, when a bucket is set, in S3-compatible object storage (MinIO at city scale).
+_S3_BUCKET = config(
+    "HCMGOV_S3_BUCKET", "", help="S3 bucket for documents (blobs). Empty: in HCMGOV_MEDIA_ROOT/blobs.", group="files"
+)
+_S3_ENDPOINT_URL = config(
+    "HCMGOV_S3_ENDPOINT_URL", "", help="S3 endpoint, e.g. https://minio.hcm.gov.vn. Empty: AWS.", group="files"
+)
+_S3_ACCESS_KEY = config("HCMGOV_S3_ACCESS_KEY", "", help="S3 access key id.", group="files")
+_S3_SECRET_KEY = config("HCMGOV_S3_SECRET_KEY", "", help="S3 secret access key.", group="files", secret=True)
+_S3_REGION = config("HCMGOV_S3_REGION", "", help="S3 region name. Empty: the client's default.", group="files")
+_DOCUMENTS_STORAGE = (
+    {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _S3_BUCKET,
+            "endpoint_url": _S3_ENDPOINT_URL or None,
+            "access_key": _S3_ACCESS_KEY or None,
+            "secret_key": _S3_SECRET_KEY or None,
+            "region_name": _S3_REGION or None,
+            "default_acl": None,  # private: the bucket's policy, never public-read
+            "querystring_auth": True,
+            "file_overwrite": True,  # a name is its content's SHA-256: writing it again writes the same bytes
+        },
+    }
+    if _S3_BUCKET
+    else {"BACKEND": "hcmgov.documents.storage.BlobFileSystemStorage"}
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "documents": _DOCUMENTS_STORAGE,
 }
 UPLOAD_MAX_BYTES = config(
     "HCMGOV_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, help="Largest attachment accepted, in bytes.", group="files"
@@ -442,6 +471,7 @@ LOGGING = {
         "celery.app.trace": {"level": "WARNING"},
         "celery.worker.strategy": {"level": "WARNING"},
         "celery.beat": {"level": "WARNING"},
+        "pikepdf": {"level": "WARNING"},  # its logger bridge announces itself at INFO on import
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
         # SpiffWorkflow logs every task state change at INFO, with the task's data
@@ -460,6 +490,7 @@ CELERY_BEAT_SCHEDULE = {
     "payments-expire": {"task": "payments.transactions_expire", "schedule": 60.0},
     "payments-refunds": {"task": "payments.refunds_run", "schedule": 30.0},
     "payments-reconcile": {"task": "payments.reconcile", "schedule": crontab(hour=6, minute=0)},
+    "documents-purge-drafts": {"task": "documents.blobs_purge_drafts", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True

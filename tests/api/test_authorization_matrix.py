@@ -98,12 +98,15 @@ OPERATIONS: dict[str, Op] = {
     "GET /api/v1/payments/vnpay/ipn": Op(),  # the gateway's server: the signature is the credential
     "POST /api/v1/postal/tracking": Op(),  # the carrier's webhook: the signature is the credential
     "GET /api/v1/postal/quote": Op(query={"from_unit": "=26737", "to_unit": "=26740", "weight": "=300"}),
+    "POST /api/v1/documents/verify": Op(),  # anyone holding a result
+    "GET /api/v1/documents/results/{token}": Op(),
 }
 PATH_PARAMS = {
     "step_id": "step_id",
     "queue": "=mine",
     "consent_id": "consent_id",
     "order_id": "order_id",
+    "token": "verify_token",
 }
 
 

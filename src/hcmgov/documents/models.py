@@ -47,6 +47,9 @@ class Blob(models.Model):
     scan_note = models.CharField(max_length=200, blank=True, help_text="Scanner and signature found, if any.")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        indexes = [models.Index(fields=["retention", "created_at"])]  # the purge of old drafts
+
     def __str__(self) -> str:
         return f"{self.sha256[:12]} {self.content_type} {self.size}"
 

@@ -16,6 +16,7 @@ from hcmgov.common.apiauth import AUTH
 from hcmgov.common.errors import DomainError, FieldError, Message
 from hcmgov.common.pagination import CappedPages
 from hcmgov.common.problem import problems
+from hcmgov.documents import services as store
 from hcmgov.dossiers import selectors, services
 from hcmgov.dossiers.files import Attachment
 from hcmgov.dossiers.models import STATUS_EN, Dossier, Status
@@ -31,8 +32,13 @@ PUBLIC = {"x-access": "public"}
 
 class AttachmentIn(Schema):
     requirement: str = Field(max_length=40, description="Code of the required document")
-    filename: str = Field(max_length=255)
-    content_base64: str = Field(description="The file's bytes, base64-encoded")
+    filename: str = Field("", max_length=255, description="The file's name (not needed when reusing a component)")
+    content_base64: str = Field("", description="The file's bytes, base64-encoded; or give `component`")
+    component: str = Field(
+        "",
+        max_length=40,
+        description="Code of a confirmed component of the applicant's data store to reuse instead of a file",
+    )
 
 
 class DossierIn(Schema):
@@ -117,9 +123,32 @@ class RefuseIn(Schema):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-def _decode(items: list[AttachmentIn]) -> list[Attachment]:
+def _decode(items: list[AttachmentIn], user: Any) -> list[Attachment]:
+    """The attachments of a request: each a base64 file, or a component of the applicant's data
+    store (``component``) reused instead of an upload; every problem is reported at once."""
     out, errors = [], []
+    owner_ids = identity.user_applicant_ids(user=user) if any(item.component for item in items) else []
     for item in items:
+        if item.component:
+            if item.content_base64:
+                errors.append(
+                    FieldError(
+                        item.requirement,
+                        "file_or_component",
+                        Message(
+                            "Gửi tệp hoặc mã giấy tờ trong kho dữ liệu, không gửi cả hai.",
+                            "Send a file or a data-store component code, not both.",
+                        ),
+                    )
+                )
+                continue
+            try:
+                component, data = store.component_attachment(code=item.component, owner_ids=owner_ids)
+            except DomainError as exc:
+                errors.append(FieldError(item.requirement, exc.code, exc.message))
+                continue
+            out.append(Attachment(item.requirement, component.filename, data, component_code=component.code))
+            continue
         try:
             data = base64.b64decode(item.content_base64, validate=True)
         except (binascii.Error, ValueError):
@@ -168,7 +197,7 @@ def submit(
         procedure_code=payload.procedure,
         agency_code=payload.agency,
         form_data=payload.form,
-        attachments=_decode(payload.attachments),
+        attachments=_decode(payload.attachments, request.user),
         idempotency_key=idempotency_key,
         language=getattr(request, "LANGUAGE_CODE", "vi"),
     )
@@ -473,7 +502,10 @@ def request_supplement(request: HttpRequest, code: str, step_id: int, payload: S
 def supplement(request: HttpRequest, code: str, payload: SupplementIn) -> Any:
     dossier = selectors.dossier_visible_to(user=request.user, code=code)
     return services.dossier_supplement(
-        dossier=dossier, applicant=request.user, note=payload.note, attachments=_decode(payload.attachments)
+        dossier=dossier,
+        applicant=request.user,
+        note=payload.note,
+        attachments=_decode(payload.attachments, request.user),
     )
 
 

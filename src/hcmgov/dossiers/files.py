@@ -28,6 +28,7 @@ class Attachment:
     filename: str
     data: bytes
     unread_size: int | None = None  # an upload too large to read: its size, and no data
+    component_code: str = ""  # reused from the applicant's data store (documents app), not uploaded
 
     @property
     def size(self) -> int:

@@ -29,6 +29,7 @@ from hcmgov.dossiers.models import (
     Channel,
     Dossier,
     DossierComment,
+    DossierDocument,
     DossierEvent,
     DossierStep,
     ProcessingStat,
@@ -547,3 +548,27 @@ PLAIN_STATUS: dict[int, tuple[str, str]] = {
     Status.RETURNED: ("Bạn đã nhận kết quả. Hãy cho chúng tôi biết mức độ hài lòng của bạn.",
                       "You have received your result. Please tell us how satisfied you are."),
 }  # fmt: skip
+
+
+def dossier_document_content(*, dossier: Dossier, document_id: int) -> tuple[DossierDocument, bytes]:
+    """One document of the dossier and its bytes (NotFound if it is not this dossier's)."""
+    document = DossierDocument.objects.filter(pk=document_id, dossier=dossier).first()
+    if document is None:
+        raise NotFound("giấy tờ của hồ sơ", "Document of the dossier")
+    with document.file.open("rb") as f:
+        return document, f.read()
+
+
+def documents_reused(*, start: dt.datetime, end: dt.datetime, agency_ids: list[int] | None = None) -> dict[str, int]:
+    """Reuse of the data store by dossiers submitted in [start, end): documents reused instead of
+    uploaded, dossiers with at least one, and all documents (the service-quality index counts
+    reused components)."""
+    docs = DossierDocument.objects.filter(dossier__submitted_at__gte=start, dossier__submitted_at__lt=end)
+    if agency_ids is not None:
+        docs = docs.filter(dossier__agency_id__in=agency_ids)
+    reused = docs.exclude(component_code="")
+    return {
+        "documents": docs.count(),
+        "reused": reused.count(),
+        "dossiers_reusing": reused.values("dossier_id").distinct().count(),
+    }

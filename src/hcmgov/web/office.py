@@ -21,6 +21,8 @@ from hcmgov.common.errors import DomainError, Message, NotFound
 from hcmgov.common.pagination import CappedPaginator
 from hcmgov.core import selectors as core
 from hcmgov.core.workcalendar import default_calendar
+from hcmgov.documents import selectors as documents_read
+from hcmgov.documents import services as store
 from hcmgov.dossiers import documents, selectors, services
 from hcmgov.dossiers.selectors import QUEUES, STATUS_EN, Status
 from hcmgov.identity import selectors as identity
@@ -111,7 +113,7 @@ def search(request: HttpRequest) -> HttpResponse:
     )
 
 
-ACTIONS = {"act", "send_back", "supplement", "take", "comment", "apologize", "stop", "withdraw", "cash"}
+ACTIONS = {"act", "send_back", "supplement", "take", "comment", "apologize", "stop", "withdraw", "cash", "digitise"}
 
 
 @official_required
@@ -152,6 +154,7 @@ def dossier(request: HttpRequest, code: str) -> HttpResponse:
             "apologies": selectors.dossier_apologies(dossier=item),
             "error": error,
             "documents": list(item.documents.all()),
+            "digitised": {c.blob.sha256: c for c in documents_read.component_of_dossier(dossier_code=item.code)},
             "status_en": STATUS_EN,
             "fields": schemaform.build(item.procedure_version.form_schema, item.form_data),
             "hours_left": round(left.total_seconds() / 3600, 1) if left is not None else None,
@@ -203,6 +206,25 @@ def _post(request: HttpRequest, item: Any) -> None:
         if order.dossier_id != item.pk:
             raise Http404(str(order_id))
         payment_services.order_pay_cash(order=order, official=official)
+    elif action == "digitise":  # a document of the dossier into the applicant's data store
+        document_id = int(request.POST["document"]) if request.POST.get("document", "").isdigit() else 0
+        try:
+            paper, data = selectors.dossier_document_content(dossier=item, document_id=document_id)
+        except NotFound:
+            raise Http404(str(document_id)) from None
+        names = {d["code"]: d for d in item.procedure_version.required_documents}
+        required = names.get(paper.requirement, {})
+        store.component_digitise(
+            official=official,
+            agency_id=item.agency_id,
+            owner=item.applicant,
+            doc_type=paper.requirement,
+            title=required.get("name") or paper.filename,
+            title_en=required.get("name_en") or "",
+            filename=paper.filename,
+            data=data,
+            dossier_code=item.code,
+        )
 
 
 @official_required

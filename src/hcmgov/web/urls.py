@@ -1,6 +1,6 @@
 from django.urls import path
 
-from hcmgov.web import admin_officials, applicant, eid, office, payments, postal, security, views
+from hcmgov.web import admin_officials, applicant, eid, office, payments, postal, security, store, verify, views
 
 app_name = "web"
 urlpatterns = [
@@ -20,6 +20,10 @@ urlpatterns = [
     path("thanh-toan/vnpay/ket-qua/", payments.payment_return, name="payment_return"),
     path("ho-so/<str:code>/buu-chinh/<str:kind>/", postal.by_post, name="dossier_post"),
     path("tra-cuu/", views.track, name="track"),
+    path("xac-thuc/", verify.verify, name="verify"),
+    path("xac-thuc/<str:token>/", verify.verify_token, name="verify_token"),
+    path("kho-du-lieu/", store.my_store, name="my_store"),
+    path("kho-du-lieu/<str:code>/tep", store.component_file, name="component_file"),
     path("dang-nhap/", views.LoginView.as_view(), name="login"),
     path("dang-nhap/vneid/", eid.eid_start, name="eid_start"),
     path("dang-nhap/vneid/callback/", eid.eid_callback, name="eid_callback"),
@@ -38,6 +42,7 @@ urlpatterns = [
     path("office/don-vi/", office.unit, name="office_unit"),
     path("office/so-theo-doi.pdf", office.log_book_pdf, name="office_log_book"),
     path("office/ho-so/<str:code>/", office.dossier, name="office_dossier"),
+    path("office/so-hoa/", store.digitised, name="office_digitised"),
     path("office/ho-so/<str:code>/phieu-kiem-soat.pdf", office.control_sheet_pdf, name="office_control_sheet"),
     path("office/quy-trinh/<str:code>/", office.flows, name="office_flows"),
     path("office/can-bo/", admin_officials.officials, name="officials"),

@@ -22,8 +22,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from hcmgov.catalog import selectors as catalog
 from hcmgov.common import jsonform
 from hcmgov.common.access import applicant_required, login_required, public, second_factor_missing
-from hcmgov.common.errors import DomainError, NotFound
+from hcmgov.common.errors import DomainError, FieldError, Message, NotFound
 from hcmgov.core import selectors as core
+from hcmgov.documents import selectors as documents_read
+from hcmgov.documents import services as store
 from hcmgov.dossiers import documents, selectors, services
 from hcmgov.dossiers.files import Attachment
 from hcmgov.dossiers.selectors import STATUS_EN, Status
@@ -94,15 +96,28 @@ def _agencies_for(procedure: Any) -> list[Any]:
     return list(agencies)
 
 
-def _attachments(request: HttpRequest, version: Any) -> list[Attachment]:
-    out = []
+def _attachments(request: HttpRequest, version: Any) -> tuple[list[Attachment], list[FieldError]]:
+    """The files of the form: uploads, or — where none was uploaded — the component of the
+    applicant's data store chosen for reuse (``reuse-<code>``); a reuse refused is a field error."""
+    out, problems = [], []
+    owner_ids = identity_read.user_applicant_ids(user=request.user)
     for doc in version.required_documents:
-        for upload in request.FILES.getlist(f"doc-{doc['code']}"):
+        uploads = request.FILES.getlist(f"doc-{doc['code']}")
+        for upload in uploads:
             if (upload.size or 0) > settings.UPLOAD_MAX_BYTES:  # not read: the check reports the size
                 out.append(Attachment(doc["code"], upload.name or "", b"", unread_size=upload.size))
                 continue
             out.append(Attachment(requirement=doc["code"], filename=upload.name or "", data=upload.read()))
-    return out
+        reuse = request.POST.get(f"reuse-{doc['code']}", "")
+        if uploads or not reuse:
+            continue
+        try:
+            component, data = store.component_attachment(code=reuse, owner_ids=owner_ids)
+        except DomainError as exc:
+            problems.append(FieldError(doc["code"], exc.code, exc.message))
+            continue
+        out.append(Attachment(doc["code"], component.filename, data, component_code=component.code))
+    return out, problems
 
 
 @applicant_required
@@ -117,15 +132,30 @@ def dossier_new(request: HttpRequest, code: str) -> HttpResponse:
     error: DomainError | None = None
     token = request.POST.get("submission_token") or secrets.token_urlsafe(16)
     agency_code = request.POST.get("agency", "")
+    reusable = documents_read.components_reusable(
+        owner_ids=identity_read.user_applicant_ids(user=request.user),
+        doc_types={doc["code"] for doc in version.required_documents},
+    )
     if request.method == "POST":
         data = jsonform.coerce(version.form_schema, request.POST)
+        attachments, reuse_problems = _attachments(request, version)
         try:
+            if reuse_problems:
+                raise DomainError(
+                    "invalid_dossier",
+                    Message(
+                        "Hồ sơ chưa hợp lệ, vui lòng kiểm tra các mục được đánh dấu.",
+                        "The dossier is not valid yet: please check the marked items.",
+                    ),
+                    status=422,
+                    errors=reuse_problems,
+                )
             dossier, created = services.dossier_submit(
                 applicant=request.user,
                 procedure_code=procedure.code,
                 agency_code=agency_code,
                 form_data=data,
-                attachments=_attachments(request, version),
+                attachments=attachments,
                 idempotency_key=f"web:{token}",
                 dedupe_window=dt.timedelta(minutes=30),
                 language=_lang(request),
@@ -153,9 +183,18 @@ def dossier_new(request: HttpRequest, code: str) -> HttpResponse:
             "doc_errors": by_field,
             "token": token,
             "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
+            "reusable": reusable,
+            "reuse_chosen": _reuse_chosen(request, version),
         },
         status=422 if error else 200,
     )
+
+
+def _reuse_chosen(request: HttpRequest, version: Any) -> dict[str, str | None]:
+    """What the applicant chose to reuse, when the form comes back with errors (nothing on a new form)."""
+    if request.method != "POST":
+        return {}
+    return {doc["code"]: request.POST.get(f"reuse-{doc['code']}") for doc in version.required_documents}
 
 
 def _prefill(schema: dict[str, Any], user: Any) -> dict[str, Any]:
@@ -196,6 +235,7 @@ def dossier_detail(request: HttpRequest, code: str) -> HttpResponse:
             "supplements": selectors.dossier_supplement_requests(dossier=dossier),
             "apologies": selectors.dossier_apologies(dossier=dossier),
             "requirements": dossier.procedure_version.required_documents,
+            "results": documents_read.results_of_dossier(dossier_id=dossier.pk),
             **fees_context(dossier),
         },
     )

@@ -21,6 +21,7 @@ from hcmgov.common.text import fold
 from hcmgov.core import selectors as core
 from hcmgov.core import services as core_services
 from hcmgov.core.workcalendar import default_calendar
+from hcmgov.documents import services as documents
 from hcmgov.dossiers.files import CONTENT_TYPE, Attachment, check_attachment
 from hcmgov.dossiers.models import Channel, Dossier, DossierDocument, DossierEvent, Status
 from hcmgov.dossiers.services import processing
@@ -110,11 +111,24 @@ def _check(
                     ),
                 )
             )
+    errors.extend(attachment_problems(attachments))
+    return errors
+
+
+def attachment_problems(attachments: list[Attachment]) -> list[FieldError]:
+    """What is wrong with each file: its kind and size (``check_attachment``), then the documents
+    app's safety checks and antivirus — malformed, encrypted, polyglot, bombs, active content,
+    malware. A component reused from the data store was checked when it was stored."""
+    problems = []
     for att in attachments:
         problem = check_attachment(att)
-        if problem:
-            errors.append(problem)
-    return errors
+        if problem is None and not att.component_code:
+            refusal = documents.upload_refusal(data=att.data, filename=att.filename)
+            if refusal is not None:
+                problem = FieldError(att.requirement, refusal.code, refusal.message)
+        if problem is not None:
+            problems.append(problem)
+    return problems
 
 
 def dossier_submit(
@@ -258,6 +272,7 @@ def _create(
                 content_type=CONTENT_TYPE[att.extension],
                 size=len(att.data),
                 sha256=att.sha256,
+                component_code=att.component_code,
             )
         )
     DossierDocument.objects.bulk_create(documents)

@@ -15,7 +15,7 @@ from hcmgov.audit.services import audited
 from hcmgov.common.errors import DomainError, Message
 from hcmgov.core.workcalendar import default_calendar
 from hcmgov.dossiers import clock
-from hcmgov.dossiers.files import CONTENT_TYPE, Attachment, check_attachment
+from hcmgov.dossiers.files import CONTENT_TYPE, Attachment
 from hcmgov.dossiers.models import (
     Dossier,
     DossierDocument,
@@ -36,6 +36,7 @@ from hcmgov.dossiers.services.processing import (
     _refuse,
     _save,
 )
+from hcmgov.dossiers.services.submission import attachment_problems
 from hcmgov.identity import selectors as identity
 
 # --- supplements ----------------------------------------------------------------------------------
@@ -111,7 +112,7 @@ def dossier_supplement(
     again if the answer is refused."""
     now = now or timezone.now()
     attachments = list(attachments)
-    problems = [p for p in (check_attachment(a) for a in attachments) if p is not None]
+    problems = attachment_problems(attachments)
     if problems:
         raise DomainError(
             "invalid_supplement",
@@ -214,5 +215,6 @@ def _save_each(
                 content_type=CONTENT_TYPE[att.extension],
                 size=len(att.data),
                 sha256=att.sha256,
+                component_code=att.component_code,
             )
         )

@@ -22,6 +22,7 @@ from hcmgov.common import jsonform
 from hcmgov.core import selectors as core
 from hcmgov.core.models import DaySequence
 from hcmgov.core.workcalendar import default_calendar
+from hcmgov.documents.tests import crafted
 from hcmgov.dossiers import clock, demo, engine, services
 from hcmgov.dossiers.demo_copy import CopyWriter, OrmWriter, from_us, to_us, writer
 from hcmgov.dossiers.files import Attachment
@@ -258,7 +259,7 @@ def _submit_after() -> None:
     version = catalog.procedure_version_in_force(procedure=procedure, day=timezone.localdate())
     form = jsonform.sample_valid(version.form_schema, random.Random(3), tries=50)
     attachments = [
-        Attachment(doc["code"], f"{doc['code']}.pdf", b"%PDF-1.4\n%%EOF\n")
+        Attachment(doc["code"], f"{doc['code']}.pdf", crafted.pdf())
         for doc in version.required_documents
         if doc.get("required", True) and doc.get("kind") != "present"
     ]

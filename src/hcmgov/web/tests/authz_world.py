@@ -13,9 +13,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils import timezone
+
 from hcmgov.core.tests.factories import AgencyFactory
 from hcmgov.core.workcalendar import default_calendar
-from hcmgov.dossiers import services
+from hcmgov.documents import services as store
+from hcmgov.documents.models import Result, SigningCertificate
+from hcmgov.dossiers import selectors, services
 from hcmgov.dossiers.models import DossierStep
 from hcmgov.feedback import services as feedback_services
 from hcmgov.identity import services as identity_services
@@ -62,6 +66,8 @@ class World:
     consent_id: int
     official_id: int  # an official of X (the agency administrator's pages)
     order_id: int  # the fee order of ``dossier``, paid in cash at the desk (its receipt)
+    component_code: str  # a document of the applicant's data store, digitised at X
+    verify_token: str  # the QR code's token of a result X issued for ``dossier``
 
 
 def _official(agency: Any, field: str = "") -> Any:
@@ -106,6 +112,12 @@ def build_world(*, submit: Any, agency: Any, citizen: Any) -> World:
     assert order is not None, "the factory's procedure has a fee"
     payment_services.order_pay_cash(order=order, official=right)
     dossier.refresh_from_db()
+    document, data = selectors.dossier_document_content(dossier=dossier, document_id=dossier.documents.first().pk)
+    component = store.component_digitise(
+        official=right, agency_id=agency.pk, owner=citizen, doc_type="TOKHAI", title="Tờ khai",
+        filename=document.filename, data=data, dossier_code=dossier.code,
+    )  # fmt: skip
+    token = _result(dossier, agency, component)
     return World(
         users=users,
         dossier=dossier,
@@ -117,4 +129,22 @@ def build_world(*, submit: Any, agency: Any, citizen: Any) -> World:
         consent_id=consent.pk,
         official_id=right.pk,
         order_id=order.pk,
+        component_code=component.code,
+        verify_token=token,
     )
+
+
+def _result(dossier: Any, agency: Any, component: Any) -> str:
+    """A result row as the documents app records one (its signing is tested there; the pages
+    about it only read the row)."""
+    now = timezone.now()
+    certificate = SigningCertificate.objects.create(
+        agency=agency, subject=f"CN={agency.name}", issuer="CN=Test CA", serial="1", fingerprint_sha256="ab" * 32,
+        not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=365), certificate_pem="",
+        source="demo", key_ref="none",
+    )  # fmt: skip
+    Result.objects.create(
+        dossier=dossier, dossier_code=dossier.code, component=component, number="1/2026/KQ", title="Kết quả",
+        agency=agency, certificate=certificate, signed_sha256="cd" * 32, signed_at=now, verify_token="matrix0token0001",
+    )  # fmt: skip
+    return "matrix0token0001"

@@ -46,6 +46,8 @@ OWNERS = {
     "feedback": {RIGHT_OFFICIAL, OTHER_FIELD},
     "consent": {APPLICANT},
     "official": {RIGHT_OFFICIAL, OTHER_FIELD},  # an official of X: their agency's administrators
+    # a document of a data store: its owner, and the officials of the agency that digitised it
+    "component": {APPLICANT, RIGHT_OFFICIAL, OTHER_FIELD},
 }
 
 
@@ -82,6 +84,12 @@ ROUTES: dict[str, Route] = {
     "ho-so/<str:code>/buu-chinh/<str:kind>/": Route({**CODE, "kind": "=ket-qua"}, "dossier"),
     "danh-gia/<str:code>/": Route(CODE, "dossier"),
     "tra-cuu/": Route({}),
+    # verification of results: anyone (the QR code's page names a result the city issued)
+    "xac-thuc/": Route({}),
+    "xac-thuc/<str:token>/": Route({"token": "verify_token"}),
+    "kho-du-lieu/": Route({}),
+    "kho-du-lieu/<str:code>/tep": Route({"code": "component_code"}, "component"),
+    "office/so-hoa/": Route({}),
     "phan-anh-kien-nghi/": Route({}),
     "phan-anh-kien-nghi/tra-cuu/": Route({}),
     "office/phan-anh/": Route({}),

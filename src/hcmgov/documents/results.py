@@ -1,0 +1,153 @@
+"""Results issued electronically (kết quả giải quyết TTHC bản điện tử): when a dossier has its
+result, the platform renders the result document (PDF/A), signs it PAdES with the issuing agency's
+certificate and an RFC 3161 time-stamp, keeps it permanently, and puts it in the applicant's data
+store, where it is reused like any confirmed component. The QR code on it opens the public
+verification page (``web:verify_token``).
+
+**Numbering.** A result's number is ``<n>/<year>/KQ-<agency code>``, counted per agency and year
+without gaps (core's day sequence, scope ``result:<agency>``, day 1 January): the number is printed
+in the document, so it is drawn, the document rendered and signed, and the rows written in one
+transaction — a failure gives the number back. The counter's row stays locked while the document
+is signed (tens of milliseconds, plus the time-stamping authority's answer, bounded by its
+timeout): one agency's results are signed one after another, which a commune's or a department's
+volume allows.
+
+Decree 45/2020/NĐ-CP (Art. 21) has electronic results carry the legal value of paper ones when
+signed by the competent agency; this is how the platform reads it from secondary sources (the
+decree's own text was not read here).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from hcmgov.common.errors import DomainError, Message
+from hcmgov.core import services as core_services
+from hcmgov.documents import signing, storage
+from hcmgov.documents.models import Component, ComponentKind, ComponentState, Result, Retention, SigningCertificate
+from hcmgov.documents.services import component_code_next
+from hcmgov.dossiers import selectors as dossiers
+
+log = logging.getLogger(__name__)
+LOCAL_TZ = dt.timezone(dt.timedelta(hours=7))
+LOCATION = "Thành phố Hồ Chí Minh"
+
+
+def verify_url(token: str) -> str:
+    return f"{settings.PUBLIC_URL.rstrip('/')}{reverse('web:verify_token', args=[token])}"
+
+
+def certificate_for(*, agency_id: int, now: dt.datetime | None = None) -> SigningCertificate | None:
+    """The agency's certificate in force (active, not revoked, valid now), the longest-lived first."""
+    now = now or timezone.now()
+    return (
+        SigningCertificate.objects.filter(
+            agency_id=agency_id, active=True, revoked_at__isnull=True, not_before__lte=now, not_after__gt=now
+        )
+        .order_by("-not_after")
+        .first()
+    )
+
+
+def _paragraphs(dossier: Any) -> list[str]:
+    version = dossier.procedure_version
+    return [
+        f"Căn cứ hồ sơ số {dossier.code} nộp ngày {timezone.localtime(dossier.submitted_at):%d/%m/%Y} của "
+        f"{dossier.applicant_name} đề nghị giải quyết thủ tục «{dossier.procedure.name}»;",
+        f"{dossier.agency.name} cấp {version.result[:1].lower()}{version.result[1:]} cho {dossier.applicant_name}.",
+        f"Based on dossier {dossier.code}, {dossier.agency.name_en or dossier.agency.name} issues this "
+        f"{version.result_en or version.result} to {dossier.applicant_name}.",
+    ]
+
+
+def result_issue(*, dossier_id: int, now: dt.datetime | None = None) -> Result:
+    """Issue the dossier's result as a signed PDF in the applicant's data store. Idempotent: a
+    dossier that has its result gets it back. Refuses (DomainError) when the agency has no
+    certificate in force, or the certificate may not sign."""
+    existing = Result.objects.filter(dossier_id=dossier_id).order_by("signed_at").first()
+    if existing is not None:
+        return existing
+    now = now or timezone.now()
+    dossier = dossiers.dossier_by_id(dossier_id=dossier_id)
+    certificate = certificate_for(agency_id=dossier.agency_id, now=now)
+    if certificate is None:
+        raise DomainError(
+            "no_certificate",
+            Message(
+                f"{dossier.agency.name} chưa có chứng thư số còn hiệu lực để ký kết quả.",
+                f"{dossier.agency.name_en or dossier.agency.name} has no certificate in force to sign results.",
+            ),
+            409,
+        )
+    version = dossier.procedure_version
+    local = now.astimezone(LOCAL_TZ)
+    token = secrets.token_hex(16)
+    with transaction.atomic():
+        n = core_services.sequence_next(scope=f"result:{dossier.agency_id}", day=dt.date(local.year, 1, 1))
+        number = f"{n}/{local.year}/KQ-{dossier.agency.code}"[:60]
+        content = signing.ResultContent(
+            title_vi=version.result,
+            title_en=version.result_en,
+            number=number,
+            agency_name=dossier.agency.name,
+            applicant_name=dossier.applicant_name,
+            dossier_code=dossier.code,
+            procedure_name=dossier.procedure.name,
+            issued=local.date(),
+            paragraphs=tuple(_paragraphs(dossier)),
+            verify_url=verify_url(token),
+        )
+        signed = signing.pdf_sign(
+            pdf=signing.result_pdf(content=content),
+            certificate=certificate,
+            reason=f"Ký kết quả giải quyết hồ sơ {dossier.code} / Result of dossier {dossier.code}",
+            location=LOCATION,
+            now=now,
+        )
+        filename = f"{dossier.code}-ket-qua.pdf"
+        blob = storage.blob_put(data=signed.data, filename=filename, retention=Retention.PERMANENT, scan=False)
+        code = component_code_next(prefix="KQ", agency_id=dossier.agency_id, agency_code=dossier.agency.code, now=now)
+        component = Component.objects.create(
+            code=code,
+            owner_id=dossier.applicant_id,
+            blob=blob,
+            kind=ComponentKind.RESULT,
+            doc_type=f"KQ:{dossier.procedure.code}"[:40],
+            title=version.result[:300],
+            title_en=version.result_en[:300],
+            filename=filename,
+            state=ComponentState.CONFIRMED,
+            agency_id=dossier.agency_id,
+            source_dossier_code=dossier.code,
+            confirmed_at=now,
+            created_at=now,
+        )
+        result = Result.objects.create(
+            dossier_id=dossier.pk,
+            dossier_code=dossier.code,
+            component=component,
+            number=number,
+            title=version.result[:300],
+            title_en=version.result_en[:300],
+            agency_id=dossier.agency_id,
+            certificate=certificate,
+            signed_sha256=signed.sha256,
+            signed_at=signed.signed_at,
+            timestamped_at=signed.timestamped_at,
+            verify_token=token,
+        )
+        core_services.event_publish(
+            topic="result.issued",
+            key=dossier.code,
+            payload={"dossier_id": dossier.pk, "result_id": result.pk, "component": component.code},
+        )
+    log.info("documents: result issued", extra={"dossier": dossier.code, "number": number})
+    return result

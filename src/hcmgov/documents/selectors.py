@@ -1,0 +1,77 @@
+"""Reads of the documents app: a person's data store, what they may reuse for a new dossier, what
+officials have to confirm."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+
+from hcmgov.common.errors import NotFound
+from hcmgov.documents.models import Component, ComponentState, Result
+from hcmgov.identity import selectors as identity
+
+LOCAL_TZ = dt.timezone(dt.timedelta(hours=7))
+
+
+def store_of(*, owner_ids: list[int]) -> list[Component]:
+    """The data store of these owners (a person, or the businesses they represent): everything not
+    revoked, newest first, each with its content's facts and, for results, the result."""
+    return list(
+        Component.objects.filter(owner_id__in=owner_ids)
+        .exclude(state=ComponentState.REVOKED)
+        .select_related("blob", "agency", "result")
+        .order_by("-created_at", "-id")
+    )
+
+
+def components_reusable(
+    *, owner_ids: list[int], doc_types: set[str], today: dt.date | None = None
+) -> dict[str, list[Component]]:
+    """Confirmed, unexpired components of these owners for each of ``doc_types`` (newest first)."""
+    today = today or timezone.now().astimezone(LOCAL_TZ).date()
+    found: dict[str, list[Component]] = {code: [] for code in doc_types}
+    rows = (
+        Component.objects.filter(owner_id__in=owner_ids, state=ComponentState.CONFIRMED, doc_type__in=doc_types)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=today))
+        .select_related("blob")
+        .order_by("-created_at", "-id")
+    )
+    for component in rows:
+        found[component.doc_type].append(component)
+    return found
+
+
+def component_visible(*, user: Any, code: str) -> Component:
+    """A component ``user`` may open: its owner (or one acting for the owner), or an official of
+    the agency that digitised or issued it. NotFound otherwise (its existence is not revealed)."""
+    component = Component.objects.select_related("blob", "agency").filter(code=code).first()
+    if component is not None and user.is_authenticated:
+        if identity.user_acts_for(user=user, applicant_id=component.owner_id):
+            return component
+        agency_ids = identity.user_agency_ids(user=user)
+        if component.agency_id is not None and component.agency_id in agency_ids:
+            return component
+    raise NotFound("giấy tờ", "Document")
+
+
+def components_pending(*, agency_ids: list[int], limit: int = 200) -> list[Component]:
+    """Components digitised at these agencies and waiting for an official's confirmation, oldest first."""
+    return list(
+        Component.objects.filter(agency_id__in=agency_ids, state=ComponentState.PENDING)
+        .select_related("blob", "owner")
+        .order_by("created_at", "id")[:limit]
+    )
+
+
+def component_of_dossier(*, dossier_code: str) -> list[Component]:
+    """Components digitised from one dossier (to show which of its documents already are)."""
+    return list(Component.objects.filter(source_dossier_code=dossier_code).order_by("created_at", "id"))
+
+
+def results_of_dossier(*, dossier_id: int) -> list[Result]:
+    return list(
+        Result.objects.filter(dossier_id=dossier_id).select_related("component", "agency").order_by("signed_at")
+    )

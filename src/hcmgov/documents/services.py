@@ -1,0 +1,184 @@
+"""Writes of the documents app: components digitised into their owner's personal data store
+(kho quản lý dữ liệu điện tử), confirmed or revoked by officials, and handed out for reuse in a
+new dossier.
+
+**The life of a component.** An official of the one-stop-shop desk digitises a paper the applicant
+brought, or an upload of an online dossier (:func:`component_digitise`): the content is stored once
+(``storage.blob_put``, kept permanently), the component gets its code — ``SH<agency>-<yymmdd>-<nnnn>``,
+numbered per agency and day without gaps — and waits, ``pending``, while its text is recognised
+(the ``component.digitised`` event queues OCR). An official of the same agency then confirms it
+matches the paper (:func:`component_confirm`); from then on the owner may reuse it in any later
+dossier with one click instead of a new upload (:func:`component_attachment`), and the dossier
+records which component it reused. A component found wrong is revoked (:func:`component_revoke`)
+and offered no more; dossiers that reused it keep their copy.
+
+Decree 45/2020/NĐ-CP (Art. 23–25 on the electronic data store of organisations and individuals,
+as secondary sources summarise it; the decree's own text was not read here) and Decree
+107/2021/NĐ-CP on digitising dossiers and results are the rules this follows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from hcmgov.audit.services import audited
+from hcmgov.common.errors import DomainError, Message
+from hcmgov.core import selectors as core
+from hcmgov.core import services as core_services
+from hcmgov.documents import safety, storage
+from hcmgov.documents.models import Component, ComponentKind, ComponentState, Retention
+from hcmgov.identity import selectors as identity
+
+LOCAL_TZ = dt.timezone(dt.timedelta(hours=7))
+DIGITISER_ROLES = {"receiver", "head", "agency_admin"}  # the desk, its head, the agency's administrator
+
+
+def _refuse(code: str, vi: str, en: str, status: int = 409) -> DomainError:
+    return DomainError(code, Message(vi, en), status)
+
+
+def _check_official(official: Any, agency_id: int | None) -> None:
+    if agency_id is None or not identity.user_has_role(user=official, agency_id=agency_id, roles=DIGITISER_ROLES):
+        raise _refuse(
+            "forbidden",
+            "Bạn không số hoá giấy tờ tại cơ quan này.",
+            "You do not digitise documents at this agency.",
+            403,
+        )
+
+
+def component_code_next(*, prefix: str, agency_id: int, agency_code: str, now: dt.datetime) -> str:
+    """The next code of the agency's components of the day: ``SH`` digitised, ``KQ`` results.
+    Gap-free per agency and day (core's day sequence); must run inside the creating transaction."""
+    day = now.astimezone(LOCAL_TZ).date()
+    number = core_services.sequence_next(scope=f"component:{agency_id}", day=day)
+    return f"{prefix}{agency_code}-{day:%y%m%d}-{number:04d}"[:40]
+
+
+@audited("component.digitise")
+def component_digitise(
+    *,
+    official: Any,
+    agency_id: int,
+    owner: Any,
+    doc_type: str,
+    title: str,
+    filename: str,
+    data: bytes,
+    title_en: str = "",
+    dossier_code: str = "",
+    valid_until: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> Component:
+    """Digitise a document for ``owner``'s data store: stored (checked, scanned, deduplicated),
+    coded, ``pending`` until an official confirms it; its text is recognised in the background."""
+    _check_official(official, agency_id)
+    now = now or timezone.now()
+    title = title.strip()
+    if not title or not doc_type.strip():
+        raise _refuse(
+            "title_required",
+            "Vui lòng nhập loại và tên giấy tờ.",
+            "Please give the document's type and title.",
+            422,
+        )
+    blob = storage.blob_put(data=data, filename=filename, retention=Retention.PERMANENT)
+    agency = core.agency_list().get(pk=agency_id)
+    with transaction.atomic():
+        component = Component.objects.create(
+            code=component_code_next(prefix="SH", agency_id=agency_id, agency_code=agency.code, now=now),
+            owner=owner,
+            blob=blob,
+            kind=ComponentKind.COMPONENT,
+            doc_type=doc_type.strip()[:40],
+            title=title[:300],
+            title_en=title_en.strip()[:300],
+            filename=filename[:255],
+            agency_id=agency_id,
+            source_dossier_code=dossier_code[:48],
+            digitised_by=official,
+            valid_until=valid_until,
+            created_at=now,
+        )
+        core_services.event_publish(
+            topic="component.digitised", key=component.code, payload={"component_id": component.pk}
+        )
+    return component
+
+
+@audited("component.confirm", target="component", fields=("state", "confirmed_at"))
+def component_confirm(*, component: Component, official: Any, now: dt.datetime | None = None) -> Component:
+    """An official of the digitising agency confirms the digital copy matches the paper. Idempotent."""
+    _check_official(official, component.agency_id)
+    locked = Component.objects.select_for_update().get(pk=component.pk)
+    if locked.state == ComponentState.CONFIRMED:
+        locked._audit_skip = True  # type: ignore[attr-defined]
+        return locked
+    if locked.state == ComponentState.REVOKED:
+        raise _refuse("revoked", "Giấy tờ này đã bị thu hồi.", "This document was revoked.")
+    locked.state = ComponentState.CONFIRMED
+    locked.confirmed_by = official
+    locked.confirmed_at = now or timezone.now()
+    locked.save(update_fields=["state", "confirmed_by", "confirmed_at", "updated_at"])
+    return locked
+
+
+@audited("component.revoke", target="component", fields=("state",))
+def component_revoke(*, component: Component, official: Any) -> Component:
+    """Withdraw a component (wrong document, a paper no longer valid): it is offered for reuse no
+    more; the dossiers that used it keep their copy."""
+    _check_official(official, component.agency_id)
+    locked = Component.objects.select_for_update().get(pk=component.pk)
+    if locked.kind == ComponentKind.RESULT:
+        raise _refuse(
+            "result_component",
+            "Kết quả giải quyết được thu hồi cùng với kết quả.",
+            "A result is revoked with the result itself.",
+        )
+    locked.state = ComponentState.REVOKED
+    locked.save(update_fields=["state", "updated_at"])
+    return locked
+
+
+def upload_refusal(*, data: bytes, filename: str) -> DomainError | None:
+    """Why an upload kept by another app (a dossier's attachment) is refused — malformed, encrypted,
+    polyglot, a bomb, active content, malware — or None. Raises ``ScanUnavailable`` (503) when the
+    configured antivirus does not answer: the upload must not be taken unscanned."""
+    try:
+        storage.content_check(data=data, filename=filename)
+    except safety.Refused as exc:
+        return exc
+    return None
+
+
+def component_attachment(*, code: str, owner_ids: list[int], today: dt.date | None = None) -> tuple[Component, bytes]:
+    """The component ``code`` and its content, for reuse in a new dossier by one of ``owner_ids``
+    (the applicant, or whom the user acts for): confirmed, not revoked, not expired."""
+    component = Component.objects.select_related("blob").filter(code=code, owner_id__in=owner_ids).first()
+    if component is None:
+        raise _refuse(
+            "component_not_found",
+            "Không tìm thấy giấy tờ này trong kho dữ liệu của bạn.",
+            "This document is not in your data store.",
+            404,
+        )
+    if component.state != ComponentState.CONFIRMED:
+        raise _refuse(
+            "component_not_confirmed",
+            "Giấy tờ này chưa được cơ quan xác nhận nên chưa dùng lại được.",
+            "This document is not confirmed by an agency yet, so it cannot be reused.",
+            422,
+        )
+    today = today or timezone.now().astimezone(LOCAL_TZ).date()
+    if component.valid_until is not None and component.valid_until < today:
+        raise _refuse(
+            "component_expired",
+            f"Giấy tờ này đã hết hạn ngày {component.valid_until:%d/%m/%Y}.",
+            f"This document expired on {component.valid_until:%Y-%m-%d}.",
+            422,
+        )
+    return component, storage.blob_read(blob=component.blob)
