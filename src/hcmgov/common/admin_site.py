@@ -31,3 +31,17 @@ class AdminSite(admin.AdminSite):
         if second_factor_missing(request.user):
             return redirect_to_login(target, settings.SECOND_FACTOR_URL)
         raise PermissionDenied("not an administrator")  # logged in and verified, but not staff
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """An admin that shows records and changes none: the apps' records change through their
+    services (audited), never by hand here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

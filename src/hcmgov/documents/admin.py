@@ -3,34 +3,21 @@ through the services (audited), never here."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from hcmgov.common.admin_site import ReadOnlyAdmin
 from hcmgov.documents.models import Blob, Component, Result, SigningCertificate
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Blob)
-class BlobAdmin(ReadOnly):
+class BlobAdmin(ReadOnlyAdmin):
     list_display = ("sha256", "content_type", "size", "pages", "retention", "scan_state", "created_at")
     list_filter = ("content_type", "retention", "scan_state")
     search_fields = ("sha256",)
 
 
 @admin.register(Component)
-class ComponentAdmin(ReadOnly):
+class ComponentAdmin(ReadOnlyAdmin):
     list_display = ("code", "kind", "doc_type", "title", "state", "agency", "created_at")
     list_filter = ("kind", "state")
     search_fields = ("code", "doc_type", "source_dossier_code")
@@ -38,13 +25,13 @@ class ComponentAdmin(ReadOnly):
 
 
 @admin.register(Result)
-class ResultAdmin(ReadOnly):
+class ResultAdmin(ReadOnlyAdmin):
     list_display = ("dossier_code", "number", "title", "agency", "signed_at", "revoked_at")
     search_fields = ("dossier_code", "number", "signed_sha256")
 
 
 @admin.register(SigningCertificate)
-class SigningCertificateAdmin(ReadOnly):
+class SigningCertificateAdmin(ReadOnlyAdmin):
     list_display = ("subject", "agency", "serial", "not_after", "source", "active", "revoked_at")
     list_filter = ("source", "active")
     search_fields = ("subject", "serial", "fingerprint_sha256")

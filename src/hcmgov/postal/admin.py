@@ -8,18 +8,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from hcmgov.common.admin_site import ReadOnlyAdmin
 from hcmgov.postal.models import DeliveryOrder, TrackingEvent
-
-
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class TrackingEventInline(admin.TabularInline):
@@ -34,7 +24,7 @@ class TrackingEventInline(admin.TabularInline):
 
 
 @admin.register(DeliveryOrder)
-class DeliveryOrderAdmin(ReadOnly):
+class DeliveryOrderAdmin(ReadOnlyAdmin):
     list_display = ("code", "tracking_number", "kind", "status", "fee", "created_at")
     list_filter = ("kind", "status")
     search_fields = ("code", "tracking_number")

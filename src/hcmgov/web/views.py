@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from hcmgov.catalog import selectors as catalog
 from hcmgov.common import jsonform
 from hcmgov.common.access import applicant_required, login_required, public, second_factor_missing
-from hcmgov.common.errors import DomainError, FieldError, Message, NotFound
+from hcmgov.common.errors import DomainError, FieldError, NotFound
 from hcmgov.core import selectors as core
 from hcmgov.documents import selectors as documents_read
 from hcmgov.documents import services as store
@@ -140,16 +140,6 @@ def dossier_new(request: HttpRequest, code: str) -> HttpResponse:
         data = jsonform.coerce(version.form_schema, request.POST)
         attachments, reuse_problems = _attachments(request, version)
         try:
-            if reuse_problems:
-                raise DomainError(
-                    "invalid_dossier",
-                    Message(
-                        "Hồ sơ chưa hợp lệ, vui lòng kiểm tra các mục được đánh dấu.",
-                        "The dossier is not valid yet: please check the marked items.",
-                    ),
-                    status=422,
-                    errors=reuse_problems,
-                )
             dossier, created = services.dossier_submit(
                 applicant=request.user,
                 procedure_code=procedure.code,
@@ -159,6 +149,7 @@ def dossier_new(request: HttpRequest, code: str) -> HttpResponse:
                 idempotency_key=f"web:{token}",
                 dedupe_window=dt.timedelta(minutes=30),
                 language=_lang(request),
+                attachment_errors=reuse_problems,
             )
         except DomainError as exc:
             error, errors = exc, exc.errors

@@ -143,8 +143,11 @@ def dossier_submit(
     dedupe_window: dt.timedelta | None = None,
     language: str = "vi",
     now: dt.datetime | None = None,
+    attachment_errors: list[FieldError] | None = None,
 ) -> tuple[Dossier, bool]:
-    """Submit a dossier; returns ``(dossier, created)``.
+    """Submit a dossier; returns ``(dossier, created)``. ``attachment_errors``: problems the caller
+    met reading the files (a component of the data store it could not reuse), reported together
+    with every other problem of the dossier.
 
     Everything is checked before anything is written; the dossier, its files, its code (gap-free
     daily sequence), its first history entry, the audit event and the ``dossier.submitted`` outbox
@@ -172,6 +175,7 @@ def dossier_submit(
     errors = _check(
         version=version, procedure=procedure, agency=agency, form_data=form_data, attachments=attachments, day=day
     )
+    errors.extend(attachment_errors or [])
     if errors:
         raise DomainError(
             "invalid_dossier",
