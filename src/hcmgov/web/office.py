@@ -289,8 +289,15 @@ def unit(request: HttpRequest) -> HttpResponse:
             "total": selectors.processing_statistics(
                 start=start, end=end, by="agency_id", agency_ids=[agency.pk], user=request.user
             ),
+            "reuse": selectors.documents_reused(
+                start=_day_start(start), end=_day_start(end + dt.timedelta(days=1)), agency_ids=[agency.pk]
+            ),
         },
     )
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time()))
 
 
 @staff_required

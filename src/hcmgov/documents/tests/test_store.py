@@ -98,6 +98,11 @@ def test_a_confirmed_document_is_reused_on_the_form_and_recorded_and_counted(
     assert figures == {"documents": 1, "reused": 1, "dossiers_reusing": 1}
     detail = client.get(reverse("web:dossier", args=[document.dossier.code])).content.decode()
     assert confirmed.code in detail
+    from hcmgov.identity.tests.factories import RoleAssignmentFactory
+
+    client.force_login(RoleAssignmentFactory(agency=agency, role="head").user)
+    unit = client.get(reverse("web:office_unit")).content.decode()
+    assert "<strong>1</strong> / 1" in unit  # one document reused, of one
 
 
 def test_the_api_reuses_a_component_instead_of_a_file(client, citizen, version, agency, confirmed):
