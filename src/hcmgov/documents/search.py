@@ -23,11 +23,16 @@ PG_INDEX = (
 
 
 def components_search(
-    *, query: str, agency_id: int | None = None, owner_id: int | None = None, limit: int = 50
+    *,
+    query: str,
+    agency_id: int | None = None,
+    owner_id: int | None = None,
+    agency_ids: list[int] | None = None,
+    limit: int = 50,
 ) -> QuerySet[Component]:
     """Components whose recognised text holds every word of ``query`` (whole words, diacritics and
     case ignored: "giay khai sinh" finds "GIẤY KHAI SINH"), newest first, at most ``limit`` (up to
-    8 words are used). Narrowed to one digitising agency or one owner when given. On PostgreSQL
+    8 words are used). Narrowed to one digitising agency (or several), or one owner, when given. On PostgreSQL
     through the full-text index over the folded text (``PG_INDEX``), elsewhere by a regular
     expression per word. Whole words as in the dossiers' applicant search: a prefix query has no
     frequency estimate and cannot use the index as well."""
@@ -37,6 +42,8 @@ def components_search(
         return qs.none()
     if agency_id is not None:
         qs = qs.filter(agency_id=agency_id)
+    if agency_ids is not None:  # an official's agencies
+        qs = qs.filter(agency_id__in=agency_ids)
     if owner_id is not None:
         qs = qs.filter(owner_id=owner_id)
     if connections[qs.db].vendor == "postgresql":

@@ -12,9 +12,9 @@ from django.views.decorators.http import require_http_methods
 
 from hcmgov.common.access import applicant_required, login_required, official_required
 from hcmgov.common.errors import DomainError, NotFound
+from hcmgov.documents import search, storage
 from hcmgov.documents import selectors as documents_read
 from hcmgov.documents import services as store
-from hcmgov.documents import storage
 from hcmgov.identity import selectors as identity
 
 
@@ -44,7 +44,8 @@ def component_file(request: HttpRequest, code: str) -> HttpResponse:
 @official_required
 @require_http_methods(["GET", "POST"])
 def digitised(request: HttpRequest) -> HttpResponse:
-    """Digitised documents of the official's agencies waiting for confirmation against the paper."""
+    """Digitised documents of the official's agencies waiting for confirmation against the paper,
+    and a search of their recognised text (``q``)."""
     agency_ids = identity.user_agency_ids(user=request.user, roles=store.DIGITISER_ROLES)
     error = None
     if request.method == "POST":
@@ -66,5 +67,7 @@ def digitised(request: HttpRequest) -> HttpResponse:
         else:
             return redirect(reverse("web:office_digitised"))
     pending = documents_read.components_pending(agency_ids=agency_ids)
-    context = {"pending": pending, "error": error}
+    query = request.GET.get("q", "")[:200]
+    found = list(search.components_search(query=query, agency_ids=agency_ids)) if query.strip() else None
+    context = {"pending": pending, "error": error, "query": query, "found": found}
     return render(request, "web/office_digitised.html", context, status=409 if error else 200)

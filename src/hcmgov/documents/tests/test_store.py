@@ -208,6 +208,9 @@ def test_the_desk_digitises_a_dossiers_document_and_confirms_it(client, submit, 
     assert component.code in client.get(url).content.decode()
     queue = reverse("web:office_digitised")
     assert component.code in client.get(queue).content.decode()
+    Component.objects.filter(pk=component.pk).update(text="GIẤY KHAI SINH", text_search="giay khai sinh")  # as OCR
+    assert component.code in client.get(queue, {"q": "Giấy khai"}).content.decode()
+    assert component.code not in client.get(queue, {"q": "ho chieu"}).content.decode().split("Chờ xác nhận")[0]
     assert client.post(queue, {"component": component.code, "action": "confirm"}).status_code == 302
     assert Component.objects.get(pk=component.pk).state == "confirmed"
     reusable = selectors.components_reusable(owner_ids=[dossier.applicant_id], doc_types={"TOKHAI"})
