@@ -39,6 +39,11 @@ def user_has_role(*, user: Any, agency_id: int, roles: set[str], field: str | No
     return qs.exists()
 
 
+def user_by_personal_id(*, personal_id: str) -> User | None:
+    """The citizen's account with this personal identification number (CCCD), if they have one."""
+    return User.objects.filter(personal_id=personal_id.strip()).first() if personal_id.strip() else None
+
+
 def user_by_username(*, username: str) -> User | None:
     return User.objects.filter(username=username).first()
 

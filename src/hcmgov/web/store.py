@@ -4,14 +4,18 @@ Thin: parse, call a service or selector, render."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_http_methods
 
 from hcmgov.common.access import applicant_required, login_required, official_required
-from hcmgov.common.errors import DomainError, NotFound
+from hcmgov.common.errors import DomainError, Message, NotFound
+from hcmgov.core import selectors as core
 from hcmgov.documents import search, storage
 from hcmgov.documents import selectors as documents_read
 from hcmgov.documents import services as store
@@ -48,7 +52,15 @@ def digitised(request: HttpRequest) -> HttpResponse:
     and a search of their recognised text (``q``)."""
     agency_ids = identity.user_agency_ids(user=request.user, roles=store.DIGITISER_ROLES)
     error = None
-    if request.method == "POST":
+    if request.method == "POST" and request.POST.get("action") == "scan":
+        try:
+            component = _scan(request, agency_ids)
+        except DomainError as exc:
+            error = exc
+        else:
+            messages.success(request, f"Đã số hoá {component.code}. / {component.code} digitised.")
+            return redirect(reverse("web:office_digitised"))
+    elif request.method == "POST":
         code = request.POST.get("component", "")[:40]
         try:
             component = documents_read.component_visible(user=request.user, code=code)
@@ -69,5 +81,46 @@ def digitised(request: HttpRequest) -> HttpResponse:
     pending = documents_read.components_pending(agency_ids=agency_ids)
     query = request.GET.get("q", "")[:200]
     found = list(search.components_search(query=query, agency_ids=agency_ids)) if query.strip() else None
-    context = {"pending": pending, "error": error, "query": query, "found": found}
-    return render(request, "web/office_digitised.html", context, status=409 if error else 200)
+    context = {"pending": pending, "error": error, "query": query, "found": found, "agencies": _agencies(agency_ids)}
+    return render(request, "web/office_digitised.html", context, status=error.status if error else 200)
+
+
+def _agencies(agency_ids: list[int]) -> list[Any]:
+    return list(core.agency_list().filter(pk__in=agency_ids))
+
+
+def _scan(request: HttpRequest, agency_ids: list[int]) -> Any:
+    """A paper the applicant brought to the desk, scanned, into their data store."""
+    post = request.POST
+    owner = identity.user_by_personal_id(personal_id=post.get("personal_id", "")[:12])
+    if owner is None:
+        raise DomainError(
+            "owner_not_found",
+            Message(
+                "Không có tài khoản nào với số định danh này: người dân cần đăng nhập bằng VNeID một lần trước.",
+                "No account has this personal ID: the citizen must log in with VNeID once first.",
+            ),
+            422,
+        )
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise DomainError(
+            "file_required", Message("Vui lòng chọn tệp bản quét.", "Please choose the scan's file."), 422
+        )
+    agency_id = int(post["agency"]) if post.get("agency", "").isdigit() else (agency_ids[0] if agency_ids else 0)
+    try:
+        valid_until = parse_date(post.get("valid_until", "")[:10]) if post.get("valid_until") else None
+    except ValueError:  # well formed, not a date (2026-02-30)
+        valid_until = None
+    if post.get("valid_until") and valid_until is None:
+        raise DomainError("bad_date", Message("Ngày hiệu lực không hợp lệ.", "The validity date is not valid."), 422)
+    return store.component_digitise(
+        official=request.user,
+        agency_id=agency_id,
+        owner=owner,
+        doc_type=post.get("doc_type", "")[:40],
+        title=post.get("title", "")[:300],
+        filename=upload.name or "ban-quet",
+        data=upload.read(),
+        valid_until=valid_until,
+    )

@@ -220,3 +220,28 @@ def test_the_desk_digitises_a_dossiers_document_and_confirms_it(client, submit, 
 def test_a_reused_document_in_a_service_submission_keeps_its_code(submit, confirmed, pdf_bytes):
     dossier, _ = submit(attachments=[Attachment("TOKHAI", "to-khai.pdf", pdf_bytes, component_code=confirmed.code)])
     assert dossier.documents.get().component_code == confirmed.code
+
+
+def test_the_desk_digitises_a_paper_brought_in_for_a_citizen_by_personal_id(client, receiver, png_bytes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from hcmgov.identity.tests.factories import UserFactory
+
+    owner = UserFactory(personal_id="079200001234")
+    client.force_login(receiver)
+    queue = reverse("web:office_digitised")
+    form = {"action": "scan", "doc_type": "GIAYKHAISINH", "title": "Giấy khai sinh", "valid_until": ""}
+    scan = SimpleUploadedFile("a.png", png_bytes)
+    unknown = client.post(queue, {**form, "personal_id": "079999999999", "file": scan})
+    assert unknown.status_code == 422
+    assert "VNeID" in unknown.content.decode()
+    scan = SimpleUploadedFile("a.png", png_bytes)
+    bad = client.post(queue, {**form, "personal_id": owner.personal_id, "valid_until": "2026-02-30", "file": scan})
+    assert bad.status_code == 422
+    assert "Ngày hiệu lực không hợp lệ" in bad.content.decode()
+    scan = SimpleUploadedFile("a.png", png_bytes)
+    answer = client.post(queue, {**form, "personal_id": owner.personal_id, "file": scan})
+    assert answer.status_code == 302
+    component = Component.objects.get(owner=owner)
+    assert (component.doc_type, component.title, component.state) == ("GIAYKHAISINH", "Giấy khai sinh", "pending")
+    assert not Component.objects.exclude(owner=owner).exists()
