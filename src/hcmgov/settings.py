@@ -472,6 +472,7 @@ LOGGING = {
         "celery.worker.strategy": {"level": "WARNING"},
         "celery.beat": {"level": "WARNING"},
         "pikepdf": {"level": "WARNING"},  # its logger bridge announces itself at INFO on import
+        "fontTools.subset": {"level": "ERROR"},  # tables it drops from the stamp's font subset, each signature
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
         # SpiffWorkflow logs every task state change at INFO, with the task's data
