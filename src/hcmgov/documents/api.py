@@ -23,7 +23,6 @@ from hcmgov.documents import verification
 
 router = Router(tags=["documents"])
 PUBLIC = {"x-access": "public"}
-MAX_BYTES = 20 * 1024 * 1024
 
 
 class VerdictOut(Schema):
@@ -64,7 +63,7 @@ def _language(request: HttpRequest) -> str:
 )
 def verify(request: HttpRequest, file: File[UploadedFile]) -> Any:
     """Xác thực chữ ký số của tệp PDF kết quả."""
-    if (file.size or 0) > MAX_BYTES:
+    if (file.size or 0) > verification.MAX_BYTES:
         raise DomainError("too_large", Message("Tệp quá lớn.", "The file is too large."), 413)
     verdict = verification.pdf_verify(data=file.read())
     return {

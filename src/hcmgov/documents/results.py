@@ -37,7 +37,6 @@ from hcmgov.documents.services import component_code_next
 from hcmgov.dossiers import selectors as dossiers
 
 log = logging.getLogger(__name__)
-LOCAL_TZ = dt.timezone(dt.timedelta(hours=7))
 LOCATION = "Thành phố Hồ Chí Minh"
 
 
@@ -88,7 +87,7 @@ def result_issue(*, dossier_id: int, now: dt.datetime | None = None) -> Result:
             409,
         )
     version = dossier.procedure_version
-    local = now.astimezone(LOCAL_TZ)
+    local = timezone.localtime(now)
     token = secrets.token_hex(16)
     with transaction.atomic():
         n = core_services.sequence_next(scope=f"result:{dossier.agency_id}", day=dt.date(local.year, 1, 1))

@@ -13,8 +13,6 @@ from hcmgov.common.errors import NotFound
 from hcmgov.documents.models import Component, ComponentState, Result
 from hcmgov.identity import selectors as identity
 
-LOCAL_TZ = dt.timezone(dt.timedelta(hours=7))
-
 
 def store_of(*, owner_ids: list[int]) -> list[Component]:
     """The data store of these owners (a person, or the businesses they represent): everything not
@@ -31,7 +29,7 @@ def components_reusable(
     *, owner_ids: list[int], doc_types: set[str], today: dt.date | None = None
 ) -> dict[str, list[Component]]:
     """Confirmed, unexpired components of these owners for each of ``doc_types`` (newest first)."""
-    today = today or timezone.now().astimezone(LOCAL_TZ).date()
+    today = today or timezone.localdate()
     found: dict[str, list[Component]] = {code: [] for code in doc_types}
     rows = (
         Component.objects.filter(owner_id__in=owner_ids, state=ComponentState.CONFIRMED, doc_type__in=doc_types)

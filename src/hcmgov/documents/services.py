@@ -33,7 +33,6 @@ from hcmgov.documents import safety, storage
 from hcmgov.documents.models import Component, ComponentKind, ComponentState, Retention
 from hcmgov.identity import selectors as identity
 
-LOCAL_TZ = dt.timezone(dt.timedelta(hours=7))
 DIGITISER_ROLES = {"receiver", "head", "agency_admin"}  # the desk, its head, the agency's administrator
 
 
@@ -54,7 +53,7 @@ def _check_official(official: Any, agency_id: int | None) -> None:
 def component_code_next(*, prefix: str, agency_id: int, agency_code: str, now: dt.datetime) -> str:
     """The next code of the agency's components of the day: ``SH`` digitised, ``KQ`` results.
     Gap-free per agency and day (core's day sequence); must run inside the creating transaction."""
-    day = now.astimezone(LOCAL_TZ).date()
+    day = timezone.localtime(now).date()
     number = core_services.sequence_next(scope=f"component:{agency_id}", day=day)
     return f"{prefix}{agency_code}-{day:%y%m%d}-{number:04d}"[:40]
 
@@ -173,7 +172,7 @@ def component_attachment(*, code: str, owner_ids: list[int], today: dt.date | No
             "This document is not confirmed by an agency yet, so it cannot be reused.",
             422,
         )
-    today = today or timezone.now().astimezone(LOCAL_TZ).date()
+    today = today or timezone.localdate()
     if component.valid_until is not None and component.valid_until < today:
         raise _refuse(
             "component_expired",

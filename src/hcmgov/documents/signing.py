@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import segno
 from django.conf import settings
@@ -41,7 +40,6 @@ from hcmgov.documents import pki
 from hcmgov.documents.models import SigningCertificate
 
 FIELD_NAME = "ChuKySo"
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PDF_VARIANT = "pdf/a-3b"
 STAMP_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # Debian fonts-dejavu-core
 PX_TO_PT = 0.75  # CSS px (1/96 in) to PDF points (1/72 in)
@@ -314,7 +312,7 @@ def certificate_check(*, certificate: SigningCertificate, now: dt.datetime | Non
     if revoked_at is None and authority is not None and certificate.issuer == _issuer_name(authority):
         revoked_at = pki.crl_revoked_serials().get(int(certificate.serial, 16))
     if revoked_at is not None:  # whatever ``now`` says: a revoked key signs nothing more
-        when = timezone.localtime(revoked_at, LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
+        when = timezone.localtime(revoked_at).strftime("%d/%m/%Y %H:%M")
         raise _refuse(
             "certificate_revoked",
             f"Chứng thư số {certificate.serial} đã bị thu hồi lúc {when}: không được dùng để ký.",
@@ -471,7 +469,7 @@ def _stamp_lines(certificate: SigningCertificate, reason: str, moment: dt.dateti
     signer_name = _subject_part(certificate.certificate_pem, "COMMON_NAME") or certificate.subject
     agency_code = _subject_part(certificate.certificate_pem, "ORGANIZATION_NAME")
     agency = certificate.agency.name if certificate.agency_id else signer_name
-    local = moment.astimezone(LOCAL_TZ)
+    local = timezone.localtime(moment)
     lines = (
         f"Ký số bởi / Signed by: {signer_name}\n"
         f"Cơ quan / Agency: {agency}{f' ({agency_code})' if agency_code else ''}\n"

@@ -53,6 +53,8 @@ def trusted_root_files() -> list[str]:
     )
 
 
+MAX_BYTES = 20 * 1024 * 1024  # the largest PDF verified (page and API): a result is far smaller
+
 trusted_root_files()  # declare the setting at import (`hcmgov configdoc`)
 
 

@@ -5,7 +5,6 @@ call, render."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
@@ -13,14 +12,12 @@ from django.views.decorators.http import require_http_methods
 from hcmgov.common.access import public
 from hcmgov.documents import verification
 
-MAX_BYTES = 20 * 1024 * 1024
-
 
 def _verdict(request: HttpRequest) -> tuple[verification.Verdict | None, str]:
     upload = request.FILES.get("file")
     if upload is None:
         return None, "missing"
-    if (upload.size or 0) > min(settings.UPLOAD_MAX_BYTES * 2, MAX_BYTES):
+    if (upload.size or 0) > verification.MAX_BYTES:
         return None, "too_large"
     return verification.pdf_verify(data=upload.read()), ""
 
