@@ -27,7 +27,7 @@ from django.db.models import Q
 from hcmgov.common.aio import run_sync
 from hcmgov.common.config import config
 from hcmgov.common.errors import Message
-from hcmgov.documents import pki
+from hcmgov.documents import pdfparse, pki
 from hcmgov.documents.models import Result, SigningCertificate
 
 VALID, INVALID, ALTERED, UNSIGNED, UNSUPPORTED = "valid", "invalid", "altered", "unsigned", "unsupported"
@@ -141,6 +141,7 @@ def pdf_verify(*, data: bytes) -> Verdict:
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
 
+    pdfparse.install()
     sha = hashlib.sha256(data).hexdigest()
     if b"%PDF-" not in data[:1024]:
         kind = next((name for magic, name in MAGIC.items() if data.startswith(magic)), "")
