@@ -5,6 +5,9 @@ folder) unless ``DATABASE_URL`` is set; writes ``bench/results/signing.json`` an
 
     .venv/bin/python bench/signing.py [-n 200] [--profile sign|sign_tsa|verify]
 
+With ``--profile``, ``BENCH_SORT`` (``cumulative`` by default, or ``tottime``…) and ``BENCH_LINES``
+choose the profile's order and length.
+
 Targets: signing ≥ 20/s per core, verification ≥ 50/s.
 """
 
@@ -75,7 +78,8 @@ def timed(n: int, fn, profile: bool = False) -> float:
     if profiler:
         profiler.disable()
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(int(os.environ.get("BENCH_LINES", "25")))
+        stats = pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("BENCH_SORT", "cumulative"))
+        stats.print_stats(int(os.environ.get("BENCH_LINES", "25")))
         print(out.getvalue())
     return elapsed
 

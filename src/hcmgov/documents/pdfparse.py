@@ -55,7 +55,7 @@ def read_hex_string_from_stream(stream: Any) -> Any:
 
 def _fallback(stream: Any, start: int) -> Any:
     stream.seek(start)
-    return _original(stream)
+    return original()(stream)
 
 
 def install() -> None:

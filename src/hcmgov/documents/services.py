@@ -20,17 +20,18 @@ as secondary sources summarise it; the decree's own text was not read here) and 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import hashlib
+from typing import IO, Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from hcmgov.audit.services import audited
-from hcmgov.common.errors import DomainError, Message
+from hcmgov.common.errors import DomainError, Message, NotFound
 from hcmgov.core import selectors as core
 from hcmgov.core import services as core_services
 from hcmgov.documents import safety, storage
-from hcmgov.documents.models import Component, ComponentKind, ComponentState, Retention
+from hcmgov.documents.models import Blob, Component, ComponentKind, ComponentState, Retention
 from hcmgov.identity import selectors as identity
 
 DIGITISER_ROLES = {"receiver", "head", "agency_admin"}  # the desk, its head, the agency's administrator
@@ -144,14 +145,62 @@ def component_revoke(*, component: Component, official: Any) -> Component:
 
 
 def upload_refusal(*, data: bytes, filename: str) -> DomainError | None:
-    """Why an upload kept by another app (a dossier's attachment) is refused — malformed, encrypted,
-    polyglot, a bomb, active content, malware — or None. Raises ``ScanUnavailable`` (503) when the
-    configured antivirus does not answer: the upload must not be taken unscanned."""
+    """Why an upload is refused — malformed, encrypted, polyglot, a bomb, active content, malware —
+    or None, without keeping it. Raises ``ScanUnavailable`` (503) when the configured antivirus does
+    not answer: the upload must not be taken unscanned."""
     try:
         storage.content_check(data=data, filename=filename)
     except safety.Refused as exc:
         return exc
     return None
+
+
+def attachment_accept(*, data: bytes, filename: str) -> DomainError | None:
+    """Check an upload another app attaches to its records (a dossier's file) like
+    :func:`upload_refusal` and, when it passes, keep its bytes as a *draft* blob: the check and
+    the antivirus run once, and :func:`attachment_keep` later finds the bytes stored. A draft that
+    no record keeps is purged (``documents.blobs_purge_drafts``)."""
+    try:
+        storage.blob_put(data=data, filename=filename, retention=Retention.DRAFT)
+    except safety.Refused as exc:
+        return exc
+    return None
+
+
+def attachment_keep(*, data: bytes, filename: str) -> str:
+    """Keep accepted bytes for as long as the dossier they belong to (retention ``dossier``, never
+    lowered) and return their SHA-256, the key the record stores. Call it inside the record's
+    transaction: rolled back, the blob falls back to a draft and is purged, no file is left behind.
+
+    A draft accepted moments ago is one conditional UPDATE (a concurrent purge of drafts either
+    waits for it and finds no draft, or ran first and the put below stores the bytes again); bytes
+    kept already (a reused component, the same file in another dossier) one read, without a lock
+    on a row other dossiers share; anything else goes through ``blob_put``."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    if Blob.objects.filter(sha256=sha256, retention=Retention.DRAFT).update(retention=Retention.DOSSIER):
+        return sha256
+    if Blob.objects.filter(sha256=sha256).exclude(retention=Retention.DRAFT).exists():
+        return sha256
+    return storage.blob_put(data=data, filename=filename, retention=Retention.DOSSIER).sha256
+
+
+def attachment_open(*, sha256: str) -> tuple[IO[bytes], str, int]:
+    """A file object over the attachment with this SHA-256 (the caller closes it), its type sniffed
+    from the content, and its size. Raises ``NotFound`` when there is none."""
+    blob = _attachment_blob(sha256)
+    return storage.blob_open(blob=blob), blob.content_type, blob.size
+
+
+def attachment_read(*, sha256: str) -> bytes:
+    """The bytes of the attachment with this SHA-256 (``NotFound`` when there is none)."""
+    return storage.blob_read(blob=_attachment_blob(sha256))
+
+
+def _attachment_blob(sha256: str) -> Blob:
+    blob = Blob.objects.filter(sha256=sha256).first()
+    if blob is None:
+        raise NotFound("tệp", "File")
+    return blob
 
 
 def component_attachment(*, code: str, owner_ids: list[int], today: dt.date | None = None) -> tuple[Component, bytes]:

@@ -123,15 +123,16 @@ class Dossier(models.Model):
 
 
 class DossierDocument(models.Model):
-    """A file attached to a dossier for one of the procedure's required documents."""
+    """A file attached to a dossier for one of the procedure's required documents. The bytes are a
+    blob of the documents app (content-addressed, stored once however many dossiers carry them),
+    found by ``sha256``."""
 
     dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="documents")
     requirement = models.CharField(max_length=40, help_text="Code of the required document it answers.")
-    file = models.FileField(upload_to="dossiers/%Y/%m/")
     filename = models.CharField(max_length=255)
     content_type = models.CharField(max_length=80)
     size = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
+    sha256 = models.CharField(max_length=64, help_text="The content's SHA-256: the blob holding the bytes.")
     uploaded_at = models.DateTimeField(auto_now_add=True)
     component_code = models.CharField(
         max_length=40, blank=True, help_text="The component of the applicant's data store reused, if any."

@@ -8,7 +8,7 @@ import hmac
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -22,6 +22,7 @@ from hcmgov.common.db import fast_cursor
 from hcmgov.common.errors import NotFound
 from hcmgov.common.text import fold
 from hcmgov.core import selectors as core
+from hcmgov.documents import services as store
 from hcmgov.dossiers.models import (
     CLOSED,
     STATUS_EN,
@@ -550,13 +551,26 @@ PLAIN_STATUS: dict[int, tuple[str, str]] = {
 }  # fmt: skip
 
 
-def dossier_document_content(*, dossier: Dossier, document_id: int) -> tuple[DossierDocument, bytes]:
-    """One document of the dossier and its bytes (NotFound if it is not this dossier's)."""
+def dossier_document(*, dossier: Dossier, document_id: int) -> DossierDocument:
+    """One document of the dossier (NotFound if it is not this dossier's)."""
     document = DossierDocument.objects.filter(pk=document_id, dossier=dossier).first()
     if document is None:
         raise NotFound("giấy tờ của hồ sơ", "Document of the dossier")
-    with document.file.open("rb") as f:
-        return document, f.read()
+    return document
+
+
+def dossier_document_content(*, dossier: Dossier, document_id: int) -> tuple[DossierDocument, bytes]:
+    """One document of the dossier and its bytes (NotFound if it is not this dossier's)."""
+    document = dossier_document(dossier=dossier, document_id=document_id)
+    return document, store.attachment_read(sha256=document.sha256)
+
+
+def dossier_document_open(*, dossier: Dossier, document_id: int) -> tuple[DossierDocument, IO[bytes], str]:
+    """One document of the dossier, a file object over its bytes (the caller closes it) and the
+    type sniffed from the content when it was stored."""
+    document = dossier_document(dossier=dossier, document_id=document_id)
+    handle, content_type, _size = store.attachment_open(sha256=document.sha256)
+    return document, handle, content_type
 
 
 def documents_reused(*, start: dt.datetime, end: dt.datetime, agency_ids: list[int] | None = None) -> dict[str, int]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 
 from hcmgov.common.errors import NotFound
 from hcmgov.dossiers import selectors
@@ -13,6 +13,15 @@ from hcmgov.dossiers import selectors
 def pdf_response(content: bytes, filename: str) -> HttpResponse:
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+def file_response(handle: IO[bytes], *, content_type: str, filename: str) -> FileResponse:
+    """A stored file, streamed, shown in the browser when it can (PDF, image): its type is the one
+    sniffed from the content when it was stored, never the uploader's claim, and ``nosniff`` keeps
+    the browser to it. The name is sent both ASCII-safe and in full (RFC 6266 ``filename*``)."""
+    response = FileResponse(handle, content_type=content_type, filename=filename or "tep")
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 

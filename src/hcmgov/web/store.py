@@ -20,6 +20,7 @@ from hcmgov.documents import search, storage
 from hcmgov.documents import selectors as documents_read
 from hcmgov.documents import services as store
 from hcmgov.identity import selectors as identity
+from hcmgov.web.responses import file_response
 
 
 @applicant_required
@@ -38,11 +39,11 @@ def component_file(request: HttpRequest, code: str) -> HttpResponse:
         component = documents_read.component_visible(user=request.user, code=code)
     except NotFound:
         raise Http404(code) from None
-    response = HttpResponse(storage.blob_read(blob=component.blob), content_type=component.blob.content_type)
-    safe = "".join(c for c in component.filename if c.isascii() and (c.isalnum() or c in "._-")) or component.code
-    response["Content-Disposition"] = f'inline; filename="{safe}"'
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return file_response(
+        storage.blob_open(blob=component.blob),
+        content_type=component.blob.content_type,
+        filename=component.filename or component.code,
+    )
 
 
 @official_required

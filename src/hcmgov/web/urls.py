@@ -10,6 +10,7 @@ urlpatterns = [
     path("ho-so/", views.my_dossiers, name="my_dossiers"),
     path("ho-so/<str:code>/", views.dossier_detail, name="dossier"),
     path("ho-so/<str:code>/phieu-hen.pdf", views.receipt_pdf, name="receipt_pdf"),
+    path("ho-so/<str:code>/giay-to/<int:document_id>/", views.dossier_document_file, name="dossier_document"),
     path("ho-so/<str:code>/phieu-tu-choi.pdf", views.refusal_pdf, name="refusal_pdf"),
     path("ho-so/<str:code>/bo-sung/", applicant.supplement, name="dossier_supplement"),
     path("ho-so/<str:code>/rut/", applicant.withdraw, name="dossier_withdraw"),

@@ -37,7 +37,7 @@ from hcmgov.payments import services as payment_services
 from hcmgov.postal import selectors as postal_read
 from hcmgov.web import eid as eid_pages
 from hcmgov.web import schemaform
-from hcmgov.web.responses import pdf_response, visible_dossier
+from hcmgov.web.responses import file_response, pdf_response, visible_dossier
 
 LEVELS = [
     ("commune", "Cấp xã", "Commune level"),
@@ -253,6 +253,18 @@ def receipt_pdf(request: HttpRequest, code: str) -> HttpResponse:
     """Form 01: the receipt and appointment slip, with a QR code to public tracking."""
     dossier = visible_dossier(request, code)
     return pdf_response(documents.receipt_pdf(dossier), f"phieu-hen-{dossier.code}.pdf")
+
+
+@login_required
+@require_http_methods(["GET"])
+def dossier_document_file(request: HttpRequest, code: str, document_id: int) -> HttpResponse:
+    """A file of the dossier, for its applicant and the officials taking part."""
+    dossier = visible_dossier(request, code)
+    try:
+        document, handle, content_type = selectors.dossier_document_open(dossier=dossier, document_id=document_id)
+    except NotFound:
+        raise Http404(str(document_id)) from None
+    return file_response(handle, content_type=content_type, filename=document.filename)
 
 
 @login_required

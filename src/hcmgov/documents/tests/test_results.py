@@ -59,7 +59,7 @@ def test_the_applicant_sees_the_result_and_anyone_verifies_it(client, issued, ci
     page = client.get(reverse("web:dossier", args=[dossier.code])).content.decode()
     assert result.number in page
     assert result.component.code in client.get(reverse("web:my_store")).content.decode()
-    data = client.get(reverse("web:component_file", args=[result.component.code])).content
+    data = b"".join(client.get(reverse("web:component_file", args=[result.component.code])).streaming_content)
     client.logout()
     qr = client.get(reverse("web:verify_token", args=[result.verify_token]))
     assert qr.status_code == 200

@@ -13,7 +13,7 @@ from django.utils import timezone
 from hcmgov.common.errors import DomainError
 from hcmgov.core.models import OutboxEvent
 from hcmgov.documents import selectors, services
-from hcmgov.documents.models import Component
+from hcmgov.documents.models import Blob, Component
 from hcmgov.dossiers import selectors as dossiers
 from hcmgov.dossiers.files import Attachment
 from hcmgov.dossiers.models import DossierDocument
@@ -91,8 +91,9 @@ def test_a_confirmed_document_is_reused_on_the_form_and_recorded_and_counted(
     document = DossierDocument.objects.get(dossier__applicant=citizen)
     assert document.component_code == confirmed.code
     assert document.sha256 == confirmed.blob.sha256
-    with document.file.open("rb") as f:
-        assert f.read() == pdf_bytes
+    _doc, data = dossiers.dossier_document_content(dossier=document.dossier, document_id=document.pk)
+    assert data == pdf_bytes
+    assert Blob.objects.get(sha256=document.sha256).retention == "permanent"  # the component's, not lowered
     now = timezone.now()
     figures = dossiers.documents_reused(start=now - dt.timedelta(hours=1), end=now + dt.timedelta(hours=1))
     assert figures == {"documents": 1, "reused": 1, "dossiers_reusing": 1}
@@ -188,7 +189,7 @@ def test_the_store_page_lists_the_owners_documents_and_serves_them_to_the_owner_
     assert confirmed.code in page
     file = client.get(reverse("web:component_file", args=[confirmed.code]))
     assert file.status_code == 200
-    assert file.content == pdf_bytes
+    assert b"".join(file.streaming_content) == pdf_bytes
     client.force_login(UserFactory())
     assert client.get(reverse("web:component_file", args=[confirmed.code])).status_code == 404
     assert confirmed.code not in client.get(reverse("web:my_store")).content.decode()

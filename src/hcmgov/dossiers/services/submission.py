@@ -8,8 +8,6 @@ import json
 import secrets
 from typing import Any
 
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import IntegrityError
 from django.utils import timezone
 
@@ -21,7 +19,7 @@ from hcmgov.common.text import fold
 from hcmgov.core import selectors as core
 from hcmgov.core import services as core_services
 from hcmgov.core.workcalendar import default_calendar
-from hcmgov.documents import services as documents
+from hcmgov.documents import services as store
 from hcmgov.dossiers.files import CONTENT_TYPE, Attachment, check_attachment
 from hcmgov.dossiers.models import Channel, Dossier, DossierDocument, DossierEvent, Status
 from hcmgov.dossiers.services import processing
@@ -118,12 +116,13 @@ def _check(
 def attachment_problems(attachments: list[Attachment]) -> list[FieldError]:
     """What is wrong with each file: its kind and size (``check_attachment``), then the documents
     app's safety checks and antivirus — malformed, encrypted, polyglot, bombs, active content,
-    malware. A component reused from the data store was checked when it was stored."""
+    malware. A file that passes is kept as a draft blob, made part of the dossier when it is
+    written. A component reused from the data store was checked when it was stored."""
     problems = []
     for att in attachments:
         problem = check_attachment(att)
         if problem is None and not att.component_code:
-            refusal = documents.upload_refusal(data=att.data, filename=att.filename)
+            refusal = store.attachment_accept(data=att.data, filename=att.filename)
             if refusal is not None:
                 problem = FieldError(att.requirement, refusal.code, refusal.message)
         if problem is not None:
@@ -186,7 +185,6 @@ def dossier_submit(
             status=422,
             errors=errors,
         )
-    stored: list[str] = []
     try:
         dossier = _create(
             applicant=applicant,
@@ -201,19 +199,12 @@ def dossier_submit(
             language=language,
             now=now,
             day=day,
-            stored=stored,
         )
-    except IntegrityError:
-        for name in stored:  # the transaction is gone; so must its files be
-            default_storage.delete(name)
+    except IntegrityError:  # the files stay draft blobs, purged later
         if idempotency_key:  # a concurrent retry won the race: answer with its dossier
             existing = Dossier.objects.filter(applicant=applicant, idempotency_key=idempotency_key).first()
             if existing is not None:
                 return existing, False
-        raise
-    except BaseException:
-        for name in stored:
-            default_storage.delete(name)
         raise
     metrics.DOSSIERS_SUBMITTED.labels(str(channel)).inc()
     return dossier, True
@@ -234,7 +225,6 @@ def _create(
     language: str,
     now: dt.datetime,
     day: dt.date,
-    stored: list[str],
 ) -> Dossier:
     sequence = core_services.sequence_next(scope=agency.code, day=day)
     due_at = default_calendar().appointment_date(received_at=now, working_days=version.statutory_days)
@@ -263,19 +253,14 @@ def _create(
     )
     documents = []
     for att in attachments:
-        name = default_storage.save(
-            f"dossiers/{day:%Y/%m}/{dossier.code}/{att.requirement}{att.extension}", ContentFile(att.data)
-        )
-        stored.append(name)
         documents.append(
             DossierDocument(
                 dossier=dossier,
                 requirement=att.requirement,
-                file=name,
+                sha256=store.attachment_keep(data=att.data, filename=att.filename),
                 filename=att.filename[:255],
                 content_type=CONTENT_TYPE[att.extension],
                 size=len(att.data),
-                sha256=att.sha256,
                 component_code=att.component_code,
             )
         )

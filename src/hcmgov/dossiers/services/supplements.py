@@ -7,13 +7,12 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from hcmgov.audit.services import audited
 from hcmgov.common.errors import DomainError, Message
 from hcmgov.core.workcalendar import default_calendar
+from hcmgov.documents import services as store
 from hcmgov.dossiers import clock
 from hcmgov.dossiers.files import CONTENT_TYPE, Attachment
 from hcmgov.dossiers.models import (
@@ -108,8 +107,8 @@ def dossier_supplement(
 ) -> Dossier:
     """The applicant answers a supplement request (online), with the documents asked for. The
     clock starts again and the due moments of the dossier and of its open steps move by exactly
-    the working days it stood still. Files are checked before anything is written, and removed
-    again if the answer is refused."""
+    the working days it stood still. Files are checked before anything is written (and kept as
+    draft blobs); the answer and its documents commit together or not at all."""
     now = now or timezone.now()
     attachments = list(attachments)
     problems = attachment_problems(attachments)
@@ -124,18 +123,12 @@ def dossier_supplement(
         raise _refuse("invalid_character", "Nội dung có ký tự không hợp lệ.", "The text has an invalid character.", 400)
     if not identity.user_acts_for(user=applicant, applicant_id=dossier.applicant_id):
         raise _refuse("forbidden", "Đây không phải hồ sơ của bạn.", "This is not your dossier.", 403)
-    rows, stored = _save_files(dossier, attachments, now=now)
-    try:
-        return _supplement(dossier=dossier, applicant=applicant, note=note, documents=rows, now=now)
-    except BaseException:
-        for name in stored:
-            default_storage.delete(name)
-        raise
+    return _supplement(dossier=dossier, applicant=applicant, note=note, attachments=attachments, now=now)
 
 
 @audited("dossier.supplement", target="dossier", fields=AUDIT_FIELDS)
 def _supplement(
-    *, dossier: Dossier, applicant: Any, note: str, documents: list[DossierDocument], now: dt.datetime
+    *, dossier: Dossier, applicant: Any, note: str, attachments: list[Attachment], now: dt.datetime
 ) -> Dossier:
     locked = _lock(dossier)
     if not identity.user_acts_for(user=applicant, applicant_id=locked.applicant_id):
@@ -160,7 +153,7 @@ def _supplement(
             step.remind_at = clock.step_due_after_suspension(calendar, due_at=step.remind_at, days=waited)
             step.save(update_fields=["due_at", "remind_at"])
     DossierStep.objects.filter(dossier=locked, state=StepState.OPEN).update(waiting=False)
-    DossierDocument.objects.bulk_create(documents)
+    DossierDocument.objects.bulk_create(_rows(locked, attachments))
     request.answered_at = now
     request.answer_note = note.strip()[:4000]
     request.suspended_days = days
@@ -175,46 +168,19 @@ def _supplement(
     return locked
 
 
-def _save_files(
-    dossier: Dossier, attachments: list[Attachment], *, now: dt.datetime
-) -> tuple[list[DossierDocument], list[str]]:
-    """Store the supplementary files (before the transaction; the caller removes them if it fails)."""
-    stored: list[str] = []
+def _rows(dossier: Dossier, attachments: list[Attachment]) -> list[DossierDocument]:
+    """The supplementary files as documents of the dossier; their bytes, accepted as draft blobs
+    when checked, are kept with the dossier (inside the caller's transaction)."""
     known = {doc["code"] for doc in dossier.procedure_version.required_documents}
-    rows: list[DossierDocument] = []
-    try:
-        _save_each(dossier, attachments, known, rows, stored, now=now)
-    except BaseException:
-        for name in stored:
-            default_storage.delete(name)
-        raise
-    return rows, stored
-
-
-def _save_each(
-    dossier: Dossier,
-    attachments: list[Attachment],
-    known: set[str],
-    rows: list[DossierDocument],
-    stored: list[str],
-    *,
-    now: dt.datetime,
-) -> None:
-    for n, att in enumerate(attachments, start=1):
-        requirement = att.requirement if att.requirement in known else "BOSUNG"
-        name = default_storage.save(
-            f"dossiers/{now:%Y/%m}/{dossier.code}/bo-sung-{now:%Y%m%d%H%M%S}-{n}{att.extension}", ContentFile(att.data)
+    return [
+        DossierDocument(
+            dossier=dossier,
+            requirement=att.requirement if att.requirement in known else "BOSUNG",
+            sha256=store.attachment_keep(data=att.data, filename=att.filename),
+            filename=att.filename[:255],
+            content_type=CONTENT_TYPE[att.extension],
+            size=len(att.data),
+            component_code=att.component_code,
         )
-        stored.append(name)
-        rows.append(
-            DossierDocument(
-                dossier=dossier,
-                requirement=requirement,
-                file=name,
-                filename=att.filename[:255],
-                content_type=CONTENT_TYPE[att.extension],
-                size=len(att.data),
-                sha256=att.sha256,
-                component_code=att.component_code,
-            )
-        )
+        for att in attachments
+    ]

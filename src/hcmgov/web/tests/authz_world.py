@@ -68,6 +68,7 @@ class World:
     order_id: int  # the fee order of ``dossier``, paid in cash at the desk (its receipt)
     component_code: str  # a document of the applicant's data store, digitised at X
     verify_token: str  # the QR code's token of a result X issued for ``dossier``
+    document_id: int  # a file of ``dossier``
 
 
 def _official(agency: Any, field: str = "") -> Any:
@@ -112,7 +113,8 @@ def build_world(*, submit: Any, agency: Any, citizen: Any) -> World:
     assert order is not None, "the factory's procedure has a fee"
     payment_services.order_pay_cash(order=order, official=right)
     dossier.refresh_from_db()
-    document, data = selectors.dossier_document_content(dossier=dossier, document_id=dossier.documents.first().pk)
+    document_id = dossier.documents.first().pk
+    document, data = selectors.dossier_document_content(dossier=dossier, document_id=document_id)
     component = store.component_digitise(
         official=right, agency_id=agency.pk, owner=citizen, doc_type="TOKHAI", title="Tờ khai",
         filename=document.filename, data=data, dossier_code=dossier.code,
@@ -131,6 +133,7 @@ def build_world(*, submit: Any, agency: Any, citizen: Any) -> World:
         order_id=order.pk,
         component_code=component.code,
         verify_token=token,
+        document_id=document_id,
     )
 
 

@@ -70,3 +70,40 @@ def test_apology_letter_and_withdrawal_from_the_portal(client, asked, citizen, a
     client.post(f"/ho-so/{asked.code}/rut/", {"reason": "Không còn nhu cầu"})
     asked.refresh_from_db()
     assert asked.status == 7
+
+
+def test_the_files_of_a_dossier_are_served_to_its_applicant_and_officials_as_stored(
+    client, asked, citizen, receiver, pdf_bytes, submit
+):
+    """Files are blobs: the supplementary one is served, with the type sniffed from the content
+    and ``nosniff``, to the applicant and to the desk; a document id of another dossier is not."""
+    client.force_login(citizen)
+    client.post(
+        f"/ho-so/{asked.code}/bo-sung/",
+        {"files": [SimpleUploadedFile("khai-sinh bản rõ.pdf", pdf_bytes)], "note": "Bản rõ", "requirement": "TOKHAI"},
+    )
+    added = DossierDocument.objects.filter(dossier=asked).order_by("-pk").first()
+    url = f"/ho-so/{asked.code}/giay-to/{added.pk}/"
+    assert url in client.get(f"/ho-so/{asked.code}/").content.decode()
+    answer = client.get(url)
+    assert answer.status_code == 200
+    assert b"".join(answer.streaming_content) == pdf_bytes
+    assert answer["Content-Type"] == "application/pdf"
+    assert answer["X-Content-Type-Options"] == "nosniff"
+    assert "filename*=utf-8''khai-sinh%20b%E1%BA%A3n%20r%C3%B5.pdf" in answer["Content-Disposition"]
+    client.force_login(receiver)
+    assert url in client.get(f"/office/ho-so/{asked.code}/").content.decode()
+    assert b"".join(client.get(url).streaming_content) == pdf_bytes
+    other, _ = submit(idempotency_key="another")
+    foreign = other.documents.first()
+    assert client.get(f"/ho-so/{asked.code}/giay-to/{foreign.pk}/").status_code == 404
+
+
+def test_the_same_bytes_in_two_dossiers_are_stored_once(submit):
+    from hcmgov.documents.models import Blob
+
+    first, _ = submit(idempotency_key="one")
+    second, _ = submit(idempotency_key="two")
+    a, b = first.documents.get(), second.documents.get()
+    assert a.sha256 == b.sha256
+    assert list(Blob.objects.filter(sha256=a.sha256).values_list("retention", flat=True)) == ["dossier"]

@@ -72,6 +72,7 @@ ROUTES: dict[str, Route] = {
     "ho-so/": Route({}),
     "ho-so/<str:code>/": Route(CODE, "dossier"),
     "ho-so/<str:code>/phieu-hen.pdf": Route(CODE, "dossier"),
+    "ho-so/<str:code>/giay-to/<int:document_id>/": Route({**CODE, "document_id": "document_id"}, "dossier"),
     "ho-so/<str:code>/phieu-tu-choi.pdf": Route({"code": "refused.code"}, "dossier"),
     "ho-so/<str:code>/bo-sung/": Route(CODE, "dossier"),
     "ho-so/<str:code>/rut/": Route(CODE, "dossier"),
