@@ -492,6 +492,7 @@ CELERY_BEAT_SCHEDULE = {
     "payments-refunds": {"task": "payments.refunds_run", "schedule": 30.0},
     "payments-reconcile": {"task": "payments.reconcile", "schedule": crontab(hour=6, minute=0)},
     "documents-purge-drafts": {"task": "documents.blobs_purge_drafts", "schedule": 3600.0},
+    "documents-results-sweep": {"task": "documents.results_sweep", "schedule": 900.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True

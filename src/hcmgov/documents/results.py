@@ -10,7 +10,13 @@ in the document, so it is drawn, the document rendered and signed, and the rows 
 transaction — a failure gives the number back. The counter's row stays locked while the document
 is signed (tens of milliseconds, plus the time-stamping authority's answer, bounded by its
 timeout): one agency's results are signed one after another, which a commune's or a department's
-volume allows.
+volume allows. Two runs for the same dossier (a task queued twice) meet at the counter: the second
+finds the first's result once it has the lock, and rolls back, giving its number back.
+
+**Where it runs.** Not in the outbox's delivery: ``dossier.finished`` queues the task
+``documents.result_issue``, which retries a silent time-stamping authority with growing pauses; a
+sweep every 15 minutes (``documents.results_sweep``) queues the dossiers finished in the last 30
+days that still have no result, for agencies with a certificate in force.
 
 Decree 45/2020/NĐ-CP (Art. 21) has electronic results carry the legal value of paper ones when
 signed by the competent agency; this is how the platform reads it from secondary sources (the
@@ -38,6 +44,14 @@ from hcmgov.dossiers import selectors as dossiers
 
 log = logging.getLogger(__name__)
 LOCATION = "Thành phố Hồ Chí Minh"
+# refusals a retry would meet again: a certificate must be issued or renewed first
+NOT_RETRIED = {
+    "no_certificate",
+    "certificate_revoked",
+    "certificate_expired",
+    "certificate_inactive",
+    "certificate_not_yet_valid",
+}
 
 
 def verify_url(token: str) -> str:
@@ -54,6 +68,26 @@ def certificate_for(*, agency_id: int, now: dt.datetime | None = None) -> Signin
         .order_by("-not_after")
         .first()
     )
+
+
+def dossiers_without_result(*, since: dt.datetime, until: dt.datetime, limit: int = 500) -> list[int]:
+    """Dossiers that reached their result in [since, until) and have no electronic result yet
+    (the sweep that catches issues the task queue lost or gave up on). Only dossiers of agencies
+    with a certificate in force: the others would be refused again."""
+    finished = dossiers.dossier_ids_finished(since=since, until=until, limit=limit * 4)
+    ids = [pk for pk, _agency in finished]
+    issued = set(Result.objects.filter(dossier_id__in=ids).values_list("dossier_id", flat=True))
+    now = timezone.now()
+    signing_agencies = set(
+        SigningCertificate.objects.filter(
+            agency_id__in={agency for _pk, agency in finished},
+            active=True,
+            revoked_at__isnull=True,
+            not_before__lte=now,
+            not_after__gt=now,
+        ).values_list("agency_id", flat=True)
+    )
+    return [pk for pk, agency in finished if pk not in issued and agency in signing_agencies][:limit]
 
 
 def _paragraphs(dossier: Any) -> list[str]:
@@ -91,6 +125,10 @@ def result_issue(*, dossier_id: int, now: dt.datetime | None = None) -> Result:
     token = secrets.token_hex(16)
     with transaction.atomic():
         n = core_services.sequence_next(scope=f"result:{dossier.agency_id}", day=dt.date(local.year, 1, 1))
+        again = Result.objects.filter(dossier_id=dossier_id).order_by("signed_at").first()
+        if again is not None:  # issued by a concurrent run, which held the counter while we waited for it
+            transaction.set_rollback(True)  # the number goes back
+            return again
         number = f"{n}/{local.year}/KQ-{dossier.agency.code}"[:60]
         content = signing.ResultContent(
             title_vi=version.result,

@@ -1,6 +1,7 @@
 """Jobs of the documents app: text recognition of digitised components (queued by the
-``component.digitised`` event), and the periodic purge of old drafts (Celery beat schedule in
-settings)."""
+``component.digitised`` event), results issued and signed (queued by ``dossier.finished``), and
+the periodic ones (Celery beat schedule in settings): the purge of old drafts, and the sweep that
+issues the results the queue lost or gave up on."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import datetime as dt
 import logging
 
 from celery import shared_task
+from django.utils import timezone
 
 from hcmgov.common.config import config
+from hcmgov.common.errors import DomainError
 from hcmgov.common.text import fold
-from hcmgov.documents import ocr, storage
+from hcmgov.documents import ocr, results, storage
 from hcmgov.documents.models import Component
 
 log = logging.getLogger(__name__)
@@ -71,3 +74,39 @@ def ocr_component(component_id: int) -> bool:
         },
     )
     return True
+
+
+RESULT_RETRIES = 8  # 30 s, 1, 2, 4, 8, 10, 10, 10 min: the time-stamping authority back within the hour
+SWEEP_DAYS = 30
+
+
+@shared_task(name="documents.result_issue", bind=True, ignore_result=True, max_retries=RESULT_RETRIES)
+def result_issue(self, dossier_id: int) -> bool:
+    """Issue the dossier's signed result (idempotent: a dossier that has one keeps it). A refusal a
+    retry would meet again (no certificate in force, a PDF that cannot be signed) is logged and
+    dropped, for the back office to act on; a time-stamping authority that does not answer is
+    tried again with growing pauses, then left to the sweep. Returns whether a result exists."""
+    try:
+        results.result_issue(dossier_id=dossier_id)
+    except DomainError as exc:
+        if exc.code in results.NOT_RETRIED:
+            log.warning("documents: result not issued", extra={"dossier_id": dossier_id, "why": exc.code})
+            return False
+        if exc.code == "tsa_unavailable" and self.request.retries < RESULT_RETRIES:
+            raise self.retry(exc=exc, countdown=min(600, 30 * 2**self.request.retries)) from exc
+        log.error("documents: result not issued", extra={"dossier_id": dossier_id, "why": exc.code})
+        return False
+    return True
+
+
+@shared_task(name="documents.results_sweep", ignore_result=True)
+def results_sweep() -> int:
+    """Queue the results of dossiers finished in the last days that have none (an hour's grace
+    for the tasks already queued). Returns how many were queued."""
+    now = timezone.now()
+    missing = results.dossiers_without_result(
+        since=now - dt.timedelta(days=SWEEP_DAYS), until=now - dt.timedelta(hours=1)
+    )
+    for dossier_id in missing:
+        result_issue.delay(dossier_id)
+    return len(missing)

@@ -268,6 +268,18 @@ def dossier_by_id(*, dossier_id: int) -> Dossier:
     return Dossier.objects.select_related("procedure", "agency", "applicant").get(pk=dossier_id)
 
 
+def dossier_ids_finished(*, since: dt.datetime, until: dt.datetime, limit: int = 1000) -> list[tuple[int, int]]:
+    """``(id, agency id)`` of the dossiers that reached their result (finished, or their result
+    returned) in [since, until), oldest first."""
+    return list(
+        Dossier.objects.filter(
+            status__in=[Status.FINISHED, Status.RETURNED], finished_at__gte=since, finished_at__lt=until
+        )
+        .order_by("finished_at")
+        .values_list("pk", "agency_id")[:limit]
+    )
+
+
 def step_by_id(*, step_id: int) -> DossierStep:
     return DossierStep.objects.select_related("dossier", "agency", "assignee").get(pk=step_id)
 

@@ -4,18 +4,21 @@ store, shown on the dossier, and verified by anyone through the page, the QR rou
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from hcmgov.common.errors import DomainError
 from hcmgov.core.models import OutboxEvent
-from hcmgov.documents import pki, results, storage, verification
+from hcmgov.documents import pki, results, storage, tasks, verification
 from hcmgov.documents.handlers import _issue
 from hcmgov.documents.models import Component, Result
-from hcmgov.documents.tests.signing_fixtures import pki_folder, tsa  # noqa: F401 - fixtures
+from hcmgov.documents.tests.signing_fixtures import no_tsa, pki_folder, tsa  # noqa: F401 - fixtures
+from hcmgov.dossiers.models import Dossier, Status
 
 pytestmark = pytest.mark.django_db
 
@@ -87,16 +90,79 @@ def test_the_applicant_sees_the_result_and_anyone_verifies_it(client, issued, ci
     assert client.get(reverse("web:verify_token", args=["unknown0token"])).status_code == 404
 
 
-def test_an_agency_without_a_certificate_issues_nothing_and_the_handler_does_not_retry(submit, caplog):
+def test_an_agency_without_a_certificate_issues_nothing_and_the_task_does_not_retry(submit, caplog):
     dossier, _ = submit()
     with pytest.raises(DomainError) as refused:
         results.result_issue(dossier_id=dossier.pk)
     assert refused.value.code == "no_certificate"
-    event = OutboxEvent(topic="dossier.finished", key=dossier.code, payload={"dossier_id": dossier.pk})
-    with caplog.at_level(logging.WARNING, logger="hcmgov.documents.handlers"):
-        _issue(event)  # logged, not raised: a retry would meet the same refusal
+    with caplog.at_level(logging.WARNING, logger="hcmgov.documents.tasks"):
+        assert tasks.result_issue.apply(args=[dossier.pk]).get() is False  # a retry would meet the same refusal
     assert "result not issued" in caplog.text
     assert not Result.objects.exists()
+
+
+@pytest.fixture
+def eager():
+    """Tasks run where they are queued (the worker's part of the path, in the test's process)."""
+    from celery import current_app
+
+    saved = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True
+    yield
+    current_app.conf.task_always_eager = saved
+
+
+def test_the_finished_event_queues_the_signing_task(submit, agency, pki_folder, tsa, eager):  # noqa: F811
+    pki.certificate_issue_demo(agency_id=agency.pk)
+    dossier, _ = submit()
+    _issue(OutboxEvent(topic="dossier.finished", key=dossier.code, payload={"dossier_id": dossier.pk}))
+    _issue(OutboxEvent(topic="dossier.finished", key=dossier.code, payload={"dossier_id": dossier.pk}))  # again
+    assert Result.objects.filter(dossier_id=dossier.pk).count() == 1
+
+
+def test_a_silent_time_stamping_authority_is_retried_then_left_to_the_sweep(
+    submit,
+    agency,
+    pki_folder,
+    tsa,
+    eager,
+    monkeypatch,
+    caplog,  # noqa: F811
+):
+    import socket
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("HCMGOV_TSA_URL", f"http://127.0.0.1:{port}/tsa")
+    monkeypatch.setattr(tasks, "RESULT_RETRIES", 2)
+    pki.certificate_issue_demo(agency_id=agency.pk)
+    dossier, _ = submit()
+    with caplog.at_level(logging.WARNING, logger="hcmgov.documents.tasks"):
+        outcome = tasks.result_issue.apply(args=[dossier.pk])
+    assert not Result.objects.exists()
+    tries = [r for r in caplog.records if getattr(r, "dossier_id", None) == dossier.pk]
+    assert [r.why for r in tries] == ["tsa_unavailable"]  # logged once: after the last retry
+    assert outcome.get() is False
+    # the authority answers again: the sweep finds the dossier (finished over an hour ago) and issues it
+    monkeypatch.setenv("HCMGOV_TSA_URL", tsa["url"])
+    Dossier.objects.filter(pk=dossier.pk).update(
+        status=Status.FINISHED, finished_at=timezone.now() - dt.timedelta(hours=2)
+    )
+    assert results.dossiers_without_result(since=timezone.now() - dt.timedelta(days=1), until=timezone.now()) == [
+        dossier.pk
+    ]
+    assert tasks.results_sweep() == 1
+    assert Result.objects.filter(dossier_id=dossier.pk).count() == 1
+    assert tasks.results_sweep() == 0
+
+
+def test_the_sweep_leaves_agencies_without_a_certificate_alone(submit):
+    dossier, _ = submit()
+    Dossier.objects.filter(pk=dossier.pk).update(
+        status=Status.FINISHED, finished_at=timezone.now() - dt.timedelta(hours=2)
+    )
+    assert results.dossiers_without_result(since=timezone.now() - dt.timedelta(days=1), until=timezone.now()) == []
 
 
 def test_a_revoked_certificate_signs_nothing(submit, agency, pki_folder, tsa):  # noqa: F811 - fixtures
@@ -107,3 +173,37 @@ def test_a_revoked_certificate_signs_nothing(submit, agency, pki_folder, tsa):  
         results.result_issue(dossier_id=dossier.pk)
     assert refused.value.code == "no_certificate"  # a revoked certificate is not in force
     assert not Result.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_tasks_issuing_the_same_result_at_once_make_one_and_waste_no_number(
+    submit,
+    agency,
+    pki_folder,
+    no_tsa,  # noqa: F811
+):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite's test database cannot be shared between threads' connections")
+    pki.certificate_issue_demo(agency_id=agency.pk)
+    dossier, _ = submit()
+    start = threading.Barrier(2)
+
+    def issue(_: int) -> int:
+        try:
+            start.wait(timeout=30)
+            return results.result_issue(dossier_id=dossier.pk).pk
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pks = list(pool.map(issue, range(2)))
+    assert len(set(pks)) == 1
+    assert Result.objects.get().number.startswith("1/")
+    other, _ = submit(idempotency_key="other")
+    assert results.result_issue(dossier_id=other.pk).number.startswith("2/")  # the loser gave its number back
