@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures imported from signing_fixtures are parameters of the tests
 """Results issued electronically: a finished dossier's result is rendered, signed with its agency's
 certificate and a time-stamp from the TSA simulator (over HTTP), kept in the applicant's data
 store, shown on the dossier, and verified by anyone through the page, the QR route and the API."""
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def issued(submit, agency, pki_folder, tsa):  # noqa: F811 - fixtures
+def issued(submit, agency, pki_folder, tsa):
     pki.certificate_issue_demo(agency_id=agency.pk)
     dossier, _ = submit()
     return dossier, results.result_issue(dossier_id=dossier.pk)
@@ -112,7 +113,7 @@ def eager():
     current_app.conf.task_always_eager = saved
 
 
-def test_the_finished_event_queues_the_signing_task(submit, agency, pki_folder, tsa, eager):  # noqa: F811
+def test_the_finished_event_queues_the_signing_task(submit, agency, pki_folder, tsa, eager):
     pki.certificate_issue_demo(agency_id=agency.pk)
     dossier, _ = submit()
     _issue(OutboxEvent(topic="dossier.finished", key=dossier.code, payload={"dossier_id": dossier.pk}))
@@ -127,7 +128,7 @@ def test_a_silent_time_stamping_authority_is_retried_then_left_to_the_sweep(
     tsa,
     eager,
     monkeypatch,
-    caplog,  # noqa: F811
+    caplog,
 ):
     import socket
 
@@ -165,7 +166,7 @@ def test_the_sweep_leaves_agencies_without_a_certificate_alone(submit):
     assert results.dossiers_without_result(since=timezone.now() - dt.timedelta(days=1), until=timezone.now()) == []
 
 
-def test_a_revoked_certificate_signs_nothing(submit, agency, pki_folder, tsa):  # noqa: F811 - fixtures
+def test_a_revoked_certificate_signs_nothing(submit, agency, pki_folder, tsa):
     certificate = pki.certificate_issue_demo(agency_id=agency.pk)
     pki.certificate_revoke(certificate=certificate, reason="keyCompromise")
     dossier, _ = submit()
@@ -181,7 +182,7 @@ def test_two_tasks_issuing_the_same_result_at_once_make_one_and_waste_no_number(
     submit,
     agency,
     pki_folder,
-    no_tsa,  # noqa: F811
+    no_tsa,
 ):
     import threading
     from concurrent.futures import ThreadPoolExecutor
