@@ -10,15 +10,16 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.views.generic import RedirectView
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]  # a page, or a file streamed (FileResponse)
 
 PUBLIC = "public"
 APPLICANT = "applicant"  # citizens and businesses
@@ -48,12 +49,15 @@ TRUSTED_MODULES = (
 )
 
 
-def _mark(view: View, rule: str) -> View:
+V = TypeVar("V", bound=Callable[..., Any])
+
+
+def _mark(view: V, rule: str) -> V:
     view.access = rule  # type: ignore[attr-defined]
     return view
 
 
-def public(view: View) -> View:
+def public(view: V) -> V:
     """Anyone, logged in or not."""
     return _mark(view, PUBLIC)
 
@@ -79,7 +83,7 @@ def second_factor_missing(user: Any) -> bool:
 def _require(rule: str, check: Callable[[Any], bool], *, second_factor: bool = True) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @functools.wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
             if second_factor and second_factor_missing(request.user):

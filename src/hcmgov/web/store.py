@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_date
@@ -33,7 +34,7 @@ def my_store(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET"])
-def component_file(request: HttpRequest, code: str) -> HttpResponse:
+def component_file(request: HttpRequest, code: str) -> HttpResponseBase:
     """The file of a component, for its owner or an official of the agency that holds it."""
     try:
         component = documents_read.component_visible(user=request.user, code=code)

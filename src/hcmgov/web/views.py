@@ -13,6 +13,7 @@ from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -257,7 +258,7 @@ def receipt_pdf(request: HttpRequest, code: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET"])
-def dossier_document_file(request: HttpRequest, code: str, document_id: int) -> HttpResponse:
+def dossier_document_file(request: HttpRequest, code: str, document_id: int) -> HttpResponseBase:
     """A file of the dossier, for its applicant and the officials taking part."""
     dossier = visible_dossier(request, code)
     try:
