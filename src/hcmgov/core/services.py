@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from hcmgov.common import context, metrics
@@ -63,7 +64,7 @@ def outbox_deliver(*, batch: int = 200) -> int:
     Several workers may run this at once: on PostgreSQL each claims rows with SKIP LOCKED.
     A failing handler leaves its event pending for a later try, up to ``MAX_ATTEMPTS``.
     """
-    delivered = 0
+    done: list[int] = []
     with transaction.atomic():
         pending = OutboxEvent.objects.filter(delivered_at__isnull=True, attempts__lt=MAX_ATTEMPTS).order_by("id")
         if connection.features.has_select_for_update_skip_locked:
@@ -79,12 +80,11 @@ def outbox_deliver(*, batch: int = 200) -> int:
                 event.last_error = traceback.format_exc(limit=5)[-4000:]
                 event.save(update_fields=["attempts", "last_error"])
                 continue
-            event.delivered_at = timezone.now()
-            event.attempts += 1
-            event.save(update_fields=["delivered_at", "attempts"])
+            done.append(event.pk)
             metrics.OUTBOX_DELIVERED.labels(event.topic).inc()
-            delivered += 1
-    return delivered
+        if done:  # one UPDATE for the batch, in the transaction the handlers' writes commit in
+            OutboxEvent.objects.filter(pk__in=done).update(delivered_at=timezone.now(), attempts=F("attempts") + 1)
+    return len(done)
 
 
 def heartbeat_beat(*, process: str, info: dict[str, Any] | None = None) -> None:

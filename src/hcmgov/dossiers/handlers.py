@@ -23,9 +23,10 @@ def _requested(event: Any) -> None:
 
 @event_subscribe("payment.paid")
 def _paid(event: Any) -> None:
-    dossier = selectors.dossier_by_id(dossier_id=event.payload["dossier_id"])
     paid_at = parse_datetime(str(event.payload.get("paid_at") or "")) or event.created_at
-    payments.dossier_payment_settle(dossier=dossier, online=bool(event.payload.get("online")), paid_at=paid_at)
+    payments.dossier_payment_settle(
+        dossier_id=event.payload["dossier_id"], online=bool(event.payload.get("online")), paid_at=paid_at
+    )
 
 
 @event_subscribe("postal.tracking")

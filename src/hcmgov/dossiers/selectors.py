@@ -268,6 +268,18 @@ def dossier_by_id(*, dossier_id: int) -> Dossier:
     return Dossier.objects.select_related("procedure", "agency", "applicant").get(pk=dossier_id)
 
 
+def dossier_for_notice(*, dossier_id: int) -> tuple[Dossier, str]:
+    """The dossier as a message about it needs it (procedure, agency, applicant; not its form or
+    workflow state), and the note of its latest history entry ("" if none)."""
+    dossier = (
+        Dossier.objects.select_related("procedure", "agency", "applicant")
+        .defer("form_data", "workflow_state", "procedure__search_text")
+        .get(pk=dossier_id)
+    )
+    note = dossier.events.order_by("-at", "-id").values_list("note", flat=True).first() or ""
+    return dossier, note
+
+
 def dossier_ids_finished(*, since: dt.datetime, until: dt.datetime, limit: int = 1000) -> list[tuple[int, int]]:
     """``(id, agency id)`` of the dossiers that reached their result (finished, or their result
     returned) in [since, until), oldest first."""

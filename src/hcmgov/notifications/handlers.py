@@ -35,11 +35,9 @@ SMS_TOPICS = {
 
 
 def _notify(event: Any) -> None:
-    dossier = dossiers.dossier_by_id(dossier_id=event.payload["dossier_id"])
+    dossier, note = dossiers.dossier_for_notice(dossier_id=event.payload["dossier_id"])
     vi, en = TEXTS[event.topic]
     due = timezone.localtime(dossier.appointment_at or dossier.due_at)
-    last = dossiers.dossier_events(dossier=dossier)[-1:]
-    note = last[0].note if last and last[0].note else ""
     body = (
         f"{vi}: {dossier.code}\n{dossier.procedure.name}\n{dossier.agency.name}\n"
         f"Trạng thái: {dossier.get_status_display()}. Hẹn trả kết quả: {due:%H:%M %d/%m/%Y}.\n"

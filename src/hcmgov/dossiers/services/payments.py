@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import transaction
 from django.utils import timezone
 
-from hcmgov.audit.services import audited
+from hcmgov.audit.services import audit_record, audited, snapshot
 from hcmgov.core.workcalendar import default_calendar
 from hcmgov.dossiers import clock
 from hcmgov.dossiers.models import Dossier, DossierStep, Status, StepState
@@ -48,15 +49,31 @@ def dossier_payment_request(*, dossier: Dossier, amount: int, now: dt.datetime |
     return locked
 
 
-@audited("dossier.payment_settle", target="dossier", fields=(*AUDIT_FIELDS, "fee_paid_at", "fee_paid_online"))
+SETTLE_AUDIT_FIELDS = (*AUDIT_FIELDS, "fee_paid_at", "fee_paid_online")
+
+
 def dossier_payment_settle(
-    *, dossier: Dossier, online: bool, paid_at: dt.datetime, now: dt.datetime | None = None
+    *, dossier_id: int, online: bool, paid_at: dt.datetime, now: dt.datetime | None = None
 ) -> Dossier:
     """The fee is paid: record it, and release a dossier held for it (back to the status it had,
-    its open steps' due moments moved by the working days they waited). Idempotent."""
+    its open steps' due moments moved by the working days they waited). Idempotent.
+
+    The reaction to every online payment, so it reads only the dossier's row, locked, without its
+    form and workflow state (it changes neither), and audits what it changed from that row."""
     now = now or timezone.now()
-    locked = _lock(dossier)
-    first = locked.fee_paid_at is None
+    with transaction.atomic():
+        locked = Dossier.objects.select_for_update().defer("form_data", "workflow_state").get(pk=dossier_id)
+        before = snapshot(locked, SETTLE_AUDIT_FIELDS)
+        first = locked.fee_paid_at is None
+        if _settle(locked, first=first, online=online, paid_at=paid_at, now=now) or first:
+            audit_record(
+                action="dossier.payment_settle", obj=locked, before=before, after=snapshot(locked, SETTLE_AUDIT_FIELDS)
+            )
+    return locked
+
+
+def _settle(locked: Dossier, *, first: bool, online: bool, paid_at: dt.datetime, now: dt.datetime) -> bool:
+    """Record the payment on the locked dossier; True when it was waiting for it and is released."""
     locked.fee_required = True
     if first:
         locked.fee_paid_at = paid_at
@@ -64,9 +81,7 @@ def dossier_payment_settle(
     fields = ("fee_required", "fee_paid_at", "fee_paid_online")
     if locked.status != Status.PAYMENT_REQUESTED:
         locked.save(update_fields=fields)
-        if not first:
-            locked._audit_skip = True  # type: ignore[attr-defined]
-        return locked
+        return False
     calendar = default_calendar()
     waited = clock.suspended_working_days(calendar, since=locked.suspended_at or now, until=now)
     for step in DossierStep.objects.filter(dossier=locked, state=StepState.OPEN):
@@ -87,4 +102,4 @@ def dossier_payment_settle(
     _event(locked, to=resume_to, now=now, actor="", note=f"Đã nộp phí, lệ phí ({how}).")
     _save(locked, also=fields)
     _publish(locked, "dossier.payment_settled")
-    return locked
+    return True
