@@ -9,7 +9,7 @@ from hcmgov.core import services
 
 @shared_task(name="core.outbox_deliver", ignore_result=True)
 def outbox_deliver() -> int:
-    return services.outbox_deliver()
+    return services.outbox_drain()
 
 
 @shared_task(name="core.heartbeat", ignore_result=True)

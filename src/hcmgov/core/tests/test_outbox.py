@@ -1,0 +1,61 @@
+"""The outbox: events written in the caller's transaction, delivered at least once to their
+handlers, a failing handler retried without stopping the others, the worker draining more than
+one batch per beat tick."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from hcmgov.core import services
+from hcmgov.core.models import OutboxEvent
+
+pytestmark = pytest.mark.django_db
+TOPIC = "test.outbox"
+FAILING = "test.outbox_failing"
+seen: list[str] = []
+
+
+@services.event_subscribe(TOPIC)
+def _record(event: OutboxEvent) -> None:
+    seen.append(event.key)
+
+
+@services.event_subscribe(FAILING)
+def _fail(event: OutboxEvent) -> None:
+    raise RuntimeError("the handler's system is down")
+
+
+@pytest.fixture(autouse=True)
+def _clean():
+    seen.clear()
+    OutboxEvent.objects.all().delete()  # earlier events of the test database's fixtures
+
+
+def test_a_drain_delivers_batch_after_batch_until_the_outbox_is_empty():
+    for n in range(25):
+        services.event_publish(topic=TOPIC, key=f"k{n}", payload={})
+    assert services.outbox_drain(batch=10) == 25
+    assert seen == [f"k{n}" for n in range(25)]
+    assert not OutboxEvent.objects.filter(delivered_at__isnull=True).exists()
+    assert set(OutboxEvent.objects.values_list("attempts", flat=True)) == {1}
+    assert services.outbox_drain(batch=10) == 0  # delivered once
+
+
+def test_a_drain_stops_at_its_budget():
+    for n in range(30):
+        services.event_publish(topic=TOPIC, key=f"k{n}", payload={})
+    assert services.outbox_drain(batch=10, budget=dt.timedelta(0)) == 10  # one batch, then the time is up
+    assert OutboxEvent.objects.filter(delivered_at__isnull=True).count() == 20
+
+
+def test_a_failing_handler_is_retried_later_and_does_not_stop_the_others():
+    services.event_publish(topic=FAILING, key="bad", payload={})
+    services.event_publish(topic=TOPIC, key="good", payload={})
+    assert services.outbox_drain(batch=10) == 1
+    assert seen == ["good"]
+    bad = OutboxEvent.objects.get(key="bad")
+    assert bad.delivered_at is None
+    assert bad.attempts == 1
+    assert "the handler's system is down" in bad.last_error
