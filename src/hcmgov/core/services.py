@@ -9,12 +9,12 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from hcmgov.common import context, metrics
-from hcmgov.common.db import fast_cursor
+from hcmgov.common.db import fast_cursor, fast_insert
 from hcmgov.core.models import DaySequence, Heartbeat, OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,22 @@ def event_subscribe(topic: str) -> Callable[[Handler], Handler]:
 
 
 def event_publish(*, topic: str, key: str, payload: dict[str, Any]) -> OutboxEvent:
-    """Write an event to the outbox in the caller's transaction."""
-    return OutboxEvent.objects.create(topic=topic, key=key, payload=payload, request_id=context.get_request_id())
+    """Write an event to the outbox in the caller's transaction (one prepared INSERT: every
+    change of state writes one)."""
+    values = {
+        "topic": topic,
+        "key": key,
+        "payload": payload,
+        "request_id": context.get_request_id(),
+        "created_at": timezone.now(),
+        "delivered_at": None,
+        "attempts": 0,
+        "last_error": "",
+    }
+    event = OutboxEvent(id=fast_insert(OutboxEvent, values), **values)
+    event._state.adding = False
+    event._state.db = DEFAULT_DB_ALIAS
+    return event
 
 
 def outbox_deliver(*, batch: int = 200) -> int:

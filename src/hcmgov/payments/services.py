@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from hcmgov.audit.services import audited
 from hcmgov.common.config import config
-from hcmgov.common.db import fast_cursor
+from hcmgov.common.db import fast_cursor, fast_insert
 from hcmgov.common.errors import DomainError, Message
 from hcmgov.core import services as core_services
 from hcmgov.dossiers import selectors as dossiers
@@ -308,14 +308,17 @@ class Outcome:
 
 
 def _keep(kind: str, params: dict[str, str], *, signature_ok: bool, answer: str, now: dt.datetime) -> None:
-    GatewayCallback.objects.create(
-        gateway=Method.VNPAY,
-        kind=kind,
-        ref=str(params.get("vnp_TxnRef", ""))[:40],
-        params={k: str(v)[:500] for k, v in list(params.items())[:60]},
-        signature_ok=signature_ok,
-        answer=answer,
-        received_at=now,
+    fast_insert(
+        GatewayCallback,
+        {
+            "gateway": Method.VNPAY,
+            "kind": kind,
+            "ref": str(params.get("vnp_TxnRef", ""))[:40],
+            "params": {k: str(v)[:500] for k, v in list(params.items())[:60]},
+            "signature_ok": signature_ok,
+            "answer": answer,
+            "received_at": now,
+        },
     )
 
 

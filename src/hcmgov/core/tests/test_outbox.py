@@ -59,3 +59,12 @@ def test_a_failing_handler_is_retried_later_and_does_not_stop_the_others():
     assert bad.delivered_at is None
     assert bad.attempts == 1
     assert "the handler's system is down" in bad.last_error
+
+
+def test_an_event_written_by_the_prepared_insert_reads_back_as_written():
+    payload = {"dossier_id": 7, "note": "Đã nộp phí, lệ phí", "lines": [{"amount": 150_000}], "online": True}
+    event = services.event_publish(topic=TOPIC, key="000.00.31.H29-250701-0001", payload=payload)
+    stored = OutboxEvent.objects.get(pk=event.pk)
+    assert (stored.topic, stored.key, stored.payload) == (TOPIC, "000.00.31.H29-250701-0001", payload)
+    assert (stored.attempts, stored.delivered_at, stored.last_error) == (0, None, "")
+    assert stored.created_at == event.created_at
