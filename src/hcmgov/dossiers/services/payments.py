@@ -61,7 +61,7 @@ def dossier_payment_settle(
     The reaction to every online payment, so it reads only the dossier's row, locked, without its
     form and workflow state (it changes neither), and audits what it changed from that row."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # inside the outbox's delivery: its savepoint is enough
         locked = Dossier.objects.select_for_update().defer("form_data", "workflow_state").get(pk=dossier_id)
         before = snapshot(locked, SETTLE_AUDIT_FIELDS)
         first = locked.fee_paid_at is None
