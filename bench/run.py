@@ -1273,9 +1273,11 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.monotonic()
+    global RESULTS
     if args.blocking_threads != 2:  # an experiment: kept apart from the numbers of `make bench`
-        global RESULTS
         RESULTS = RESULTS / f"blocking-threads-{args.blocking_threads}"
+    if args.no_worker:  # the web node alone (the worker on other machines): kept apart too
+        RESULTS = RESULTS / "no-worker"
     ensure_wrk()
     url = args.database_url
     ensure_database(url)
