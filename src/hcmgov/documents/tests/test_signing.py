@@ -32,6 +32,13 @@ def test_a_result_is_pdf_a_with_embedded_fonts_vietnamese_text_and_an_empty_sign
     with pikepdf.open(BytesIO(unsigned_pdf)) as pdf:
         meta = pdf.open_metadata()
         assert meta.pdfa_status == "3B"
+        # what PDF/A checks besides the claim: an output intent with its ICC profile, a file
+        # identifier, the language, no encryption (veraPDF itself is not in our registries)
+        intents = pdf.Root["/OutputIntents"]
+        assert [(str(i["/S"]), "/DestOutputProfile" in i) for i in intents] == [("/GTS_PDFA1", True)]
+        assert pdf.trailer.get("/ID") is not None
+        assert str(pdf.Root["/Lang"]).startswith("vi")
+        assert not pdf.is_encrypted
         descriptors = _fonts(pdf)
         assert descriptors
         assert all(any(k in d for k in ("/FontFile", "/FontFile2", "/FontFile3")) for d in descriptors)
