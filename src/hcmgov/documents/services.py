@@ -144,22 +144,13 @@ def component_revoke(*, component: Component, official: Any) -> Component:
     return locked
 
 
-def upload_refusal(*, data: bytes, filename: str) -> DomainError | None:
-    """Why an upload is refused — malformed, encrypted, polyglot, a bomb, active content, malware —
-    or None, without keeping it. Raises ``ScanUnavailable`` (503) when the configured antivirus does
-    not answer: the upload must not be taken unscanned."""
-    try:
-        storage.content_check(data=data, filename=filename)
-    except safety.Refused as exc:
-        return exc
-    return None
-
-
 def attachment_accept(*, data: bytes, filename: str) -> DomainError | None:
-    """Check an upload another app attaches to its records (a dossier's file) like
-    :func:`upload_refusal` and, when it passes, keep its bytes as a *draft* blob: the check and
-    the antivirus run once, and :func:`attachment_keep` later finds the bytes stored. A draft that
-    no record keeps is purged (``documents.blobs_purge_drafts``)."""
+    """Why an upload another app attaches to its records (a dossier's file) is refused —
+    malformed, encrypted, polyglot, a bomb, active content, malware — or None, in which case its
+    bytes are kept as a *draft* blob: the checks and the antivirus run once, and
+    :func:`attachment_keep` later finds the bytes stored. A draft that no record keeps is purged
+    (``documents.blobs_purge_drafts``). Raises ``ScanUnavailable`` (503) when the configured
+    antivirus does not answer: the upload must not be taken unscanned."""
     try:
         storage.blob_put(data=data, filename=filename, retention=Retention.DRAFT)
     except safety.Refused as exc:

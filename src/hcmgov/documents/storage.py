@@ -158,15 +158,6 @@ def blob_put(
     raise RuntimeError(f"blob {sha256} could not be stored after {PUT_ATTEMPTS} attempts")
 
 
-def content_check(*, data: bytes, filename: str, limits: safety.Limits | None = None) -> safety.Inspection:
-    """The checks of :func:`blob_put` without storing: the safety inspection, then the antivirus when
-    one is configured. For uploads another app keeps itself (a dossier's attachments). Raises
-    :class:`~hcmgov.documents.safety.Refused` or :class:`ScanUnavailable`."""
-    inspection = safety.inspect(data=data, filename=filename, limits=limits)
-    _scan(data, filename)
-    return inspection
-
-
 def _scan(data: bytes, filename: str) -> tuple[str, str] | None:
     """(scan_state, scan_note) after clamd's verdict, or None when no antivirus is configured."""
     settings_ = clamd.clamd_config()
