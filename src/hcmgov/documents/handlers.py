@@ -2,11 +2,12 @@
 
 - ``component.digitised``: the text is recognised in the task worker (OCR takes seconds a page,
   too long for the outbox's delivery);
-- ``dossier.finished``: the result is issued, signed, into the applicant's data store, by the task
-  ``documents.result_issue`` (signing waits for the time-stamping authority: not inside the
-  outbox's delivery, whose transaction holds a batch of events). Queued inside the delivery's
-  transaction: a queue that cannot be reached fails the delivery, which is tried again; a delivery
-  rolled back after queueing leaves a second task, which finds the result issued.
+- ``dossier.finished``: the result is asked for (``results.result_requested``) and issued,
+  signed, into the applicant's data store, by the task ``documents.result_issue`` (signing waits
+  for the time-stamping authority: not inside the outbox's delivery, whose transaction holds a
+  batch of events). Queued inside the delivery's transaction: a queue that cannot be reached
+  fails the delivery, which is tried again; a delivery rolled back after queueing leaves a second
+  task, which finds the result issued.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from hcmgov.core.services import event_subscribe
-from hcmgov.documents import tasks
+from hcmgov.documents import results, tasks
 
 
 @event_subscribe("component.digitised")
@@ -24,4 +25,5 @@ def _recognise(event: Any) -> None:
 
 @event_subscribe("dossier.finished")
 def _issue(event: Any) -> None:
+    results.result_requested(dossier_id=event.payload["dossier_id"])
     tasks.result_issue.delay(event.payload["dossier_id"])

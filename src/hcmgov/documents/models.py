@@ -168,3 +168,29 @@ class SigningCertificate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} ({self.serial})"
+
+
+class IssueState(models.TextChoices):
+    QUEUED = "queued", "Đang chờ ký"
+    ISSUED = "issued", "Đã cấp"
+    REFUSED = "refused", "Chưa ký được (chứng thư số)"
+    FAILED = "failed", "Lỗi khi ký"
+
+
+class ResultRequest(models.Model):
+    """A finished dossier's result asked for (the ``dossier.finished`` reaction) and what became
+    of it: the sweep queues again what stayed queued, failed, or was refused for want of a
+    certificate, and only that — dossiers that never finished through the platform (imported,
+    demo) are not signed behind anyone's back."""
+
+    dossier_id = models.BigIntegerField(unique=True)
+    state = models.CharField(max_length=10, choices=IssueState.choices, default=IssueState.QUEUED)
+    reason = models.CharField(max_length=40, blank=True, help_text="The refusal's or error's code.")
+    requested_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["updated_at"], condition=~models.Q(state="issued"), name="result_request_open")]
+
+    def __str__(self) -> str:
+        return f"{self.dossier_id} {self.state}"

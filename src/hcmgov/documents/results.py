@@ -13,10 +13,11 @@ timeout): one agency's results are signed one after another, which a commune's o
 volume allows. Two runs for the same dossier (a task queued twice) meet at the counter: the second
 finds the first's result once it has the lock, and rolls back, giving its number back.
 
-**Where it runs.** Not in the outbox's delivery: ``dossier.finished`` queues the task
-``documents.result_issue``, which retries a silent time-stamping authority with growing pauses; a
-sweep every 15 minutes (``documents.results_sweep``) queues the dossiers finished in the last 30
-days that still have no result, for agencies with a certificate in force.
+**Where it runs.** Not in the outbox's delivery: ``dossier.finished`` records a request
+(:class:`ResultRequest`) and queues the task ``documents.result_issue``, which retries a silent
+time-stamping authority with growing pauses and records the outcome; a sweep every 15 minutes
+(``documents.results_sweep``) queues again the requests not issued after an hour — lost, failed,
+or refused for want of a certificate once the agency has one.
 
 Decree 45/2020/NĐ-CP (Art. 21) has electronic results carry the legal value of paper ones when
 signed by the competent agency; this is how the platform reads it from secondary sources (the
@@ -38,7 +39,16 @@ from django.utils import timezone
 from hcmgov.common.errors import DomainError, Message
 from hcmgov.core import services as core_services
 from hcmgov.documents import signing, storage
-from hcmgov.documents.models import Component, ComponentKind, ComponentState, Result, Retention, SigningCertificate
+from hcmgov.documents.models import (
+    Component,
+    ComponentKind,
+    ComponentState,
+    IssueState,
+    Result,
+    ResultRequest,
+    Retention,
+    SigningCertificate,
+)
 from hcmgov.documents.services import component_code_next
 from hcmgov.dossiers import selectors as dossiers
 
@@ -70,24 +80,47 @@ def certificate_for(*, agency_id: int, now: dt.datetime | None = None) -> Signin
     )
 
 
-def dossiers_without_result(*, since: dt.datetime, until: dt.datetime, limit: int = 500) -> list[int]:
-    """Dossiers that reached their result in [since, until) and have no electronic result yet
-    (the sweep that catches issues the task queue lost or gave up on). Only dossiers of agencies
-    with a certificate in force: the others would be refused again."""
-    finished = dossiers.dossier_ids_finished(since=since, until=until, limit=limit * 4)
-    ids = [pk for pk, _agency in finished]
-    issued = set(Result.objects.filter(dossier_id__in=ids).values_list("dossier_id", flat=True))
+def result_requested(*, dossier_id: int, now: dt.datetime | None = None) -> None:
+    """Record that the dossier's result is asked for (idempotent: a repeat changes nothing)."""
+    now = now or timezone.now()
+    ResultRequest.objects.bulk_create(
+        [ResultRequest(dossier_id=dossier_id, requested_at=now, updated_at=now)], ignore_conflicts=True
+    )
+
+
+def result_request_outcome(*, dossier_id: int, state: str, reason: str = "") -> None:
+    """What the signing task made of a request."""
+    ResultRequest.objects.filter(dossier_id=dossier_id).update(
+        state=state, reason=reason[:40], updated_at=timezone.now()
+    )
+
+
+def results_to_retry(*, older_than: dt.datetime, limit: int = 500) -> list[int]:
+    """Dossiers whose result was asked for and is not issued — still queued (the task was lost),
+    failed, or refused for want of a certificate — untouched since ``older_than``, oldest first;
+    refused ones only when their agency now has a certificate in force. Each is marked touched
+    now, so that the next sweep takes the others first."""
+    rows = list(
+        ResultRequest.objects.exclude(state=IssueState.ISSUED)
+        .filter(updated_at__lt=older_than)
+        .order_by("updated_at")
+        .values_list("dossier_id", "state")[:limit]
+    )
+    refused = [pk for pk, state in rows if state == IssueState.REFUSED]
+    agencies = dossiers.dossier_agencies(dossier_ids=refused) if refused else {}
     now = timezone.now()
-    signing_agencies = set(
+    signing = set(
         SigningCertificate.objects.filter(
-            agency_id__in={agency for _pk, agency in finished},
+            agency_id__in=set(agencies.values()),
             active=True,
             revoked_at__isnull=True,
             not_before__lte=now,
             not_after__gt=now,
         ).values_list("agency_id", flat=True)
     )
-    return [pk for pk, agency in finished if pk not in issued and agency in signing_agencies][:limit]
+    ids = [pk for pk, state in rows if state != IssueState.REFUSED or agencies.get(pk) in signing]
+    ResultRequest.objects.filter(dossier_id__in=[pk for pk, _ in rows]).update(updated_at=now)
+    return ids
 
 
 def _paragraphs(dossier: Any) -> list[str]:

@@ -15,7 +15,7 @@ from hcmgov.common.config import config
 from hcmgov.common.errors import DomainError
 from hcmgov.common.text import fold
 from hcmgov.documents import ocr, results, storage
-from hcmgov.documents.models import Component
+from hcmgov.documents.models import Component, IssueState
 
 log = logging.getLogger(__name__)
 
@@ -77,36 +77,36 @@ def ocr_component(component_id: int) -> bool:
 
 
 RESULT_RETRIES = 8  # 30 s, 1, 2, 4, 8, 10, 10, 10 min: the time-stamping authority back within the hour
-SWEEP_DAYS = 30
 
 
 @shared_task(name="documents.result_issue", bind=True, ignore_result=True, max_retries=RESULT_RETRIES)
 def result_issue(self, dossier_id: int) -> bool:
-    """Issue the dossier's signed result (idempotent: a dossier that has one keeps it). A refusal a
-    retry would meet again (no certificate in force, a PDF that cannot be signed) is logged and
-    dropped, for the back office to act on; a time-stamping authority that does not answer is
-    tried again with growing pauses, then left to the sweep. Returns whether a result exists."""
+    """Issue the dossier's signed result (idempotent: a dossier that has one keeps it), and record
+    the outcome on its request. A refusal a retry would meet again (no certificate in force) is
+    logged and recorded ``refused``, for the sweep once the agency has a certificate; a
+    time-stamping authority that does not answer is tried again with growing pauses, then
+    recorded ``failed``, for the sweep. Returns whether a result exists."""
     try:
         results.result_issue(dossier_id=dossier_id)
     except DomainError as exc:
         if exc.code in results.NOT_RETRIED:
             log.warning("documents: result not issued", extra={"dossier_id": dossier_id, "why": exc.code})
+            results.result_request_outcome(dossier_id=dossier_id, state=IssueState.REFUSED, reason=exc.code)
             return False
         if exc.code == "tsa_unavailable" and self.request.retries < RESULT_RETRIES:
             raise self.retry(exc=exc, countdown=min(600, 30 * 2**self.request.retries)) from exc
         log.error("documents: result not issued", extra={"dossier_id": dossier_id, "why": exc.code})
+        results.result_request_outcome(dossier_id=dossier_id, state=IssueState.FAILED, reason=exc.code)
         return False
+    results.result_request_outcome(dossier_id=dossier_id, state=IssueState.ISSUED)
     return True
 
 
 @shared_task(name="documents.results_sweep", ignore_result=True)
 def results_sweep() -> int:
-    """Queue the results of dossiers finished in the last days that have none (an hour's grace
-    for the tasks already queued). Returns how many were queued."""
-    now = timezone.now()
-    missing = results.dossiers_without_result(
-        since=now - dt.timedelta(days=SWEEP_DAYS), until=now - dt.timedelta(hours=1)
-    )
+    """Queue again the results asked for and not issued an hour on (lost, failed, or refused for
+    want of a certificate that the agency now has). Returns how many were queued."""
+    missing = results.results_to_retry(older_than=timezone.now() - dt.timedelta(hours=1))
     for dossier_id in missing:
         result_issue.delay(dossier_id)
     return len(missing)

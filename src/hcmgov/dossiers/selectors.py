@@ -280,16 +280,9 @@ def dossier_for_notice(*, dossier_id: int) -> tuple[Dossier, str]:
     return dossier, note
 
 
-def dossier_ids_finished(*, since: dt.datetime, until: dt.datetime, limit: int = 1000) -> list[tuple[int, int]]:
-    """``(id, agency id)`` of the dossiers that reached their result (finished, or their result
-    returned) in [since, until), oldest first."""
-    return list(
-        Dossier.objects.filter(
-            status__in=[Status.FINISHED, Status.RETURNED], finished_at__gte=since, finished_at__lt=until
-        )
-        .order_by("finished_at")
-        .values_list("pk", "agency_id")[:limit]
-    )
+def dossier_agencies(*, dossier_ids: list[int]) -> dict[int, int]:
+    """The agency of each dossier: ``{dossier id: agency id}``."""
+    return dict(Dossier.objects.filter(pk__in=dossier_ids).values_list("pk", "agency_id"))
 
 
 def step_by_id(*, step_id: int) -> DossierStep:

@@ -17,7 +17,7 @@ from hcmgov.common.errors import DomainError
 from hcmgov.core.models import OutboxEvent
 from hcmgov.documents import pki, results, storage, tasks, verification
 from hcmgov.documents.handlers import _issue
-from hcmgov.documents.models import Component, Result
+from hcmgov.documents.models import Component, Result, ResultRequest
 from hcmgov.documents.tests.signing_fixtures import no_tsa, pki_folder, tsa  # noqa: F401 - fixtures
 from hcmgov.dossiers.models import Dossier, Status
 
@@ -121,6 +121,10 @@ def test_the_finished_event_queues_the_signing_task(submit, agency, pki_folder, 
     assert Result.objects.filter(dossier_id=dossier.pk).count() == 1
 
 
+def _age(dossier_id: int, hours: int = 2) -> None:
+    ResultRequest.objects.filter(dossier_id=dossier_id).update(updated_at=timezone.now() - dt.timedelta(hours=hours))
+
+
 def test_a_silent_time_stamping_authority_is_retried_then_left_to_the_sweep(
     submit,
     agency,
@@ -140,39 +144,46 @@ def test_a_silent_time_stamping_authority_is_retried_then_left_to_the_sweep(
     pki.certificate_issue_demo(agency_id=agency.pk)
     dossier, _ = submit()
     with caplog.at_level(logging.WARNING, logger="hcmgov.documents.tasks"):
-        outcome = tasks.result_issue.apply(args=[dossier.pk])
+        _issue(OutboxEvent(topic="dossier.finished", key=dossier.code, payload={"dossier_id": dossier.pk}))
     assert not Result.objects.exists()
     tries = [r for r in caplog.records if getattr(r, "dossier_id", None) == dossier.pk]
     assert [r.why for r in tries] == ["tsa_unavailable"]  # logged once: after the last retry
-    assert outcome.get() is False
-    # the authority answers again: the sweep finds the dossier (finished over an hour ago) and issues it
+    request = ResultRequest.objects.get(dossier_id=dossier.pk)
+    assert (request.state, request.reason) == ("failed", "tsa_unavailable")
+    # the authority answers again; the sweep takes requests untouched for an hour
     monkeypatch.setenv("HCMGOV_TSA_URL", tsa["url"])
-    Dossier.objects.filter(pk=dossier.pk).update(
-        status=Status.FINISHED, finished_at=timezone.now() - dt.timedelta(hours=2)
-    )
-    assert results.dossiers_without_result(since=timezone.now() - dt.timedelta(days=1), until=timezone.now()) == [
-        dossier.pk
-    ]
+    assert tasks.results_sweep() == 0
+    _age(dossier.pk)
     assert tasks.results_sweep() == 1
     assert Result.objects.filter(dossier_id=dossier.pk).count() == 1
+    assert ResultRequest.objects.get(dossier_id=dossier.pk).state == "issued"
+    _age(dossier.pk)
     assert tasks.results_sweep() == 0
 
 
-def test_the_sweep_leaves_agencies_without_a_certificate_alone(submit):
+def test_a_result_refused_for_want_of_a_certificate_is_issued_by_the_sweep_once_there_is_one(
+    submit, agency, pki_folder, no_tsa, eager
+):
+    dossier, _ = submit()
+    _issue(OutboxEvent(topic="dossier.finished", key=dossier.code, payload={"dossier_id": dossier.pk}))
+    assert ResultRequest.objects.get(dossier_id=dossier.pk).state == "refused"
+    _age(dossier.pk)
+    assert tasks.results_sweep() == 0  # still no certificate: left alone
+    pki.certificate_issue_demo(agency_id=agency.pk)
+    _age(dossier.pk)
+    assert tasks.results_sweep() == 1
+    assert Result.objects.filter(dossier_id=dossier.pk).count() == 1
+
+
+def test_the_sweep_signs_nothing_that_was_never_asked_for(submit, agency, pki_folder, no_tsa, eager):
+    """A dossier finished outside the platform's flow (imported, the demo city) gets no result
+    behind anyone's back."""
+    pki.certificate_issue_demo(agency_id=agency.pk)
     dossier, _ = submit()
     Dossier.objects.filter(pk=dossier.pk).update(
         status=Status.FINISHED, finished_at=timezone.now() - dt.timedelta(hours=2)
     )
-    assert results.dossiers_without_result(since=timezone.now() - dt.timedelta(days=1), until=timezone.now()) == []
-
-
-def test_a_revoked_certificate_signs_nothing(submit, agency, pki_folder, tsa):
-    certificate = pki.certificate_issue_demo(agency_id=agency.pk)
-    pki.certificate_revoke(certificate=certificate, reason="keyCompromise")
-    dossier, _ = submit()
-    with pytest.raises(DomainError) as refused:
-        results.result_issue(dossier_id=dossier.pk)
-    assert refused.value.code == "no_certificate"  # a revoked certificate is not in force
+    assert tasks.results_sweep() == 0
     assert not Result.objects.exists()
 
 
