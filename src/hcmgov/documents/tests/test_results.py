@@ -187,6 +187,16 @@ def test_the_sweep_signs_nothing_that_was_never_asked_for(submit, agency, pki_fo
     assert not Result.objects.exists()
 
 
+def test_a_revoked_certificate_signs_nothing(submit, agency, pki_folder, tsa):
+    certificate = pki.certificate_issue_demo(agency_id=agency.pk)
+    pki.certificate_revoke(certificate=certificate, reason="keyCompromise")
+    dossier, _ = submit()
+    with pytest.raises(DomainError) as refused:
+        results.result_issue(dossier_id=dossier.pk)
+    assert refused.value.code == "no_certificate"  # a revoked certificate is not in force
+    assert not Result.objects.exists()
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_tasks_issuing_the_same_result_at_once_make_one_and_waste_no_number(
