@@ -13,13 +13,13 @@ import functools
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, models, transaction
+from django.db import models, transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from hcmgov.audit.models import AuditEvent
 from hcmgov.common import context
-from hcmgov.common.db import fast_insert
+from hcmgov.common.db import fast_create
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -62,11 +62,7 @@ def audit_record(
         "session_ref": actor.session_ref,
         "agency_id": agency_id if isinstance(agency_id, int) else None,
     }
-    # one prepared INSERT: every change of state writes one (common.db.fast_insert)
-    event = AuditEvent(id=fast_insert(AuditEvent, values), **values)
-    event._state.adding = False
-    event._state.db = DEFAULT_DB_ALIAS
-    return event
+    return fast_create(AuditEvent, values)  # one prepared INSERT: every change of state writes one
 
 
 def audited(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.backends.utils import CursorDebugWrapper
@@ -64,3 +64,15 @@ def fast_insert(model: type[models.Model], values: dict[str, Any], *, alias: str
     with fast_cursor(alias) as cursor:
         cursor.execute(sql, params)
         return int(cursor.fetchone()[0])
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+def fast_create(model: type[M], values: dict[str, Any], *, alias: str = DEFAULT_DB_ALIAS) -> M:
+    """:func:`fast_insert`, and the saved instance built from ``values`` without reading it back
+    (no ``save()``, no signals: for append-only rows written on hot paths)."""
+    instance = model(pk=fast_insert(model, values, alias=alias), **values)
+    instance._state.adding = False
+    instance._state.db = alias
+    return instance

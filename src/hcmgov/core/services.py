@@ -9,12 +9,12 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from hcmgov.common import context, metrics
-from hcmgov.common.db import fast_cursor, fast_insert
+from hcmgov.common.db import fast_create, fast_cursor
 from hcmgov.core.models import DaySequence, Heartbeat, OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -67,10 +67,7 @@ def event_publish(*, topic: str, key: str, payload: dict[str, Any]) -> OutboxEve
         "attempts": 0,
         "last_error": "",
     }
-    event = OutboxEvent(id=fast_insert(OutboxEvent, values), **values)
-    event._state.adding = False
-    event._state.db = DEFAULT_DB_ALIAS
-    return event
+    return fast_create(OutboxEvent, values)
 
 
 def outbox_deliver(*, batch: int = 200) -> int:
