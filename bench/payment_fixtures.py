@@ -19,6 +19,9 @@ Subcommands (each prints a JSON summary on the last line of stdout):
   earlier lines mixed in to make up about ``--duplicates`` of the file (half right after the first
   IPN, half later), in a deterministic order (``--seed``).
 - ``queries``: the SQL statements of one IPN and of its repeat (one pool transaction is paid).
+- ``drain``: what one task worker process does with the outbox a run left (``run.py --no-worker``
+  runs several side by side, timed): deliver batch after batch until it is empty, as the beat's
+  drains do; prints the events delivered by topic and the process's own CPU seconds.
 - ``verify --lines FILE --since ISO --until ISO``: the books for the transactions of FILE after a
   run: answers kept, orders paid, transactions settled, receipts, refunds, double payments; and the
   outbox events the task worker delivered during the run.
@@ -477,6 +480,38 @@ def queries() -> dict[str, Any]:
     return out
 
 
+def drain(start_at: float) -> dict[str, Any]:
+    """``start_at``: the moment (epoch seconds) the processes started side by side begin together,
+    after each has loaded Django."""
+    import resource
+
+    from django.db.models import Q
+
+    from hcmgov.core.models import OutboxEvent
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    connection.ensure_connection()
+    time.sleep(max(0.0, start_at - time.time()))
+    started = timezone.now()
+    t0, c0 = time.monotonic(), cpu()
+    delivered = 0
+    while n := core_services.outbox_deliver(batch=200):
+        delivered += n
+    wall, used = time.monotonic() - t0, cpu() - c0
+    by_topic = dict(
+        OutboxEvent.objects.filter(Q(delivered_at__gte=started)).values_list("topic").annotate(n=Count("id"))
+    )
+    return {
+        "delivered": delivered,
+        "seconds": round(wall, 3),
+        "cpu_s": round(used, 3),
+        "delivered_since_start_by_topic": by_topic,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -494,6 +529,8 @@ def main() -> None:
     w.add_argument("--duplicates", type=float, default=0.3)
     w.add_argument("--seed", type=int, default=17)
     sub.add_parser("queries")
+    d = sub.add_parser("drain")
+    d.add_argument("--start-at", type=float, default=0.0)
     v = sub.add_parser("verify")
     v.add_argument("--lines", type=Path, required=True)
     v.add_argument("--since", required=True, help="ISO time the run started (callbacks kept since)")
@@ -507,6 +544,8 @@ def main() -> None:
         info = lines(args.out, args.transactions, args.duplicates, args.seed)
     elif args.command == "queries":
         info = queries()
+    elif args.command == "drain":
+        info = drain(args.start_at)
     else:
         info = verify(args.lines, args.since, args.until)
     print(json.dumps(info))

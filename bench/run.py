@@ -902,6 +902,45 @@ def ipn_run(
     return result
 
 
+def drain_outbox(env: dict[str, str], url: str, processes: int) -> dict[str, Any]:
+    """The reactions a run without the worker left in the outbox (``payment.paid``: the dossier
+    released, the applicant told), delivered by ``processes`` worker processes side by side on
+    this machine's cores with nothing else running: the worker's rate, which decides how many
+    worker processes keep up with the web nodes' payments."""
+    pending = int(db_scalar(url, "SELECT count(*) FROM core_outboxevent WHERE delivered_at IS NULL"))
+    start_at = time.time() + 6  # each loads Django first, then they begin together
+    cmd = [str(VENV_BIN / "python"), str(BENCH / "payment_fixtures.py"), "drain", "--start-at", str(start_at)]
+    procs = [
+        subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(processes)
+    ]
+    time.sleep(max(0.0, start_at - time.time()))
+    meter = CpuMeter({"postgresql": postgres_pids})
+    outs = []
+    for proc in procs:
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            sys.exit(f"drain failed:\n{err[-4000:]}")
+        outs.append(json.loads(out.strip().splitlines()[-1]))
+    cpu = meter.stop()
+    seconds = max(o["seconds"] for o in outs) or 1e-9
+    delivered = sum(o["delivered"] for o in outs)
+    topics = outs[0]["delivered_since_start_by_topic"]
+    return {
+        "processes": processes,
+        "pending_before": pending,
+        "delivered": delivered,
+        "seconds": seconds,
+        "events_per_s": round(delivered / seconds, 1),
+        "payments_released_per_s": round(topics.get("payment.paid", 0) / seconds, 1),
+        "worker_cpu_ms_per_event": round(1000 * sum(o["cpu_s"] for o in outs) / max(1, delivered), 2),
+        "by_topic": topics,
+        "per_process": [{"delivered": o["delivered"], "seconds": o["seconds"], "cpu_s": o["cpu_s"]} for o in outs],
+        "postgresql_cpu_percent_of_all_cores": cpu["cpu_percent_of_all_cores"]["postgresql"],
+        "busy_percent_of_all_cores": cpu["busy_percent_of_all_cores"],
+    }
+
+
 def wait_quiet(server: Server, limit_s: float, busy_percent: float = 10.0) -> float:
     """Wait (up to ``limit_s``) until the rest of the machine — not the server, the worker,
     PostgreSQL — uses less than ``busy_percent`` of all cores (a neighbour's test suite would take
@@ -932,6 +971,7 @@ def bench_ipn(server: Server, args: argparse.Namespace, env: dict[str, str]) -> 
     """The payments issue's: the gateway's IPN with repeats mixed in, ≥ 500 callbacks/s, and the books
     checked after each run (zero double-counted payments)."""
     sweep = [int(c) for c in args.ipn_connections.split(",")]
+    drains = [int(k) for k in args.drain_processes.split(",")]
     fixtures: dict[str, Any] = {}
     fastest = 0.0
     # the warm-up: its own transactions, sized at --ipn-rate (running out early only shortens it)
@@ -969,6 +1009,14 @@ def bench_ipn(server: Server, args: argparse.Namespace, env: dict[str, str]) -> 
                 f" refunds {b['refunds']}; zero double-counted: {result['zero_double_counted_payments']}"
                 f"; other processes {result['cpu']['cpu_percent_of_all_cores']['other']}% of the cores"
             )
+            if not server.with_worker:  # the reactions it left: the worker's rate, measured apart
+                k = drains[len(runs) % len(drains)]
+                result["reactions"] = drain = drain_outbox(env, args.database_url, k)
+                log(
+                    f"  reactions: {drain['delivered']:,} outbox events delivered by {k} worker process(es) in"
+                    f" {drain['seconds']} s: {drain['events_per_s']}/s ({drain['payments_released_per_s']}"
+                    f" payments/s), worker CPU {drain['worker_cpu_ms_per_event']} ms/event"
+                )
             if result["exhausted"]:
                 log("  it RAN OUT of lines: again with a file twice as long")
                 rate *= 2
@@ -1048,6 +1096,25 @@ def ipn_readme(r: dict[str, Any]) -> list[str]:
             f" | {'yes' if s['every_00_is_exactly_one_paid_order'] else '**no**'}"
             f" | {'yes' if s['zero_double_counted_payments'] else '**NO**'} |"
         )
+    drains = [s for s in r["sweep"] if s.get("reactions")]
+    if drains:
+        out += [
+            "",
+            "Without the worker, the reactions each run left in the outbox (`payment.paid`: the dossier released"
+            " from status 6, then `dossier.payment_settled`: the applicant's e-mail and SMS queued) were delivered"
+            " afterwards by worker processes side by side, alone on the cores (`bench/payment_fixtures.py drain`):",
+            "",
+            "| after the run at | worker processes | events delivered | seconds | events/s | payments released/s"
+            " | worker CPU per event | PostgreSQL CPU % |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for s in drains:
+            d = s["reactions"]
+            out.append(
+                f"| {s['connections']} connections | {d['processes']} | {d['delivered']:,} | {d['seconds']:.1f}"
+                f" | {d['events_per_s']:,.0f} | {d['payments_released_per_s']:,.0f}"
+                f" | {d['worker_cpu_ms_per_event']} ms | {d['postgresql_cpu_percent_of_all_cores']} |"
+            )
     died = [s for s in r["sweep"] if s.get("task_worker_died")]
     if died:
         out += [
@@ -1257,6 +1324,11 @@ def main() -> None:
     parser.add_argument("--dossiers", type=int, default=1_000_000, help="fill the database up to this many")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "2")))
     parser.add_argument("--no-worker", action="store_true", help="do not run the task worker beside the server")
+    parser.add_argument(
+        "--drain-processes",
+        default="1,2",
+        help="--no-worker: after each IPN run, worker processes that deliver what it left (cycled over the runs)",
+    )
     parser.add_argument(
         "--blocking-threads",
         type=int,

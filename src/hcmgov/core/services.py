@@ -104,13 +104,27 @@ def outbox_drain(*, batch: int = 200, budget: dt.timedelta = dt.timedelta(second
     less than the beat's period, so that the next tick finds the worker free). One batch per tick
     capped delivery at ``batch`` events per period (100/s), below what a busy hour of payments
     produces; now the worker keeps up as far as its CPU allows. Returns how many were delivered."""
+    return outbox_drain_report(batch=batch, budget=budget)[0]
+
+
+def outbox_drain_report(*, batch: int = 200, budget: dt.timedelta = dt.timedelta(seconds=1.5)) -> tuple[int, bool]:
+    """As ``outbox_drain``, and whether the budget ran out while full batches still came back (a
+    backlog remains: more workers could take part, see ``outbox_parallel``)."""
     deadline = time.monotonic() + budget.total_seconds()
     total = 0
     while True:
         delivered = outbox_deliver(batch=batch)
         total += delivered
-        if delivered < batch or time.monotonic() >= deadline:
-            return total
+        if delivered < batch:
+            return total, False
+        if time.monotonic() >= deadline:
+            return total, True
+
+
+def outbox_parallel() -> bool:
+    """Whether several workers may drain the outbox at once: each claims its rows with SKIP LOCKED
+    (PostgreSQL). SQLite has no row locks: there one drain at a time (the embedded worker)."""
+    return bool(connection.features.has_select_for_update_skip_locked)
 
 
 def heartbeat_beat(*, process: str, info: dict[str, Any] | None = None) -> None:

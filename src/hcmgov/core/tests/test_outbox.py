@@ -68,3 +68,46 @@ def test_an_event_written_by_the_prepared_insert_reads_back_as_written():
     assert (stored.topic, stored.key, stored.payload) == (TOPIC, "000.00.31.H29-250701-0001", payload)
     assert (stored.attempts, stored.delivered_at, stored.last_error) == (0, None, "")
     assert stored.created_at == event.created_at
+
+
+def test_a_drain_that_runs_out_of_time_reports_the_backlog():
+    for n in range(30):
+        services.event_publish(topic=TOPIC, key=f"k{n}", payload={})
+    assert services.outbox_drain_report(batch=10, budget=dt.timedelta(0)) == (10, True)
+    assert services.outbox_drain_report(batch=10) == (20, False)  # the last batch came back short
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_draining_side_by_side_deliver_each_event_once():
+    """On PostgreSQL several workers share a backlog (each claims rows with SKIP LOCKED): every
+    event is delivered, none twice."""
+    from django.db import connection
+
+    if not services.outbox_parallel():
+        pytest.skip("SQLite: one drain at a time (no row locks)")
+    import threading
+
+    from django.db import connections
+
+    OutboxEvent.objects.all().delete()
+    for n in range(300):
+        services.event_publish(topic=TOPIC, key=f"k{n}", payload={})
+    counts: list[int] = []
+    start = threading.Barrier(3)
+
+    def drain() -> None:
+        start.wait()
+        try:
+            counts.append(services.outbox_drain(batch=10))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=drain) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(counts) == 300
+    assert sorted(seen) == sorted(f"k{n}" for n in range(300))  # each once
+    assert len([c for c in counts if c]) >= 2, counts  # they shared it
+    assert connection.vendor == "postgresql"
