@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "hcmgov.payments",
     "hcmgov.postal",
     "hcmgov.documents",
+    "hcmgov.exchange",
     "hcmgov.web",
 ]
 
