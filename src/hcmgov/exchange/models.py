@@ -219,23 +219,17 @@ class LogArchive(models.Model):
 
 
 class Channel(models.Model):
-    """An event channel a system publishes on (dossier status changes, new registrations, document
-    arrivals...). Platform modules publish through their outbox: ``topics`` lists the outbox topics
+    """An event channel (dossier status changes, new registrations, document arrivals...): the
+    publishing side of a :class:`Service` of kind ``events``, so the same access rights govern who
+    may subscribe. Platform modules publish through their outbox: ``topics`` lists the outbox topics
     (a trailing ``*`` matches a prefix) whose events go out on this channel."""
 
-    system = models.ForeignKey(InformationSystem, on_delete=models.PROTECT, related_name="channels")
-    code = models.CharField(max_length=64, help_text=CODE_HELP)
-    name = models.CharField(max_length=200)
-    name_en = models.CharField(max_length=200)
+    service = models.OneToOneField(Service, on_delete=models.PROTECT, related_name="channel")
     topics = models.JSONField(default=list, blank=True)
     schema = models.JSONField(null=True, blank=True, help_text="JSON Schema of an event's data.")
-    active = models.BooleanField(default=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["system", "code"], name="exchange_channel_code_unique")]
 
     def __str__(self) -> str:
-        return f"{self.system}/{self.code}"
+        return str(self.service)
 
 
 class Subscription(models.Model):

@@ -14,25 +14,6 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='InformationSystem',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(help_text="Letters, digits, '.', '-' and '_'; part of the gateway's path /x/{member}/{system}/{service}/.", max_length=64)),
-                ('name', models.CharField(max_length=200)),
-                ('name_en', models.CharField(max_length=200)),
-                ('state', models.CharField(choices=[('connected', 'Đã kết nối'), ('planned', 'Chưa kết nối'), ('suspended', 'Tạm ngừng')], default='connected', max_length=10)),
-                ('connected_at', models.DateTimeField(blank=True, null=True)),
-                ('client_id', models.CharField(blank=True, db_index=True, help_text='The OAuth2 client it calls the gateway as.', max_length=100)),
-                ('rate_per_second', models.PositiveIntegerField(default=50, help_text='Calls per second through the gateway.')),
-                ('burst', models.PositiveIntegerField(default=100, help_text='Calls it may make at once above the rate.')),
-                ('daily_quota', models.PositiveIntegerField(default=0, help_text='Calls per day; 0: no daily quota.')),
-                ('contact_email', models.EmailField(blank=True, help_text='Told when deliveries to it fail for good.', max_length=254)),
-            ],
-            options={
-                'ordering': ['member__code', 'code'],
-            },
-        ),
-        migrations.CreateModel(
             name='Peer',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
@@ -44,19 +25,6 @@ class Migration(migrations.Migration):
                 ('client_secret', models.CharField(help_text="The city's secret on the peer.", max_length=500)),
                 ('scope', models.CharField(blank=True, max_length=200)),
                 ('active', models.BooleanField(default=True)),
-            ],
-        ),
-        migrations.CreateModel(
-            name='Channel',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(help_text="Letters, digits, '.', '-' and '_'; part of the gateway's path /x/{member}/{system}/{service}/.", max_length=64)),
-                ('name', models.CharField(max_length=200)),
-                ('name_en', models.CharField(max_length=200)),
-                ('topics', models.JSONField(blank=True, default=list)),
-                ('schema', models.JSONField(blank=True, help_text="JSON Schema of an event's data.", null=True)),
-                ('active', models.BooleanField(default=True)),
-                ('system', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='channels', to='exchange.informationsystem')),
             ],
         ),
         migrations.CreateModel(
@@ -107,10 +75,25 @@ class Migration(migrations.Migration):
                 'ordering': ['code'],
             },
         ),
-        migrations.AddField(
-            model_name='informationsystem',
-            name='member',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='systems', to='exchange.member'),
+        migrations.CreateModel(
+            name='InformationSystem',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.CharField(help_text="Letters, digits, '.', '-' and '_'; part of the gateway's path /x/{member}/{system}/{service}/.", max_length=64)),
+                ('name', models.CharField(max_length=200)),
+                ('name_en', models.CharField(max_length=200)),
+                ('state', models.CharField(choices=[('connected', 'Đã kết nối'), ('planned', 'Chưa kết nối'), ('suspended', 'Tạm ngừng')], default='connected', max_length=10)),
+                ('connected_at', models.DateTimeField(blank=True, null=True)),
+                ('client_id', models.CharField(blank=True, db_index=True, help_text='The OAuth2 client it calls the gateway as.', max_length=100)),
+                ('rate_per_second', models.PositiveIntegerField(default=50, help_text='Calls per second through the gateway.')),
+                ('burst', models.PositiveIntegerField(default=100, help_text='Calls it may make at once above the rate.')),
+                ('daily_quota', models.PositiveIntegerField(default=0, help_text='Calls per day; 0: no daily quota.')),
+                ('contact_email', models.EmailField(blank=True, help_text='Told when deliveries to it fail for good.', max_length=254)),
+                ('member', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='systems', to='exchange.member')),
+            ],
+            options={
+                'ordering': ['member__code', 'code'],
+            },
         ),
         migrations.CreateModel(
             name='MessageLogRecord',
@@ -165,6 +148,15 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
+            name='Channel',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('topics', models.JSONField(blank=True, default=list)),
+                ('schema', models.JSONField(blank=True, help_text="JSON Schema of an event's data.", null=True)),
+                ('service', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='channel', to='exchange.service')),
+            ],
+        ),
+        migrations.CreateModel(
             name='AccessRight',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
@@ -205,10 +197,6 @@ class Migration(migrations.Migration):
                 ('delivered_at', models.DateTimeField(blank=True, null=True)),
                 ('subscription', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deliveries', to='exchange.subscription')),
             ],
-        ),
-        migrations.AddConstraint(
-            model_name='channel',
-            constraint=models.UniqueConstraint(fields=('system', 'code'), name='exchange_channel_code_unique'),
         ),
         migrations.AddConstraint(
             model_name='informationsystem',
