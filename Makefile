@@ -15,6 +15,9 @@ THREADS ?= 2
 SIM_PAY_PORT ?= 8101
 SIM_POST_PORT ?= 8102
 SIM_TSA_PORT ?= 8103
+# The data sharing platform's gateway (/x/...): an ASGI process of its own (docs/decisions/0016)
+GATEWAY_PORT ?= 8001
+GATEWAY_WORKERS ?= 1
 VENV := .venv
 PY := $(VENV)/bin/python
 HCMGOV := $(VENV)/bin/hcmgov
@@ -86,8 +89,12 @@ serve: install
 		echo "time-stamping authority simulator: http://127.0.0.1:$(SIM_TSA_PORT)/"; \
 	fi; \
 	$(HCMGOV) worker > var/worker.log 2>&1 & worker=$$!; \
-	trap "kill $$worker $$sims 2>/dev/null" EXIT INT TERM; \
+	EXCHANGE_GATEWAY_URL=$${EXCHANGE_GATEWAY_URL:-http://$(HOST):$(GATEWAY_PORT)} \
+		$(VENV)/bin/granian --interface asgi --host $(HOST) --port $(GATEWAY_PORT) --workers $(GATEWAY_WORKERS) \
+		--no-ws --log-level warning hcmgov.exchange.gateway.asgi:application > var/gateway.log 2>&1 & gateway=$$!; \
+	trap "kill $$worker $$gateway $$sims 2>/dev/null" EXIT INT TERM; \
 	echo "hcmgov: http://$(HOST):$(PORT)/  (worker log: var/worker.log)"; \
+	echo "data sharing gateway: http://$(HOST):$(GATEWAY_PORT)/x/  (log: var/gateway.log)"; \
 	$(VENV)/bin/granian --interface wsgi --host $(HOST) --port $(PORT) --workers $(WORKERS) --blocking-threads $(THREADS) \
 		--no-ws --log-level warning hcmgov.wsgi:application
 

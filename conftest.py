@@ -57,6 +57,15 @@ def png_bytes() -> bytes:
 
 
 @pytest.fixture(autouse=True)
+def _exchange_channels_forgotten():
+    """The exchange keeps the open channels per process for a few seconds; a test's rollback or
+    flush does not tell it, so each test starts without them."""
+    from hcmgov.exchange.events import channels_forget
+
+    channels_forget()
+
+
+@pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # tests only: fast
     settings.MEDIA_ROOT = tmp_path / "media"

@@ -19,6 +19,7 @@ from hcmgov.core.api import router as core_router
 from hcmgov.documents.api import router as documents_router
 from hcmgov.dossiers.api import office_router, tracking_router
 from hcmgov.dossiers.api import router as dossiers_router
+from hcmgov.exchange.api import router as exchange_router
 from hcmgov.feedback.api import router as feedback_router
 from hcmgov.identity.api import me_router
 from hcmgov.payments.api import ipn_router
@@ -67,6 +68,7 @@ api.add_router("/payments", payments_router)
 api.add_router("/payments", ipn_router)
 api.add_router("/", postal_router)
 api.add_router("/", documents_router)
+api.add_router("/exchange", exchange_router)
 
 
 def _language(request: HttpRequest) -> str:

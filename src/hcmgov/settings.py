@@ -426,6 +426,7 @@ OAUTH2_PROVIDER = {
         "email": "Thư điện tử / e-mail",
         "phone": "Số điện thoại / phone number",
         "hcmgov.api": "API của Nền tảng / the platform's API",
+        "hcmgov.exchange": "Nền tảng tích hợp, chia sẻ dữ liệu (LGSP) / the data sharing platform's gateway",
     },
     "DEFAULT_SCOPES": ["openid"],
     # PKCE (S256 only) for every client, confidential ones too: RFC 9700 §2.1.1 recommends it against
@@ -448,6 +449,46 @@ OAUTH2_PROVIDER = {
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if _https else ["http", "https"],
     "CLIENT_SECRET_HASHER": "pbkdf2_client_secret",
 }
+
+# --- the data sharing platform's gateway (hcmgov.exchange.gateway; docs/decisions/0016) -------------
+EXCHANGE_GATEWAY_URL = config(
+    "EXCHANGE_GATEWAY_URL",
+    "http://127.0.0.1:8001",
+    help="Where the gateway (/x/...) answers: a separate process (`make serve` starts it on port 8001).",
+    group="exchange",
+)
+EXCHANGE_REDIS_URL = config(
+    "EXCHANGE_REDIS_URL",
+    "",
+    help="Redis for the gateway's rate limits and quotas, shared by all its processes. Empty: per process.",
+    group="exchange",
+)
+EXCHANGE_REGISTRY_REFRESH = config(
+    "EXCHANGE_REGISTRY_REFRESH",
+    5.0,
+    help="Seconds between the gateway's reads of the registry (services, clients, rights).",
+    group="exchange",
+)
+EXCHANGE_LOG_KEYS = config(
+    "EXCHANGE_LOG_KEYS",
+    "",
+    help="Fernet keys (comma-separated, newest first) to encrypt message bodies kept in the log. "
+    "Empty: bodies are never kept, only their SHA-256.",
+    group="exchange",
+    secret=True,
+)
+EXCHANGE_LOG_INTERVAL = config(
+    "EXCHANGE_LOG_INTERVAL",
+    0.05,
+    help="Seconds between the gateway's batched writes of the message log (the most a killed process loses).",
+    group="exchange",
+)
+EXCHANGE_LOG_RETENTION_DAYS = config(
+    "EXCHANGE_LOG_RETENTION_DAYS",
+    180,
+    help="Days message-log records stay in the database before they are archived to the document store.",
+    group="exchange",
+)
 
 # --- logging: JSON lines on stdout, with the request id ---------------------------------------
 LOG_LEVEL = config("HCMGOV_LOG_LEVEL", "INFO", help="Log level.", group="operations")
@@ -494,6 +535,9 @@ CELERY_BEAT_SCHEDULE = {
     "payments-reconcile": {"task": "payments.reconcile", "schedule": crontab(hour=6, minute=0)},
     "documents-purge-drafts": {"task": "documents.blobs_purge_drafts", "schedule": 3600.0},
     "documents-results-sweep": {"task": "documents.results_sweep", "schedule": 900.0},
+    "exchange-deliveries": {"task": "exchange.deliveries_send", "schedule": 5.0},
+    "exchange-log-seal": {"task": "exchange.log_seal", "schedule": 300.0},
+    "exchange-log-archive": {"task": "exchange.log_archive", "schedule": crontab(hour=2, minute=30)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True

@@ -39,6 +39,7 @@ OWNERS = {
     "feedback": {RIGHT_OFFICIAL, OTHER_FIELD},  # the agency's back office, any procedure field
     "consent": {APPLICANT},
     "payment_order": {RIGHT_OFFICIAL, OTHER_FIELD},  # the agency's desk collects fees of every field
+    "exchange_system": set(),  # a registered information system's machine client: no person, whatever their role
 }
 DOSSIER_PATH = re.compile(r"^/api/v1/dossiers/\{code\}")
 
@@ -100,6 +101,12 @@ OPERATIONS: dict[str, Op] = {
     "GET /api/v1/postal/quote": Op(query={"from_unit": "=26737", "to_unit": "=26740", "weight": "=300"}),
     "POST /api/v1/documents/verify": Op(),  # anyone holding a result
     "GET /api/v1/documents/results/{token}": Op(),
+    "GET /api/v1/exchange/channels": Op("exchange_system"),
+    "GET /api/v1/exchange/subscriptions": Op("exchange_system"),
+    "POST /api/v1/exchange/subscriptions": Op(
+        "exchange_system", body={"channel": 1, "callback_url": "https://example.vn/events"}
+    ),
+    "DELETE /api/v1/exchange/subscriptions/{subscription_id}": Op("exchange_system"),
 }
 PATH_PARAMS = {
     "step_id": "step_id",
@@ -107,6 +114,7 @@ PATH_PARAMS = {
     "consent_id": "consent_id",
     "order_id": "order_id",
     "token": "verify_token",
+    "subscription_id": "=1",
 }
 
 
@@ -180,7 +188,7 @@ def test_every_api_operation_as_every_actor(submit, agency, citizen):
             if method == "GET":
                 response = client.get(url, query, **tokens[actor])
             else:
-                response = client.post(url, body, content_type="application/json", **tokens[actor])
+                response = client.generic(method, url, body, content_type="application/json", **tokens[actor])
             status = response.status_code
             if status == 422:
                 problems.append(f"{key} as {actor}: 422 {response.content[:200]!r} — fix the matrix's query or body")

@@ -23,6 +23,15 @@ LATENCY = Histogram(
 )
 DOSSIERS_SUBMITTED = Counter("hcmgov_dossiers_submitted_total", "Dossiers submitted", ["channel"])
 OUTBOX_DELIVERED = Counter("hcmgov_outbox_delivered_total", "Outbox events delivered", ["topic"])
+EXCHANGE_CALLS = Counter(
+    "hcmgov_exchange_calls_total", "Calls through the data sharing gateway", ["service", "status", "error"]
+)
+EXCHANGE_LATENCY = Histogram(
+    "hcmgov_exchange_call_seconds",
+    "Time from a call's arrival at the gateway to the end of its answer",
+    ["service"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 
 
 def observe_request(*, method: str, route: str, status: int, seconds: float) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from typing import IO, Any
 
 from django.db import transaction
@@ -221,3 +222,35 @@ def component_attachment(*, code: str, owner_ids: list[int], today: dt.date | No
             422,
         )
     return component, storage.blob_read(blob=component.blob)
+
+
+# --- files the platform makes itself ------------------------------------------------------------
+
+PLATFORM_KIND = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+PLATFORM_KEY = re.compile(r"^platform/[a-z0-9][a-z0-9-]{0,39}/[0-9a-f]{2}/[0-9a-f]{64}$")
+
+
+def platform_file_keep(*, data: bytes, kind: str) -> str:
+    """Keep a file another app of the platform made itself (the exchange's message-log archives)
+    in the documents' storage, and return its key: ``platform/<kind>/<ab>/<sha256>``.
+
+    Not an upload, so not a :class:`Blob`: the upload checks (``safety.inspect`` takes PDF, JPEG
+    and PNG only) and the antivirus do not apply, and neither the data store, the OCR nor the purge
+    of drafts ever sees it. Content-addressed like blobs: the same bytes are stored once, a stored
+    file is never overwritten, and nothing here deletes one."""
+    if not PLATFORM_KIND.match(kind):
+        raise ValueError(f"kind must be lower-case letters, digits and '-': {kind!r}")
+    sha256 = hashlib.sha256(data).hexdigest()
+    key = f"platform/{kind}/{sha256[:2]}/{sha256}"
+    storage._ensure_stored(storage.documents_storage(), key, data)  # a whole file there already: kept
+    return key
+
+
+def platform_file_read(*, key: str) -> bytes:
+    """The bytes of a file kept by :func:`platform_file_keep` (``NotFound`` when there is none)."""
+    store = storage.documents_storage()
+    if not PLATFORM_KEY.match(key) or not store.exists(key):
+        raise NotFound("tệp", "File")
+    with store.open(key, "rb") as handle:
+        data: bytes = handle.read()
+    return data

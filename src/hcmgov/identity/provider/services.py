@@ -22,7 +22,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 from hcmgov.audit.services import audit_record, audited
 from hcmgov.identity import services as identity
 from hcmgov.identity.models import User, UserKind
-from hcmgov.identity.provider.scopes import API_SCOPE
+from hcmgov.identity.provider.scopes import API_SCOPE, EXCHANGE_SCOPE
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,38 @@ def _token_account(token: Any, url: str) -> tuple[User | None, str]:
     if not user.is_active:
         return None, "inactive"
     return user, ""
+
+
+def machine_client_ids(*, account_id: int) -> Any:
+    """The client ids of the client-credentials applications a service account stands for (a
+    subquery: other apps filter their own rows by it)."""
+    application = get_application_model()
+    return application.objects.filter(
+        user_id=account_id, authorization_grant_type=application.GRANT_CLIENT_CREDENTIALS
+    ).values("client_id")
+
+
+def oauth_client_token(*, raw: str) -> tuple[str, float] | tuple[None, str]:
+    """The OAuth2 client a gateway caller's access token was issued to, by client credentials with
+    the scope ``hcmgov.exchange``: ``(client_id, expires)`` (epoch seconds), or ``(None, why not)``.
+    Read once per token and process by the gateway, which keeps the answer until the earlier of
+    ``TOKEN_CACHE_SECONDS`` and the token's expiry."""
+    token = (
+        get_access_token_model()
+        .objects.select_related("application", "application__user")
+        .filter(token_checksum=identity.token_digest(raw))
+        .first()
+    )
+    if token is None:
+        return None, "unknown"
+    if token.is_expired():
+        return None, "expired"
+    if EXCHANGE_SCOPE not in token.scope.split():
+        return None, "scope"
+    application = token.application
+    if token.user is not None or application is None or application.user is None or not application.user.is_active:
+        return None, "unbound"  # a person's token, or a client without an active service account
+    return application.client_id, token.expires.timestamp()
 
 
 def oauth_token_cache_clear() -> None:

@@ -1,0 +1,1 @@
+"""Outside systems as the exchange app sees them: the subscribers' callbacks (``subscriber``)."""

@@ -1,0 +1,183 @@
+"""The gateway process's message-log writer: calls are appended to an in-memory queue as they end
+and a thread of the process links them onto the node's chain and stores them in batches (one
+INSERT per batch, every ``interval`` seconds or ``batch`` records), off the path of the call.
+
+Nothing is dropped: a failed INSERT keeps the batch, which is tried again; while the backlog is
+over ``limit`` the gateway refuses new calls (``exchange_log_unavailable``) rather than let calls go
+unrecorded. A process that is killed outright loses at most the last ``interval`` of records; a
+clean stop (the ASGI lifespan's shutdown) writes everything first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections import deque
+from itertools import islice
+from typing import Any
+
+from django.db import close_old_connections, connections
+
+from hcmgov.common.db import fast_insert_many
+from hcmgov.exchange import logchain
+from hcmgov.exchange.models import MessageLogRecord
+
+log = logging.getLogger(__name__)
+
+
+COLUMNS = (
+    "node",
+    "seq",
+    "at",
+    "request_id",
+    "client_id",
+    "consumer",
+    "service",
+    "method",
+    "path",
+    "end_user",
+    "status",
+    "error",
+    "duration_ms",
+    "request_bytes",
+    "response_bytes",
+    "request_sha256",
+    "response_sha256",
+    "bodies",
+    "prev_hash",
+    "hash",
+)
+
+
+def _link(chain: logchain.Chain, entry: dict[str, Any]) -> tuple[Any, ...]:
+    """The next row of ``chain`` for ``entry`` (as ``logchain.Chain.link``, without building a
+    model instance: the writer links thousands of records a second)."""
+    chain.seq += 1
+    values = {**entry, "node": chain.node, "seq": chain.seq}
+    values["bodies_sha256"] = logchain.bodies_digest(values.get("bodies"))
+    digest = logchain.record_hash(values, chain.last_hash)
+    row = (*(values.get(c) for c in COLUMNS[:-2]), chain.last_hash, digest)
+    chain.last_hash = digest
+    return row
+
+
+def _sealed(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry as stored: bodies kept (``_bodies``: request and response) are encrypted here, off
+    the event loop, with the message log's key."""
+    bodies = entry.get("_bodies")
+    if bodies is None:
+        return entry
+    from hcmgov.exchange.bodies import bodies_encrypt
+
+    out = {k: v for k, v in entry.items() if k != "_bodies"}
+    out["bodies"] = bodies_encrypt(request=bodies[0], response=bodies[1])
+    return out
+
+
+def node_name() -> str:
+    """This process's chain: host, process id and the moment it started (a restarted process starts
+    a new chain, so no two writers ever extend the same one)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{int(time.time() * 1000):x}"
+
+
+class LogWriter:
+    def __init__(self, *, node: str | None = None, interval: float = 0.05, batch: int = 1000, limit: int = 100_000):
+        self.chain = logchain.Chain(node or node_name())
+        self.interval = interval
+        self.batch = batch
+        self.limit = limit
+        self.queue: deque[dict[str, Any]] = deque()
+        self.written = 0
+        self.failures = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._idle = threading.Condition()
+
+    @property
+    def node(self) -> str:
+        return self.chain.node
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="exchange-log", daemon=True)
+            self._thread.start()
+
+    def append(self, entry: dict[str, Any]) -> None:
+        self.queue.append(entry)  # deque.append is atomic: no lock on the call's path
+        if len(self.queue) >= self.batch:
+            self._wake.set()
+
+    def overloaded(self) -> bool:
+        return len(self.queue) >= self.limit
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything appended so far is stored (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        self._wake.set()
+        with self._idle:
+            while self.queue and time.monotonic() < deadline:
+                self._wake.set()
+                self._idle.wait(0.02)
+        return not self.queue
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.flush(timeout)
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        backoff = self.interval
+        while not self._stop.is_set():
+            self._wake.wait(backoff)
+            self._wake.clear()
+            try:
+                self._write_all()
+                backoff = self.interval
+            except Exception:  # the database is away: keep the entries, try again later
+                self.failures += 1
+                log.exception("message log: writing failed, kept in memory", extra={"queued": len(self.queue)})
+                close_old_connections()
+                backoff = min(5.0, backoff * 2)
+        connections.close_all()  # the writer thread's own connection
+
+    def _stored_already(self, last_row: tuple[Any, ...] | None) -> bool:
+        """After a failed write: whether the batch was stored after all (the COPY committed but
+        the answer was lost with the connection). Then its rows are in the database with the
+        hashes computed here, and trying again would only hit the (node, seq) constraint."""
+        if last_row is None:
+            return False
+        try:
+            close_old_connections()
+            stored = (
+                MessageLogRecord.objects.filter(node=self.chain.node, seq=last_row[1])
+                .values_list("hash", flat=True)
+                .first()
+            )
+        except Exception:
+            return False
+        return stored == last_row[-1]
+
+    def _write_all(self) -> None:
+        while self.queue:
+            n = min(self.batch, len(self.queue))
+            seq, last = self.chain.seq, self.chain.last_hash
+            rows: list[tuple[Any, ...]] = []
+            try:
+                rows = [_link(self.chain, _sealed(e)) for e in islice(self.queue, n)]
+                fast_insert_many(MessageLogRecord, COLUMNS, rows)
+            except Exception:
+                if not self._stored_already(rows[-1] if rows else None):
+                    self.chain.seq, self.chain.last_hash = seq, last  # the same places next time: no gap
+                    raise
+            for _ in range(n):  # only now: a failed INSERT leaves them queued, in order
+                self.queue.popleft()
+            self.written += n
+        with self._idle:
+            self._idle.notify_all()
