@@ -15,6 +15,7 @@ THREADS ?= 2
 SIM_PAY_PORT ?= 8101
 SIM_POST_PORT ?= 8102
 SIM_TSA_PORT ?= 8103
+SIM_NDXP_PORT ?= 8104
 # The data sharing platform's gateway (/x/...): an ASGI process of its own (docs/decisions/0016)
 GATEWAY_PORT ?= 8001
 GATEWAY_WORKERS ?= 1
@@ -88,9 +89,13 @@ serve: install
 			HCMGOV_TRUSTED_ROOTS=$${HCMGOV_TRUSTED_ROOTS:+$$HCMGOV_TRUSTED_ROOTS,}$(CURDIR)/var/sim-tsa/ca.pem; \
 		echo "time-stamping authority simulator: http://127.0.0.1:$(SIM_TSA_PORT)/"; \
 	fi; \
+	if [ -z "$${EXCHANGE_NDXP_URL:-}" ]; then \
+		$(HCMGOV) sim ndxp --port $(SIM_NDXP_PORT) > var/sim-ndxp.log 2>&1 & sims="$$sims $$!"; \
+		echo "national data exchange platform (NDXP) simulator: http://127.0.0.1:$(SIM_NDXP_PORT)/"; \
+	fi; \
 	$(HCMGOV) worker > var/worker.log 2>&1 & worker=$$!; \
 	EXCHANGE_GATEWAY_URL=$${EXCHANGE_GATEWAY_URL:-http://$(HOST):$(GATEWAY_PORT)} \
-		$(VENV)/bin/granian --interface asgi --host $(HOST) --port $(GATEWAY_PORT) --workers $(GATEWAY_WORKERS) \
+		$(VENV)/bin/granian --interface asgi --loop uvloop --host $(HOST) --port $(GATEWAY_PORT) --workers $(GATEWAY_WORKERS) \
 		--no-ws --log-level warning hcmgov.exchange.gateway.asgi:application > var/gateway.log 2>&1 & gateway=$$!; \
 	trap "kill $$worker $$gateway $$sims 2>/dev/null" EXIT INT TERM; \
 	echo "hcmgov: http://$(HOST):$(PORT)/  (worker log: var/worker.log)"; \

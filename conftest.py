@@ -67,7 +67,10 @@ def _exchange_channels_forgotten():
 
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # tests only: fast
+    settings.PASSWORD_HASHERS = [  # tests only: fast; client secrets keep theirs (one HMAC round)
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "hcmgov.identity.provider.hashers.ClientSecretHasher",
+    ]
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STORAGES = {
         **settings.STORAGES,

@@ -234,7 +234,13 @@ def main() -> None:
     token, svc = fixtures["token"], fixtures["services"]
     gateway = Proc(
         "gateway",
-        granian("hcmgov.exchange.gateway.asgi:application", ports["gateway"], args.gateway_workers, "asgi"),
+        granian(
+            "hcmgov.exchange.gateway.asgi:application",
+            ports["gateway"],
+            args.gateway_workers,
+            "asgi",
+            ["--loop", "uvloop"],
+        ),
         env,
         f"http://127.0.0.1:{ports['gateway']}/healthz",
     )

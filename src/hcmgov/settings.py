@@ -469,6 +469,23 @@ EXCHANGE_REGISTRY_REFRESH = config(
     help="Seconds between the gateway's reads of the registry (services, clients, rights).",
     group="exchange",
 )
+EXCHANGE_NDXP_URL = config(
+    "EXCHANGE_NDXP_URL",
+    "",
+    help="The national data exchange platform (NDXP) the gateway forwards national services to. "
+    "Empty: its simulator (`hcmgov sim ndxp`, which `make serve` runs on port 8104).",
+    group="exchange",
+)
+EXCHANGE_NDXP_CLIENT_ID = config(
+    "EXCHANGE_NDXP_CLIENT_ID", "", help="The city's client id on NDXP (empty: the simulator's).", group="exchange"
+)
+EXCHANGE_NDXP_CLIENT_SECRET = config(
+    "EXCHANGE_NDXP_CLIENT_SECRET",
+    "",
+    help="The city's client secret on NDXP (empty: the simulator's).",
+    group="exchange",
+    secret=True,
+)
 EXCHANGE_LOG_KEYS = config(
     "EXCHANGE_LOG_KEYS",
     "",

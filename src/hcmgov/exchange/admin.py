@@ -5,13 +5,21 @@ archives are read only (they are evidence); deliveries are read only too, with t
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
 
+from hcmgov.common.access import staff_required
 from hcmgov.common.admin_site import ReadOnlyAdmin
 from hcmgov.common.errors import DomainError
-from hcmgov.exchange import events
+from hcmgov.exchange import events, selectors
 from hcmgov.exchange.models import (
     AccessRight,
     Channel,
@@ -58,6 +66,33 @@ class ServiceAdmin(admin.ModelAdmin):
     list_filter = ("kind", "active")
     search_fields = ("code", "name", "name_en", "system__code", "system__member__code")
     list_select_related = ("system__member",)
+    change_list_template = "admin/exchange/service/change_list.html"
+
+    def get_urls(self) -> list[Any]:
+        view = staff_required(self.admin_site.admin_view(self.operations_view))  # the admin's own rule, declared
+        operations = path("operations/", view, name="exchange_service_operations")
+        return [operations, *super().get_urls()]
+
+    def operations_view(self, request: HttpRequest) -> TemplateResponse:
+        """Operations of the gateway: per service over the last hours, calls, errors and latency
+        percentiles from the message log; the information systems connected."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            hours = min(24 * 31, max(1, int(request.GET.get("hours", "24"))))
+        except ValueError:
+            hours = 24
+        now = timezone.now()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Vận hành cổng LGSP / Gateway operations",
+            "hours": hours,
+            "rows": selectors.service_calls(since=now - dt.timedelta(hours=hours), now=now),
+            "systems": selectors.systems_count(),
+            "connected": selectors.systems_connected_count(),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/exchange/operations.html", context)
 
 
 @admin.register(AccessRight)

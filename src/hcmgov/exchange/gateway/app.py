@@ -212,7 +212,13 @@ class Gateway:
         await self.refresh()
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=30, ttl_dns_cache=60)
         self.session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent", "Accept-Encoding")
+            connector=connector,
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
+            # no cookie jar: a provider's Set-Cookie goes back to its caller, and is never kept and
+            # sent on with the next call, which may be another system's
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=False,  # the providers are reached directly, whatever proxy the host sets
         )
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_forever())
 

@@ -81,7 +81,10 @@ class Department:
                 if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
                     out = bytearray()
                     while True:
-                        size = int(self.rfile.readline().strip(), 16)
+                        line = self.rfile.readline().strip()
+                        if not line:  # the gateway gave up mid-stream (a body over the limit)
+                            return bytes(out)
+                        size = int(line, 16)
                         if size == 0:
                             self.rfile.readline()
                             return bytes(out)
@@ -94,6 +97,8 @@ class Department:
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("X-Department", "so-tnmt")
+                if "set-cookie" in self.path:
+                    self.send_header("Set-Cookie", "sid=secret-of-the-first-caller; Path=/")
                 self.end_headers()
                 self.wfile.write(body)
 

@@ -373,3 +373,31 @@ def test_national_services_are_reached_through_the_peer_with_the_citys_own_token
     assert headers["x-request-id"] == "ndxp-1"
     assert stats["tokens_issued"] == 1  # one token for both calls, kept by the gateway
     assert next(r["request_id"] for r in stats["recent"] if "citizens" in r["path"]) == "ndxp-1"
+
+
+def test_the_operations_page_shows_calls_errors_and_latency_per_service(world, client):
+    from hcmgov.identity.tests.factories import UserFactory
+
+    for n in range(3):
+        call(world.x(f"/records/{n}"), token=world.token)
+    call(world.x("/secret"), token=world.token)  # refused: an error of the service
+    world.records()
+    admin = UserFactory(admin=True)
+    client.force_login(admin)
+    page = client.get("/admin/exchange/service/operations/", {"hours": "2"})
+    assert page.status_code == 200
+    row = next(r for r in page.context["rows"] if r["service"] == SERVICE)
+    assert (row["calls"], row["errors"]) == (4, 1)
+    assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
+    assert page.context["connected"] == 2
+    assert "Vận hành / Operations" in client.get("/admin/exchange/service/").content.decode()
+    client.force_login(UserFactory())
+    assert client.get("/admin/exchange/service/operations/").status_code in (302, 403)
+
+
+def test_a_providers_cookie_goes_to_its_caller_and_is_never_sent_on(world):
+    status, headers, _ = call(world.x("/echo/set-cookie"), method="POST", token=world.token, body=b"{}")
+    assert status == 200
+    assert headers["set-cookie"].startswith("sid=secret-of-the-first-caller")
+    call(world.x("/echo/next"), method="POST", token=world.token, body=b"{}")
+    assert "cookie" not in world.department.seen[-1]["headers"]

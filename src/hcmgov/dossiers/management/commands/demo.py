@@ -6,6 +6,7 @@ import datetime as dt
 import random
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -20,6 +21,7 @@ from hcmgov.common.context import Actor, acting_as
 from hcmgov.core import selectors as core
 from hcmgov.core.loaders import agencies_load, units_load
 from hcmgov.dossiers import demo
+from hcmgov.exchange.demo import exchange_demo
 from hcmgov.identity import demo as identity_demo
 from hcmgov.identity import selectors as identity_read
 from hcmgov.identity import services as identity
@@ -76,6 +78,11 @@ class Command(BaseCommand):
             wanted = dossiers if dossiers is not None else max(0, 3000 - demo.dossier_count())
             if wanted:
                 self._dossiers(wanted, seed + demo.dossier_count(), quiet, officials)
+            lgsp = exchange_demo(var_dir=settings.VAR_DIR)
+            self.stdout.write(
+                f"LGSP: {lgsp['services']} services"
+                + (" · demo client in var/lgsp-demo-client.txt" if lgsp["client_written"] else "")
+            )
         self.stdout.write(f"dossiers in the database: {demo.dossier_count():,}")
         self.stdout.write(f"\nDemo logins (password for all: {demo.DEMO_PASSWORD}):")
         for login, who in logins:
