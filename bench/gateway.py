@@ -190,7 +190,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=20, help="seconds of each measured run")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--gateway-workers", type=int, default=1)
+    parser.add_argument("--gateway-workers", default="1,2", help="gateway processes to try (one run each)")
     parser.add_argument("--nginx-workers", type=int, default=1)
     parser.add_argument("--providers", default="light,tracking")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or run.DEFAULT_DB)
@@ -218,7 +218,10 @@ def main() -> None:
     info["calibration"] = run.calibrate(env, argparse.Namespace(workers=2, blocking_threads=2, threads=1))
     log(f"calibration: {info['calibration']['hello_req_per_s']:,} req/s (MEASUREMENTS.md: 11,100)")
 
-    ports = {k: run.free_port() for k in ("light", "web", "gateway", "nginx")}
+    counts = [int(n) for n in args.gateway_workers.split(",")]
+    ports = {k: run.free_port() for k in ("light", "web", "nginx")}
+    for n in counts:
+        ports[f"gateway-w{n}"] = run.free_port()
     light = Proc(
         "upstream", granian("upstream:application", ports["light"], 1, "asgi"), env,
         f"http://127.0.0.1:{ports['light']}/records/1", cwd=BENCH,
@@ -232,18 +235,17 @@ def main() -> None:
         "--tracking", f"http://127.0.0.1:{ports['web']}",
     )  # fmt: skip
     token, svc = fixtures["token"], fixtures["services"]
-    gateway = Proc(
-        "gateway",
-        granian(
-            "hcmgov.exchange.gateway.asgi:application",
-            ports["gateway"],
-            args.gateway_workers,
-            "asgi",
-            ["--loop", "uvloop"],
-        ),
-        env,
-        f"http://127.0.0.1:{ports['gateway']}/healthz",
-    )
+    gateways = {
+        f"gateway-w{n}": Proc(
+            f"gateway-w{n}",
+            granian(
+                "hcmgov.exchange.gateway.asgi:application", ports[f"gateway-w{n}"], n, "asgi", ["--loop", "uvloop"]
+            ),
+            env,
+            f"http://127.0.0.1:{ports[f'gateway-w{n}']}/healthz",
+        )
+        for n in counts
+    }
     conf_dir = Path(tempfile.mkdtemp(prefix="hcmgov-nginx-"))
     (conf_dir / "nginx.conf").write_text(
         NGINX_CONF.format(
@@ -270,26 +272,30 @@ def main() -> None:
         "tracking": [f"/{code}?secret={secret}" for code, secret in pairs],
     }
     prefixes = {
-        "light": {"direct": "", "nginx": "", "gateway": f"/x/{svc['light']}"},
-        "tracking": {"direct": "/api/v1/tracking", "nginx": "/api/v1/tracking", "gateway": f"/x/{svc['tracking']}"},
+        "light": {"direct": "", "nginx": "", **dict.fromkeys(gateways, f"/x/{svc['light']}")},
+        "tracking": {
+            "direct": "/api/v1/tracking",
+            "nginx": "/api/v1/tracking",
+            **dict.fromkeys(gateways, f"/x/{svc['tracking']}"),
+        },
     }
     bases = {
-        "light": {"direct": ports["light"], "nginx": ports["nginx"], "gateway": ports["gateway"]},
-        "tracking": {"direct": ports["web"], "nginx": ports["nginx"], "gateway": ports["gateway"]},
+        "light": {"direct": ports["light"], "nginx": ports["nginx"], **{g: ports[g] for g in gateways}},
+        "tracking": {"direct": ports["web"], "nginx": ports["nginx"], **{g: ports[g] for g in gateways}},
     }
     groups = {
         "provider_light": light.pids,
         "provider_web": web.pids,
-        "gateway": gateway.pids,
+        "gateway": lambda: [pid for g in gateways.values() for pid in g.pids()],
         "nginx": proxy.pids,
         "postgresql": run.postgres_pids,
     }
     out: dict[str, Any] = {"providers": {}}
-    with started(light, web, gateway, proxy):
-        log(f"up: light {ports['light']}, web {ports['web']}, gateway {ports['gateway']}, nginx {ports['nginx']}")
+    with started(light, web, *gateways.values(), proxy):
+        log(f"up: {ports}")
         for provider in args.providers.split(","):
             res: dict[str, Any] = {}
-            for target in ("direct", "nginx", "gateway"):
+            for target in ("direct", "nginx", *gateways):
                 lines = lines_file(
                     f"{provider}_{target}", token, [prefixes[provider][target] + p for p in paths[provider]]
                 )
@@ -299,7 +305,7 @@ def main() -> None:
                 thr = measure(base, lines, args.connections, args.duration, groups)
                 lat = measure(base, lines, 1, max(5, args.duration // 2), groups)
                 entry = {"throughput": thr, "latency_1_connection": lat}
-                if target == "gateway":
+                if target.startswith("gateway"):
                     time.sleep(1)  # the log writer's last batch
                     written = int(
                         run.db_scalar(url, f"SELECT count(*) FROM exchange_messagelogrecord WHERE id > {int(since)}")  # noqa: S608
@@ -316,7 +322,10 @@ def main() -> None:
                     f" (errors {thr['errors']}); 1 connection p50 {lat['p50_ms']} ms"
                     + (f"; log {entry['message_log']}" if "message_log" in entry else "")
                 )
-            direct, via = res["direct"], res["gateway"]
+            best = max(gateways, key=lambda g: res[g]["throughput"]["throughput_per_s"])
+            res["gateway"] = via = res[best]
+            res["gateway_best"] = best
+            direct = res["direct"]
             res["ratio_gateway_to_direct"] = round(
                 via["throughput"]["throughput_per_s"] / max(1e-9, direct["throughput"]["throughput_per_s"]), 3
             )
@@ -349,7 +358,7 @@ def main() -> None:
         {
             "name": "gateway",
             "target": {"ratio_to_direct": TARGET_RATIO, "added_p50_ms": TARGET_ADDED_P50_MS},
-            "gateway_workers": args.gateway_workers,
+            "gateway_workers": counts,
             "nginx_workers": args.nginx_workers,
             "connections": args.connections,
             "duration_s": args.duration,
@@ -369,7 +378,8 @@ def report(r: dict[str, Any]) -> str:
         "",
         f"{r['date']}; {m.get('nproc')} cores ({m.get('cpu_model')}), commit {m.get('git_commit')}; calibration"
         f" {r['calibration']['hello_req_per_s']:,} req/s (bare Django hello; MEASUREMENTS.md: 11,100). Gateway:"
-        f" granian ASGI, {r['gateway_workers']} worker(s); nginx {r['nginx_workers']} worker(s), keepalive to the"
+        f" granian ASGI (uvloop), {' and '.join(map(str, r['gateway_workers']))} worker(s), the better counted;"
+        f" nginx {r['nginx_workers']} worker(s), keepalive to the"
         f" provider; wrk 1 thread, {r['connections']} connections for {r['duration_s']} s, then 1 connection for"
         " latency. Provider, gateway, nginx, PostgreSQL and wrk share the cores.",
         "",
@@ -381,7 +391,7 @@ def report(r: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, res in r["providers"].items():
-        for target in ("direct", "nginx", "gateway"):
+        for target in ("direct", "nginx", *(k for k in res if k.startswith("gateway-"))):
             t, lat = res[target]["throughput"], res[target]["latency_1_connection"]
             c = t["cpu"]["cpu_percent_of_all_cores"]
             provider_cpu = c["provider_light"] if name == "light" else c["provider_web"]

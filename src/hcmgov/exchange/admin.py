@@ -69,7 +69,9 @@ class ServiceAdmin(admin.ModelAdmin):
     change_list_template = "admin/exchange/service/change_list.html"
 
     def get_urls(self) -> list[Any]:
-        view = staff_required(self.admin_site.admin_view(self.operations_view))  # the admin's own rule, declared
+        # the admin's own checks first (its login page); the rule declared inside is carried out by
+        # admin_view's wrapper (functools.update_wrapper copies it)
+        view = self.admin_site.admin_view(staff_required(self.operations_view))
         operations = path("operations/", view, name="exchange_service_operations")
         return [operations, *super().get_urls()]
 

@@ -68,6 +68,7 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 END_USER = re.compile(r"^[\w.@:+-]{1,200}$")
 CODE = selectors.CODE_PATTERN
 REPLAYABLE_BODY = 64 * 1024  # idempotent calls with a body up to this size are kept for a retry
+WHOLE_ANSWER = 64 * 1024  # answers up to this size (with a length) are read whole, then sent at once
 KEPT_BODY = 1024 * 1024  # bodies kept in the log (services with log_bodies) up to this size each
 TOKEN_CACHE_SECONDS = 30.0
 TOKEN_CACHE_MAX = 10_000
@@ -199,6 +200,7 @@ class Gateway:
         self.session: aiohttp.ClientSession | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._counters: dict[tuple[str, int, str], Any] = {}
+        self.timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._histograms: dict[str, Any] = {}
         self._started = False
 
@@ -467,7 +469,11 @@ class Gateway:
                     return
 
         assert self.session is not None
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=min(5.0, service.timeout), sock_read=service.timeout)
+        timeout = self.timeouts.get(service.timeout)
+        if timeout is None:
+            timeout = self.timeouts[service.timeout] = aiohttp.ClientTimeout(
+                total=None, sock_connect=min(5.0, service.timeout), sock_read=service.timeout
+            )
         attempts = 1 + (service.retries if call.method in IDEMPOTENT and replay is not None else 0)
         response = None
         error = ""
@@ -520,6 +526,22 @@ class Gateway:
         response_hash = hashlib.sha256()
         kept_response = bytearray()
         size = 0
+        length = response.content_length
+        if length is not None and length <= WHOLE_ANSWER:  # small: read whole, then one send
+            try:
+                body = await response.read()
+            except (TimeoutError, aiohttp.ServerTimeoutError):
+                raise Refusal("exchange_provider_timeout") from None
+            except (aiohttp.ClientError, OSError):
+                raise Refusal("exchange_provider_down") from None
+            finally:
+                response.release()
+            call.response_bytes, call.response_sha256 = len(body), hashlib.sha256(body).hexdigest()
+            if keep:
+                call.bodies = (kept_request, body[:KEPT_BODY])
+            await send({"type": "http.response.start", "status": response.status, "headers": out})
+            await send({"type": "http.response.body", "body": body})
+            return
         try:
             await send({"type": "http.response.start", "status": response.status, "headers": out})
             async for chunk in response.content.iter_any():

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from hcmgov.common.aio import run_sync
 from hcmgov.exchange import services
 from hcmgov.exchange.gateway.app import Gateway
 from hcmgov.exchange.gateway.logwriter import LogWriter
@@ -241,13 +242,12 @@ def test_rate_limit_and_daily_quota(client, agency):
 
 
 def test_revoked_rights_and_disconnected_systems_take_effect_at_the_next_refresh(world):
-    import asyncio
 
     from hcmgov.exchange.models import AccessRight
 
     for right in AccessRight.objects.filter(path_prefix="/records"):
         services.right_revoke(right=right)
-    asyncio.run(world.gateway.refresh())
+    run_sync(world.gateway.refresh())
     status, _, body = call(world.x("/records/1"), token=world.token)
     assert (status, problem_code(body)) == (403, "exchange_no_right")
 
@@ -401,3 +401,27 @@ def test_a_providers_cookie_goes_to_its_caller_and_is_never_sent_on(world):
     assert headers["set-cookie"].startswith("sid=secret-of-the-first-caller")
     call(world.x("/echo/next"), method="POST", token=world.token, body=b"{}")
     assert "cookie" not in world.department.seen[-1]["headers"]
+
+
+def test_bodies_are_kept_encrypted_when_the_service_asks_and_a_key_is_set(client, agency, settings):
+    from cryptography.fernet import Fernet
+
+    from hcmgov.exchange.bodies import _fernet, bodies_decrypt
+
+    settings.EXCHANGE_LOG_KEYS = Fernet.generate_key().decode()
+    _fernet.cache_clear()
+    try:
+        with Department() as department:
+            token, _, _ = build(client, agency, department.url, log_bodies=True)
+            gateway = Gateway(writer=LogWriter(node="test-bodies", interval=0.01))
+            with gateway_running(gateway) as url:
+                sent = "Họ tên: Nguyễn Văn An".encode()
+                status, _, answer = call(f"{url}/x/{SERVICE}/echo/ho-so", method="POST", token=token, body=sent)
+            assert status == 200
+            assert gateway.writer.flush()
+        record = MessageLogRecord.objects.get(node="test-bodies")
+        assert sent not in bytes(record.bodies)  # not readable without the key
+        assert bodies_decrypt(token=record.bodies) == (sent, answer)
+        assert record.hash == record_hash(stored_fields(record), record.prev_hash)
+    finally:
+        _fernet.cache_clear()

@@ -3,12 +3,12 @@ same answers from both), and the circuit breaker."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 
 import pytest
 
+from hcmgov.common.aio import run_sync
 from hcmgov.exchange.gateway.limits import VN, Breaker, LocalLimiter, RedisLimiter
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -41,7 +41,7 @@ def test_rate_burst_and_daily_quota(kind):
         out.append((ok, ""))
         return out
 
-    assert asyncio.run(scenario()) == [
+    assert run_sync(scenario()) == [
         (True, ""),
         (True, ""),  # the burst
         (False, "rate"),
@@ -62,7 +62,7 @@ def test_the_day_counts_in_vietnams_time():
         after_midnight = (await limiter.take("k", rate=100, burst=100, daily=1, now=late + 1.5))[0]
         return first and not again, after_midnight
 
-    assert asyncio.run(scenario()) == (True, True)
+    assert run_sync(scenario()) == (True, True)
 
 
 def test_the_breaker_opens_after_failures_then_one_trial_decides():
