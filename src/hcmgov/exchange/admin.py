@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -35,6 +36,9 @@ from hcmgov.exchange.models import (
     Subscription,
 )
 
+# URLs typed without a scheme are taken as https (Django 6's default, asked for now)
+URL_FIELDS: dict[Any, dict[str, Any]] = {models.URLField: {"assume_scheme": "https"}}
+
 # --- the registry ------------------------------------------------------------------------------------
 
 
@@ -48,6 +52,7 @@ class MemberAdmin(admin.ModelAdmin):
 
 @admin.register(Peer)
 class PeerAdmin(admin.ModelAdmin):
+    formfield_overrides = URL_FIELDS
     list_display = ("code", "name", "gateway_url", "active")
     search_fields = ("code", "name")
 
@@ -62,6 +67,7 @@ class InformationSystemAdmin(admin.ModelAdmin):
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
+    formfield_overrides = URL_FIELDS
     list_display = ("__str__", "name", "kind", "upstream_url", "active", "updated_at")
     list_filter = ("kind", "active")
     search_fields = ("code", "name", "name_en", "system__code", "system__member__code")
@@ -114,6 +120,7 @@ class ChannelAdmin(admin.ModelAdmin):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
+    formfield_overrides = URL_FIELDS
     list_display = ("subscriber", "channel", "callback_url", "filters", "active", "created_at")
     list_filter = ("active",)
     search_fields = ("callback_url", "subscriber__code", "subscriber__member__code", "channel__service__code")

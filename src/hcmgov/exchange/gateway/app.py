@@ -63,6 +63,8 @@ HOP = frozenset(
         b"x-forwarded-for",
     }
 )
+# the provider's request id (an echo of ours, or its own) gives way to the gateway's, sent once
+RESPONSE_DROP = HOP | {b"x-request-id"}
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 END_USER = re.compile(r"^[\w.@:+-]{1,200}$")
@@ -520,7 +522,7 @@ class Gateway:
     async def _relay(
         self, send: Send, response: aiohttp.ClientResponse, call: Call, keep: bool, kept_request: bytes
     ) -> None:
-        out = [(k.lower(), v) for k, v in response.raw_headers if k.lower() not in HOP]
+        out = [(k.lower(), v) for k, v in response.raw_headers if k.lower() not in RESPONSE_DROP]
         out.append((b"x-request-id", call.request_id.encode()))
         call.status = response.status
         response_hash = hashlib.sha256()
