@@ -224,6 +224,17 @@ def component_attachment(*, code: str, owner_ids: list[int], today: dt.date | No
     return component, storage.blob_read(blob=component.blob)
 
 
+# --- the time-stamping authority, for other apps (the exchange seals its message log with it) ---
+
+
+def time_stamping_authority() -> tuple[str, float]:
+    """The URL of the time-stamping authority that stamps signed results (empty: none configured)
+    and the seconds to wait for it."""
+    from hcmgov.documents.signing import tsa_timeout, tsa_url
+
+    return tsa_url(), tsa_timeout()
+
+
 # --- files the platform makes itself ------------------------------------------------------------
 
 PLATFORM_KIND = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")

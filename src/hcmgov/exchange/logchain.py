@@ -545,9 +545,9 @@ def log_seal(*, now: dt.datetime | None = None) -> list[LogSeal]:
     the newest record written up to ``now``. The tokens are checked, then stored together: with
     no authority configured, or one that does not answer with a valid token, nothing is stored
     and a :class:`DomainError` says why (the periodic task tries again)."""
-    from hcmgov.documents.signing import tsa_timeout, tsa_url
+    from hcmgov.documents.services import time_stamping_authority
 
-    url = tsa_url()
+    url, timeout = time_stamping_authority()
     if not url:
         raise DomainError(
             "tsa_not_configured",
@@ -561,7 +561,7 @@ def log_seal(*, now: dt.datetime | None = None) -> list[LogSeal]:
     if not heads:
         return []
     try:
-        tokens = stamp(data=[bytes.fromhex(head.hash) for head in heads], url=url, timeout=tsa_timeout())
+        tokens = stamp(data=[bytes.fromhex(head.hash) for head in heads], url=url, timeout=timeout)
     except Exception as exc:  # pyHanko's TimestampRequestError, an OSError, a rejection…
         raise DomainError(
             "tsa_unavailable",
