@@ -235,6 +235,14 @@ def time_stamping_authority() -> tuple[str, float]:
     return tsa_url(), tsa_timeout()
 
 
+def trust_context() -> Any:
+    """The pyHanko validation context results are verified with (our trusted roots, the demo CA's
+    CRL, no fetching): for other apps that check signatures and time stamps."""
+    from hcmgov.documents.verification import validation_context
+
+    return validation_context()
+
+
 # --- files the platform makes itself ------------------------------------------------------------
 
 PLATFORM_KIND = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")

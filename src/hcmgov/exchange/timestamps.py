@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
+from typing import Any
 
 from hcmgov.common.aio import run_sync
 from hcmgov.common.errors import Message
+
+log = logging.getLogger(__name__)
 
 
 class TokenInvalid(Exception):
@@ -46,8 +50,8 @@ def token_check(*, token: bytes, data: bytes) -> dt.datetime:
     """Check an RFC 3161 TimeStampToken (DER) over ``data``: a CMS SignedData holding a TSTInfo
     whose messageImprint is the SHA-256 of ``data``, signed (digest of the TSTInfo, signed
     attributes, signature) by the certificate the token carries, a certificate for time-stamping.
-    Returns the token's ``genTime``; raises :class:`TokenInvalid`. Whether that certificate chains
-    to a trusted root is not checked here."""
+    Returns the token's ``genTime``; raises :class:`TokenInvalid`. The certificate must chain to a
+    root the platform trusts (``HCMGOV_TRUSTED_ROOTS``, the demo CA)."""
     from asn1crypto import cms, core, tsp
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
@@ -97,4 +101,28 @@ def token_check(*, token: bytes, data: bytes) -> dt.datetime:
         raise bad("chữ ký không đúng", "its signature does not verify")
     if not stamping:
         raise bad("chứng thư ký không dùng để cấp dấu thời gian", "its certificate is not a time-stamping one")
+    if not _trusted(signed, data):
+        raise bad(
+            "chứng thư của đơn vị cấp dấu thời gian không thuộc chuỗi tin cậy (HCMGOV_TRUSTED_ROOTS)",
+            "the time-stamping authority's certificate does not chain to a trusted root (HCMGOV_TRUSTED_ROOTS)",
+        )
     return gen_time
+
+
+def _trusted(signed: Any, data: bytes) -> bool:
+    """Whether the token's signer chains to a root the platform trusts (pyHanko's validation of a
+    time-stamp token, with the documents module's validation context): without it anyone with a
+    key of their own could stamp a rewritten log."""
+    from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
+    from pyhanko.sign.validation.status import TimestampSignatureStatus
+
+    from hcmgov.documents.services import trust_context
+
+    try:
+        kwargs = run_sync(
+            validate_tst_signed_data(signed, trust_context(), lambda algorithm: hashlib.new(algorithm, data).digest())
+        )
+        return bool(TimestampSignatureStatus(**kwargs).trusted)
+    except Exception:  # pyHanko's validation errors: not trusted
+        log.warning("message log seal: the time stamp's certificate could not be validated", exc_info=True)
+        return False

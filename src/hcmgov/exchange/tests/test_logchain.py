@@ -74,14 +74,20 @@ def chains() -> dict[str, logchain.Chain]:
 
 
 @pytest.fixture(scope="module")
-def tsa_url() -> Iterator[str]:
+def tsa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The TSA simulator and its root certificate (a file, as HCMGOV_TRUSTED_ROOTS names them)."""
     with simulators.running("tsa") as url:
-        yield url
+        root = tmp_path_factory.mktemp("tsa") / "tsa-root.pem"
+        root.write_bytes(_OPENER.open(url + "/_sim/ca.pem").read())
+        yield url, str(root)
 
 
 @pytest.fixture
-def tsa(tsa_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("HCMGOV_TSA_URL", tsa_url)
+def tsa(tsa_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
+    url, root = tsa_url
+    monkeypatch.setenv("HCMGOV_TSA_URL", url)
+    monkeypatch.setenv("HCMGOV_TRUSTED_ROOTS", root)  # the platform trusts this authority
+    tsa_url = url
     _OPENER.open(urllib.request.Request(tsa_url + "/_sim/faults", method="DELETE"))  # noqa: S310 - the simulator
     return tsa_url
 
@@ -208,6 +214,23 @@ def test_heads_are_sealed_over_http_and_the_seals_verify(chains, tsa):
     out = io.StringIO()
     call_command("exchange", "seal", stdout=out)
     assert "no chain grew since its last seal" in out.getvalue()
+
+
+def test_a_time_stamp_from_an_authority_the_platform_does_not_trust_is_refused(chains, tsa, monkeypatch):
+    """Anyone can run a time-stamping authority: its stamps count only when its certificate chains
+    to a trusted root. Sealing with an untrusted one stores nothing; a seal whose authority is no
+    longer trusted is reported by verify."""
+    seals = logchain.log_seal()
+    assert logchain.chain_verify().ok
+    monkeypatch.setenv("HCMGOV_TRUSTED_ROOTS", "")
+    with pytest.raises(timestamps.TokenInvalid):
+        timestamps.token_check(token=bytes(seals[0].token), data=bytes.fromhex(seals[0].head_hash))
+    grow(chains[A], 2, start=START + dt.timedelta(hours=1))
+    with pytest.raises(DomainError) as refused:
+        logchain.log_seal()
+    assert refused.value.code == "tsa_bad_token"
+    assert LogSeal.objects.count() == len(seals)
+    assert not logchain.chain_verify().ok
 
 
 def test_a_seal_covers_what_was_written_up_to_now(chains, tsa):
