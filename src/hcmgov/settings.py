@@ -486,6 +486,26 @@ EXCHANGE_NDXP_CLIENT_SECRET = config(
     group="exchange",
     secret=True,
 )
+HCMGOV_PORTAL_URL = config(
+    "HCMGOV_PORTAL_URL",
+    "",
+    help="The National Public Service Portal's API base URL (catalogue sync, dossier status push). "
+    "Empty: the connector is off and no status change is queued (`hcmgov sim portal` simulates it).",
+    group="exchange",
+)
+HCMGOV_PORTAL_TOKEN = config(
+    "HCMGOV_PORTAL_TOKEN",
+    "",
+    help="The city's bearer token on the National Public Service Portal.",
+    group="exchange",
+    secret=True,
+)
+HCMGOV_PORTAL_TIMEOUT = config(
+    "HCMGOV_PORTAL_TIMEOUT",
+    10.0,
+    help="Seconds to wait for the National Public Service Portal before trying again later.",
+    group="exchange",
+)
 EXCHANGE_LOG_KEYS = config(
     "EXCHANGE_LOG_KEYS",
     "",
@@ -555,6 +575,7 @@ CELERY_BEAT_SCHEDULE = {
     "exchange-deliveries": {"task": "exchange.deliveries_send", "schedule": 5.0},
     "exchange-log-seal": {"task": "exchange.log_seal", "schedule": 300.0},
     "exchange-log-archive": {"task": "exchange.log_archive", "schedule": crontab(hour=2, minute=30)},
+    "portal-push": {"task": "exchange.portal_push", "schedule": 30.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True

@@ -603,3 +603,14 @@ def documents_reused(*, start: dt.datetime, end: dt.datetime, agency_ids: list[i
         "reused": reused.count(),
         "dossiers_reusing": reused.values("dossier_id").distinct().count(),
     }
+
+
+def dossier_statuses(*, since: dt.datetime | None = None, codes: list[str] | None = None) -> dict[str, int]:
+    """The status of each dossier changed at or after ``since`` and of each of ``codes``:
+    ``{code: status}`` (for reconciling with the National Public Service Portal)."""
+    condition = Q(pk__in=[])
+    if since is not None:
+        condition |= Q(updated_at__gte=since)
+    if codes:
+        condition |= Q(code__in=codes)
+    return dict(Dossier.objects.filter(condition).values_list("code", "status"))

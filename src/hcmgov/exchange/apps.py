@@ -10,7 +10,10 @@ class ExchangeConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from hcmgov.exchange import handlers  # noqa: F401 - platform events published on channels
+        from hcmgov.exchange import (
+            handlers,  # noqa: F401 - platform events published on channels
+            portal_handlers,  # noqa: F401 - status changes queued for the national portal
+        )
         from hcmgov.exchange.events import channels_forget
         from hcmgov.exchange.models import Channel, Service
 

@@ -281,3 +281,54 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} → {self.subscription} ({self.state})"
+
+
+class PortalPushState(models.TextChoices):
+    PENDING = "pending", "Chờ gửi"
+    SENT = "sent", "Đã gửi"
+    DEAD = "dead", "Gửi thất bại"
+
+
+class PortalPush(models.Model):
+    """One status change of a dossier to push to the National Public Service Portal, in the
+    national format (``payload``). ``sequence`` numbers a dossier's changes from 1: a change is
+    sent only after its dossier's earlier ones, so the portal sees them in order (the portal
+    ignores a (dossier, sequence) it already has, so a resend is harmless)."""
+
+    dossier_code = models.CharField(max_length=48)
+    sequence = models.PositiveIntegerField()
+    payload = models.JSONField()
+    state = models.CharField(max_length=8, choices=PortalPushState.choices, default=PortalPushState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_at = models.DateTimeField()
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dossier_code", "sequence"], name="portal_push_once")]
+        indexes = [models.Index(fields=["state", "next_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.dossier_code}#{self.sequence} ({self.state})"
+
+
+class PortalProcedure(models.Model):
+    """A procedure of the national catalogue as last read from the National Public Service Portal:
+    what the next sync compares with to report procedures added, changed and removed there.
+    ``removed_at`` is set when the portal no longer lists it (kept for the city's old dossiers)."""
+
+    code = models.CharField(max_length=16, unique=True)
+    name = models.CharField(max_length=400)
+    level = models.CharField(max_length=16, blank=True)
+    agency_level = models.CharField(max_length=16, blank=True)
+    processing_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    fees = models.JSONField(default=list)
+    synced_at = models.DateTimeField()
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"

@@ -39,3 +39,12 @@ def log_seal() -> int:
 def log_archive() -> int:
     """Move sealed records past their retention (``EXCHANGE_LOG_RETENTION_DAYS``) to archives."""
     return len(logchain.log_archive(older_than=logchain.log_retention()))
+
+
+@shared_task(name="exchange.portal_push", ignore_result=True)
+def portal_push() -> int:
+    """Send the dossiers' status changes that are due to the National Public Service Portal (the
+    beat's tick, every half minute); a portal that is down costs one call, tried again next tick."""
+    from hcmgov.exchange import portal
+
+    return portal.portal_push_send().sent
