@@ -28,28 +28,10 @@ from hcmgov.exchange.models import MessageLogRecord
 log = logging.getLogger(__name__)
 
 
-COLUMNS = (
-    "node",
-    "seq",
-    "at",
-    "request_id",
-    "client_id",
-    "consumer",
-    "service",
-    "method",
-    "path",
-    "end_user",
-    "status",
-    "error",
-    "duration_ms",
-    "request_bytes",
-    "response_bytes",
-    "request_sha256",
-    "response_sha256",
-    "bodies",
-    "prev_hash",
-    "hash",
-)
+# The stored columns: the hashed fields (the bodies themselves where the hash takes their digest),
+# then the chain's own two.
+COLUMNS = (*logchain.HASHED[:-1], "bodies", "prev_hash", "hash")
+assert logchain.HASHED[-1] == "bodies_sha256"
 
 
 def _link(chain: logchain.Chain, entry: dict[str, Any]) -> tuple[Any, ...]:
