@@ -9,24 +9,11 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist
 
 from hcmgov.core.services import event_subscribe
-from hcmgov.exchange import portal
+from hcmgov.exchange import handlers, portal
 
-# The dossiers' topics after which a dossier's status may have changed (handlers.TOPICS lists all).
-STATUS_TOPICS = (
-    "dossier.submitted",
-    "dossier.received",
-    "dossier.refused",
-    "dossier.step_done",
-    "dossier.sent_back",
-    "dossier.finished",
-    "dossier.returned",
-    "dossier.supplement_requested",
-    "dossier.supplemented",
-    "dossier.payment_requested",
-    "dossier.payment_settled",
-    "dossier.withdrawn",
-    "dossier.stopped",
-)
+# The dossiers' topics after which a dossier's status may have changed: every dossier topic the
+# platform publishes (handlers.TOPICS, one list to keep) but the apology, which changes no status.
+STATUS_TOPICS = tuple(t for t in handlers.TOPICS if t.startswith("dossier.") and t != "dossier.apologized")
 
 
 def _queue(event: Any) -> None:
