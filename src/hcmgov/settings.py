@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "hcmgov.postal",
     "hcmgov.documents",
     "hcmgov.exchange",
+    "hcmgov.registry",
     "hcmgov.web",
 ]
 
@@ -346,6 +347,23 @@ SESSION_ABSOLUTE_HOURS = config(
     help="Every session ends this many hours after login, however active.",
     group="security",
 )
+HCMGOV_DATA_KEYS = config(
+    "HCMGOV_DATA_KEYS",
+    "",
+    help="Keys that encrypt personal data at rest (AES-256-GCM, hcmgov.common.crypto): 'id:base64key,...' newest "
+    "first; the first encrypts, all decrypt; `hcmgov keys new ID` makes one, `hcmgov keys rotate` moves every value "
+    "to the newest. Empty: one key derived from HCMGOV_SECRET_KEY (development only).",
+    group="security",
+    secret=True,
+)
+HCMGOV_INDEX_KEY = config(
+    "HCMGOV_INDEX_KEY",
+    "",
+    help="Key of the blind indexes (HMAC-SHA256) that find encrypted values such as personal IDs. Changing it "
+    "means `hcmgov keys reindex`. Empty: derived from HCMGOV_SECRET_KEY (development only).",
+    group="security",
+    secret=True,
+)
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_HOURS * 3600
 
 # --- national e-ID (VNeID): the portal as an OpenID Connect relying party (hcmgov.identity.eid) ---
@@ -506,6 +524,32 @@ HCMGOV_PORTAL_TIMEOUT = config(
     help="Seconds to wait for the National Public Service Portal before trying again later.",
     group="exchange",
 )
+HCMGOV_REGISTRY_SYSTEM = config(
+    "HCMGOV_REGISTRY_SYSTEM",
+    "kho-du-lieu",
+    help="The exchange information system (member/system, or the system's code) the shared data store calls "
+    "national databases as; its machine client's tokens are issued in process.",
+    group="exchange",
+)
+HCMGOV_REGISTRY_CLIENT_ID = config(
+    "HCMGOV_REGISTRY_CLIENT_ID",
+    "",
+    help="The machine client the shared data store acts as on the gateway (empty: HCMGOV_REGISTRY_SYSTEM's).",
+    group="exchange",
+)
+HCMGOV_REGISTRY_TIMEOUT = config(
+    "HCMGOV_REGISTRY_TIMEOUT",
+    10.0,
+    help="Seconds a background lookup in a national database may take before it is tried again later.",
+    group="exchange",
+)
+HCMGOV_REGISTRY_PREFILL_TIMEOUT = config(
+    "HCMGOV_REGISTRY_PREFILL_TIMEOUT",
+    2.0,
+    help="Seconds an application form waits for a national database before it opens with what the city holds "
+    "(the lookup is then retried in the background).",
+    group="exchange",
+)
 EXCHANGE_LOG_KEYS = config(
     "EXCHANGE_LOG_KEYS",
     "",
@@ -573,6 +617,7 @@ CELERY_BEAT_SCHEDULE = {
     "documents-purge-drafts": {"task": "documents.blobs_purge_drafts", "schedule": 3600.0},
     "documents-results-sweep": {"task": "documents.results_sweep", "schedule": 900.0},
     "exchange-deliveries": {"task": "exchange.deliveries_send", "schedule": 5.0},
+    "registry-lookups": {"task": "registry.lookups_retry", "schedule": 60.0},
     "exchange-log-seal": {"task": "exchange.log_seal", "schedule": 300.0},
     "exchange-log-archive": {"task": "exchange.log_archive", "schedule": crontab(hour=2, minute=30)},
     "portal-push": {"task": "exchange.portal_push", "schedule": 30.0},

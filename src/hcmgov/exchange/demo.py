@@ -110,4 +110,27 @@ def exchange_demo(*, var_dir: Path) -> dict[str, Any]:
     for service in (tracking, *national):
         if not service.rights.filter(consumer=consumer, revoked_at__isnull=True).exists():
             services.right_grant(service=service, consumer=consumer, methods="GET", granted_by="demo")
+    _shared_store(city=city, agency_id=city_pc.pk if city_pc else None, national=national)
     return {"services": 1 + len(national), "client_written": created}
+
+
+def _shared_store(*, city: Any, agency_id: int | None, national: list[Any]) -> None:
+    """The city's shared data store as an information system of the city, with a machine client
+    (its tokens are issued in process: no secret to write down) and the right to read the national
+    population and business registries (``HCMGOV_REGISTRY_SYSTEM``)."""
+    if agency_id is None:
+        return
+    existing = InformationSystem.objects.filter(member=city, code="kho-du-lieu").first()
+    client_id = existing.client_id if existing and existing.client_id else ""
+    if not client_id:
+        client_id = provider.machine_client_register(name="Kho dữ liệu dùng chung", agency_id=agency_id).client_id
+    store = services.system_connect(
+        member=city,
+        code="kho-du-lieu",
+        name="Kho dữ liệu dùng chung của Thành phố",
+        name_en="City shared data store",
+        client_id=client_id,
+    )
+    for service in national:
+        if not service.rights.filter(consumer=store, revoked_at__isnull=True).exists():
+            services.right_grant(service=service, consumer=store, methods="GET", granted_by="demo")

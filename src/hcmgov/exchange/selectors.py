@@ -187,6 +187,16 @@ def service_openapi(*, path: str) -> dict[str, Any] | None:
 # --- operations and the dashboard ------------------------------------------------------------------
 
 
+def system_client_id(*, code: str) -> str:
+    """The machine client of the information system ``code`` (``member/system`` or just the
+    system's code, when one member has it), or "" when none is registered with a client."""
+    member, _, system = code.rpartition("/")
+    qs = InformationSystem.objects.filter(code=system).exclude(client_id="")
+    if member:
+        qs = qs.filter(member__code=member)
+    return qs.values_list("client_id", flat=True).order_by("id").first() or ""
+
+
 def systems_connected_count() -> int:
     """Information systems connected to the platform (the plan's target: 60 %)."""
     return InformationSystem.objects.filter(state=SystemState.CONNECTED, member__active=True).count()

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("thu-tuc/<str:code>/", views.procedure_detail, name="procedure"),
     path("thu-tuc/<str:code>/nop-ho-so/", views.dossier_new, name="dossier_new"),
+    path("thu-tuc/<str:code>/dien-san/", views.prefill_consent, name="prefill_consent"),
     path("ho-so/", views.my_dossiers, name="my_dossiers"),
     path("ho-so/<str:code>/", views.dossier_detail, name="dossier"),
     path("ho-so/<str:code>/phieu-hen.pdf", views.receipt_pdf, name="receipt_pdf"),

@@ -36,6 +36,7 @@ from hcmgov.identity import services as identity
 from hcmgov.payments import selectors as payment_selectors
 from hcmgov.payments import services as payment_services
 from hcmgov.postal import selectors as postal_read
+from hcmgov.registry import services as registry
 from hcmgov.web import eid as eid_pages
 from hcmgov.web import schemaform
 from hcmgov.web.responses import file_response, pdf_response, visible_dossier
@@ -158,8 +159,10 @@ def dossier_new(request: HttpRequest, code: str) -> HttpResponse:
             if created:
                 messages.success(request, "Nộp hồ sơ thành công." if _lang(request) == "vi" else "Dossier submitted.")
             return redirect("web:dossier", code=dossier.code)
-    else:
-        data = _prefill(version.form_schema, request.user)
+    # on a form sent back with errors, what it holds is shown again: no second lookup
+    prefill = _prefill(version.form_schema, request.user, context=procedure.code, lookup=request.method != "POST")
+    if request.method != "POST":
+        data = prefill["data"]
     by_field = {e.field: e for e in errors}
     return render(
         request,
@@ -177,6 +180,7 @@ def dossier_new(request: HttpRequest, code: str) -> HttpResponse:
             "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
             "reusable": reusable,
             "reuse_chosen": _reuse_chosen(request, version),
+            "prefill": prefill,
         },
         status=422 if error else 200,
     )
@@ -189,19 +193,49 @@ def _reuse_chosen(request: HttpRequest, version: Any) -> dict[str, str | None]:
     return {doc["code"]: request.POST.get(f"reuse-{doc['code']}") for doc in version.required_documents}
 
 
-def _prefill(schema: dict[str, Any], user: Any) -> dict[str, Any]:
-    """Fill what the city already knows about the applicant (``x-prefill``): never ask twice."""
+def _prefill(schema: dict[str, Any], user: Any, *, context: str = "", lookup: bool = True) -> dict[str, Any]:
+    """Fill what the city already holds about the applicant (``x-prefill`` names the fact): never
+    ask twice. Each prefilled field carries its source (``sources``, by field name); the form says
+    when a national database could not be reached (``pending``) and asks for consent when none
+    is given (``consent``)."""
+    fields = [(f.name, f.schema["x-prefill"]) for f in jsonform.flat_fields(schema) if f.schema.get("x-prefill")]
+    found = registry.applicant_prefill(user=user, facts=[fact for _, fact in fields], context=context, lookup=lookup)
     data: dict[str, Any] = {}
-    for f in jsonform.flat_fields(schema):
-        source = f.schema.get("x-prefill")
-        value = getattr(user, source, None) if source else None
-        if value:
-            node = data
-            *parents, leaf = f.name.split(".")
-            for p in parents:
-                node = node.setdefault(p, {})
-            node[leaf] = value.isoformat() if isinstance(value, dt.date) else value
-    return data
+    sources: dict[str, Any] = {}
+    for name, fact in fields:
+        if fact not in found.values:
+            continue
+        node = data
+        *parents, leaf = name.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = found.values[fact]
+        sources[name] = found.provenance[fact]
+    return {"data": data, "sources": sources, "consent": found.consent, "pending": found.pending, "asked": bool(fields)}
+
+
+@applicant_required
+@require_POST
+def prefill_consent(request: HttpRequest, code: str) -> HttpResponse:
+    """The applicant agrees that the city's shared data store fill their forms (purpose
+    ``prefill``, identity, address, business and contact data), then goes back to the form."""
+    procedure = _procedure_or_404(code)
+    user: Any = request.user
+    identity.consent_grant(
+        subject=user,
+        purpose="prefill",
+        recipient=registry.RECIPIENT,
+        recipient_name="Kho dữ liệu dùng chung của Thành phố / The city's shared data store",
+        data_categories=["identity", "address", "contact", "business"],
+        source="portal",
+    )
+    messages.success(
+        request,
+        "Đã ghi nhận sự đồng ý: biểu mẫu được điền sẵn từ dữ liệu Thành phố đã có."
+        if _lang(request) == "vi"
+        else "Consent recorded: forms are prefilled from what the city holds.",
+    )
+    return redirect("web:dossier_new", code=procedure.code)
 
 
 @applicant_required

@@ -16,6 +16,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 
+from hcmgov.registry.facts import FACTS
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "procedures"
 FILES = sorted(DATA_DIR.glob("*.yaml"))
 
@@ -60,7 +62,7 @@ DEPARTMENTS = {
 }
 ONLINE_LEVELS = {"full", "partial"}
 DOC_KINDS = {"original", "copy", "certified_copy", "present", "electronic"}
-PREFILL_FIELDS = {"full_name", "personal_id", "date_of_birth", "phone", "email", "address"}
+PREFILL_FIELDS = set(FACTS)  # the facts the shared data store can fill (registry.facts)
 CODE_RE = re.compile(r"^\d\.\d{6}$")
 CUTOFF_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 PID_PATTERN = "^[0-9]{12}$"

@@ -9,7 +9,9 @@ dependency on DOT stays in this package; other apps call these like any app's se
 from __future__ import annotations
 
 import collections
+import datetime
 import logging
+import secrets
 import threading
 import uuid
 from typing import Any
@@ -86,6 +88,25 @@ def machine_client_register(*, name: str, agency_id: int, roles: tuple[str, ...]
     application.save()
     application.raw_secret = secret
     return application
+
+
+def machine_token_issue(*, client_id: str, scope: str = EXCHANGE_SCOPE, seconds: int = 3600) -> tuple[str, float]:
+    """An access token for one of the platform's own machine clients, issued in process (the
+    platform's components trust its provider as they trust its database): what the token endpoint
+    gives the client for client credentials, without the client's secret crossing the network.
+    Returns ``(token, expires)`` (epoch seconds); ``LookupError`` for an unknown or inactive client."""
+    application = (
+        get_application_model()
+        .objects.select_related("user")
+        .filter(client_id=client_id, authorization_grant_type="client-credentials")
+        .first()
+    )
+    if application is None or application.user is None or not application.user.is_active:
+        raise LookupError(f"no active machine client {client_id!r}")
+    expires = timezone.now() + datetime.timedelta(seconds=seconds)
+    raw = secrets.token_urlsafe(32)
+    get_access_token_model().objects.create(application=application, user=None, token=raw, scope=scope, expires=expires)
+    return raw, expires.timestamp()
 
 
 # --- the API's check of DOT access tokens ---------------------------------------------------------

@@ -69,6 +69,7 @@ ROUTES: dict[str, Route] = {
     "": Route({}),
     "thu-tuc/<str:code>/": Route({"code": "procedure_code"}, "procedure"),
     "thu-tuc/<str:code>/nop-ho-so/": Route({"code": "procedure_code"}, "procedure"),
+    "thu-tuc/<str:code>/dien-san/": Route({"code": "procedure_code"}, "procedure"),
     "ho-so/": Route({}),
     "ho-so/<str:code>/": Route(CODE, "dossier"),
     "ho-so/<str:code>/phieu-hen.pdf": Route(CODE, "dossier"),

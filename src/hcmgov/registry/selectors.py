@@ -1,0 +1,74 @@
+"""Reads of the shared data store that expose no personal data by themselves: the registries, the
+change feed's shape, a dossier's fact checks. Reads of records' facts go through ``services``
+(they are audited with their purpose)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hcmgov.common import crypto
+from hcmgov.registry.facts import FACTS
+from hcmgov.registry.models import CheckState, FactCheck, Record, RecordState, RecordVersion, Registry
+
+
+def registries() -> list[Registry]:
+    return list(Registry.objects.order_by("kind", "code"))
+
+
+def dossier_fact_checks(*, dossier_id: int) -> list[dict[str, Any]]:
+    """The dossier's declared facts as checked against the base registries, for the official who
+    processes it: fact, label, state, registry, and both values where they differ."""
+    rows = []
+    for check in FactCheck.objects.select_related("registry").filter(dossier_id=dossier_id).order_by("fact"):
+        fact = FACTS.get(check.fact)
+        rows.append(
+            {
+                "id": check.pk,
+                "fact": check.fact,
+                "label": fact.label if fact else check.fact,
+                "state": check.state,
+                "verified": check.state == CheckState.VERIFIED,
+                "differs": check.state == CheckState.DIFFERS,
+                "registry": check.registry,
+                "values": check.values or {},
+                "checked_at": check.checked_at,
+                "resolved_at": check.resolved_at,
+                "resolution": check.resolution,
+            }
+        )
+    return rows
+
+
+def checks_open_count() -> int:
+    """Facts flagged as differing from a base registry and not settled yet."""
+    return FactCheck.objects.filter(state=CheckState.DIFFERS, resolved_at__isnull=True).count()
+
+
+def changes(*, after: int = 0, registry: str = "", limit: int = 100) -> list[dict[str, Any]]:
+    """The change feed: versions written after ``after`` (their ``id``), oldest first, with the
+    facts they hold. Personal data: callers audit what they pass on."""
+    qs = RecordVersion.objects.select_related("registry", "record").filter(id__gt=after).order_by("id")
+    if registry:
+        qs = qs.filter(registry__code=registry)
+    return [
+        {
+            "id": v.pk,
+            "registry": v.registry.code,
+            "key": v.record.key,
+            "version": v.version,
+            "changed": v.changed,
+            "facts": v.facts,
+            "source": v.source,
+            "source_ref": v.source_ref,
+            "recorded_at": v.recorded_at.isoformat(),
+        }
+        for v in qs[: max(1, min(limit, 1000))]
+    ]
+
+
+def lookups_pending_count() -> int:
+    return Record.objects.filter(state=RecordState.PENDING).count()
+
+
+def record_key_masked(record: Record) -> str:
+    return crypto.mask(record.key)
