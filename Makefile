@@ -138,6 +138,7 @@ bench: install assets
 	$(PY) bench/run.py
 	$(PY) bench/signing.py
 	$(PY) bench/ocr.py
+	$(PY) bench/prefill.py
 
 clean:
 	rm -rf var $(VENV) frontend/node_modules src/hcmgov/web/static/vendor

@@ -66,6 +66,22 @@ def changes(*, after: int = 0, registry: str = "", limit: int = 100) -> list[dic
     ]
 
 
+def registry_status() -> list[dict[str, Any]]:
+    """Per registry: records by state and versions written (the change feed's length)."""
+    from django.db.models import Count
+
+    states: dict[int, dict[str, int]] = {}
+    for row in Record.objects.values("registry_id", "state").annotate(n=Count("id")):
+        states.setdefault(row["registry_id"], {})[row["state"]] = row["n"]
+    versions = dict(
+        RecordVersion.objects.values_list("registry_id").annotate(n=Count("id")).values_list("registry_id", "n")
+    )
+    return [
+        {"code": r.code, "name": r.name, "states": states.get(r.pk, {}), "versions": versions.get(r.pk, 0)}
+        for r in Registry.objects.order_by("kind", "code")
+    ]
+
+
 def lookups_pending_count() -> int:
     return Record.objects.filter(state=RecordState.PENDING).count()
 
