@@ -24,6 +24,7 @@ def dossier_fact_checks(*, dossier_id: int) -> list[dict[str, Any]]:
         rows.append(
             {
                 "id": check.pk,
+                "dossier_code": check.dossier_code,
                 "fact": check.fact,
                 "label": fact.label if fact else check.fact,
                 "state": check.state,

@@ -443,6 +443,24 @@ def _recheck(registry: Registry, key: str) -> None:
         _check(dossier_id=dossier.pk, dossier_code=dossier.code, applicant=user, declared=declared, now=timezone.now())
 
 
+def dossier_fact_checks_read(*, dossier_id: int, purpose: str = "processing") -> list[dict[str, Any]]:
+    """The dossier's fact checks as an official sees them (``selectors.dossier_fact_checks``); the
+    read of the registries' values shown where facts differ is audited with its purpose."""
+    from hcmgov.registry import selectors
+
+    rows = selectors.dossier_fact_checks(dossier_id=dossier_id)
+    shown = sorted(row["fact"] for row in rows if row["values"])
+    if shown:
+        audit_record(
+            action="registry.read",
+            obj=None,
+            object_type="registry.factcheck",
+            object_id=str(dossier_id),
+            after={"purpose": purpose, "facts": shown, "context": rows[0]["dossier_code"]},
+        )
+    return rows
+
+
 def fact_check_resolve(*, check_id: int, official: Any, resolution: str) -> FactCheck:
     """An official settles a flagged fact (which value holds and why); both values stay recorded."""
     check = FactCheck.objects.filter(pk=check_id).first()

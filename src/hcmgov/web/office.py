@@ -29,7 +29,7 @@ from hcmgov.identity import selectors as identity
 from hcmgov.payments import selectors as payment_selectors
 from hcmgov.payments import services as payment_services
 from hcmgov.postal import selectors as postal_read
-from hcmgov.registry import selectors as registry_read
+from hcmgov.registry import services as registry
 from hcmgov.web import schemaform
 from hcmgov.web.responses import pdf_response, visible_dossier
 
@@ -162,7 +162,7 @@ def dossier(request: HttpRequest, code: str) -> HttpResponse:
             "roles": flow_rules.ROLES,
             "orders": payment_selectors.dossier_orders(dossier_id=item.pk),
             "deliveries": postal_read.dossier_deliveries(dossier_id=item.pk),
-            "fact_checks": registry_read.dossier_fact_checks(dossier_id=item.pk),
+            "fact_checks": registry.dossier_fact_checks_read(dossier_id=item.pk),
         },
         status=409 if error else 200,
     )

@@ -294,6 +294,9 @@ def test_officials_see_which_facts_were_verified(national, client, citizen, pref
     assert "Khớp" in section
     assert "Khác" in section
     assert person["date_of_birth"] in section
+    [read] = AuditEvent.objects.filter(action="registry.read", object_type="registry.factcheck")
+    assert read.after == {"purpose": "processing", "facts": ["date_of_birth"], "context": dossier.code}
+    assert read.actor_id == official.pk
     assert selectors.checks_open_count() == 1
     check = FactCheck.objects.get(fact="date_of_birth")
     services.fact_check_resolve(check_id=check.pk, official=official, resolution="Đã gọi công dân: khai nhầm")
