@@ -139,6 +139,7 @@ bench: install assets
 	$(PY) bench/signing.py
 	$(PY) bench/ocr.py
 	$(PY) bench/prefill.py
+	$(PY) bench/portal_sync.py
 
 clean:
 	rm -rf var $(VENV) frontend/node_modules src/hcmgov/web/static/vendor

@@ -621,6 +621,8 @@ CELERY_BEAT_SCHEDULE = {
     "exchange-log-seal": {"task": "exchange.log_seal", "schedule": 300.0},
     "exchange-log-archive": {"task": "exchange.log_archive", "schedule": crontab(hour=2, minute=30)},
     "portal-push": {"task": "exchange.portal_push", "schedule": 30.0},
+    "portal-catalog-sync": {"task": "exchange.portal_catalog_sync", "schedule": crontab(hour=1, minute=15)},
+    "portal-reconcile": {"task": "exchange.portal_reconcile", "schedule": crontab(hour=5, minute=30)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True

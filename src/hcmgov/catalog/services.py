@@ -1,4 +1,5 @@
-"""Writes of the procedure catalogue: loading procedures from their YAML definitions."""
+"""Writes of the procedure catalogue: loading procedures from their YAML definitions; bringing a
+procedure in line with the national catalogue (``procedure_national_apply``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from jsonschema import Draft202012Validator
 
-from hcmgov.audit.services import audited
+from hcmgov.audit.services import audit_record, audited, snapshot
 from hcmgov.catalog import flows
 from hcmgov.catalog.models import Procedure, ProcedureVersion, ProcessFlow
 from hcmgov.common import jsonform
@@ -176,4 +177,67 @@ def flow_upload(
         filename=filename[:255],
         uploaded_by_label=uploaded_by_label[:150],
         uploaded_at=timezone.now(),
+    )
+
+
+NATIONAL_AUDIT_FIELDS = ("name", "statutory_days", "search_text")
+
+
+@transaction.atomic
+def procedure_national_apply(
+    *, procedure: Procedure, name: str, processing_days: int | None, today: dt.date | None = None
+) -> dict[str, list[Any]]:
+    """Bring a procedure the city offers in line with the national catalogue (the National Public
+    Service Portal's copy of the national database of administrative procedures, Decree
+    63/2010/NĐ-CP Art. 24–25 as amended by Decree 92/2017/NĐ-CP); returns what was applied,
+    ``{field: [before, after]}``.
+
+    * The **name** is the national one: the national code names one procedure, announced by the
+      ministry's decision, and the city publishes it under that name.
+    * The **processing time** is applied only when the national one is shorter: the city may
+      promise less time than the law allows (its own cuts), never more. It is a new version from
+      ``today`` (dossiers keep the version they were submitted under): the latest version copied
+      with the new time. A longer national time is left to the catalogue's editors.
+    * **Fees** are not applied: many are set by the city's People's Council (Law on Fees and Charges
+      2015, Art. 21), and the city's fee lines carry quantities, exemptions and notes the national
+      catalogue does not; the sync reports differences instead.
+
+    What was applied is audited as one change of the procedure; nothing to apply, nothing written."""
+    locked = Procedure.objects.select_for_update().get(pk=procedure.pk)
+    before = snapshot(locked, NATIONAL_AUDIT_FIELDS)
+    applied: dict[str, list[Any]] = {}
+    name = name.strip()[:400]
+    if name and name != locked.name:
+        applied["name"] = [locked.name, name]
+        locked.name = name
+        locked.search_text = fold(f"{name} {locked.name_en} {locked.field} {locked.code}")
+    if processing_days is not None and 0 <= processing_days < locked.statutory_days:
+        applied["processing_days"] = [locked.statutory_days, processing_days]
+        locked.statutory_days = processing_days
+        _version_with_days(locked, processing_days, today or timezone.localdate())
+    if applied:
+        locked.save(update_fields=list(NATIONAL_AUDIT_FIELDS))
+        for name_of_field in NATIONAL_AUDIT_FIELDS:  # the caller's instance as it now stands
+            setattr(procedure, name_of_field, getattr(locked, name_of_field))
+        audit_record(
+            action="catalog.procedure_national_apply",
+            obj=locked,
+            before=before,
+            after=snapshot(locked, NATIONAL_AUDIT_FIELDS),
+        )
+    return applied
+
+
+def _version_with_days(procedure: Procedure, days: int, today: dt.date) -> None:
+    """A new version of ``procedure``: the latest one with ``days`` to process, valid from
+    ``today`` (or from the latest's own start, if that is later), as ``procedure_upsert`` does."""
+    latest = procedure.versions.order_by("-version").first()
+    if latest is None:
+        return
+    values = {f: getattr(latest, f) for f in VERSIONED_FIELDS}
+    valid_from = max(today, latest.valid_from)
+    latest.valid_to = valid_from - dt.timedelta(days=1)
+    latest.save(update_fields=["valid_to"])
+    ProcedureVersion.objects.create(
+        procedure=procedure, version=latest.version + 1, valid_from=valid_from, **{**values, "statutory_days": days}
     )

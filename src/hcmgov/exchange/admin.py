@@ -20,7 +20,7 @@ from django.utils import timezone
 from hcmgov.common.access import staff_required
 from hcmgov.common.admin_site import ReadOnlyAdmin
 from hcmgov.common.errors import DomainError
-from hcmgov.exchange import events, selectors
+from hcmgov.exchange import events, portal, selectors
 from hcmgov.exchange.models import (
     AccessRight,
     Channel,
@@ -32,6 +32,8 @@ from hcmgov.exchange.models import (
     Member,
     MessageLogRecord,
     Peer,
+    PortalPush,
+    PortalPushState,
     Service,
     Subscription,
 )
@@ -186,6 +188,41 @@ class DeliveryAdmin(ReadOnlyAdmin):
         if sent:
             self.message_user(
                 request, f"Đã đưa {sent} sự kiện vào hàng gửi lại / {sent} event(s) queued to send again."
+            )
+        if refused:
+            self.message_user(
+                request, "Không gửi lại / Not sent again: " + "; ".join(refused[:20]), level=messages.WARNING
+            )
+
+
+# --- the National Public Service Portal connector --------------------------------------------------
+
+
+@admin.register(PortalPush)
+class PortalPushAdmin(ReadOnlyAdmin):
+    """Status changes for the national portal change through ``exchange.portal`` only; filter
+    ``state`` on «Gửi thất bại» for the dead ones and send those again with the action."""
+
+    list_display = ("dossier_code", "sequence", "state", "attempts", "next_at", "sent_at", "created_at")
+    list_filter = ("state",)
+    search_fields = ("dossier_code",)
+    actions = ["requeue"]
+
+    def has_requeue_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("exchange.change_portalpush"))
+
+    @admin.action(description="Gửi lại / Send again", permissions=["requeue"])
+    def requeue(self, request: HttpRequest, queryset: QuerySet[PortalPush]) -> None:
+        sent, refused = 0, []
+        for push in queryset.order_by("dossier_code", "sequence"):
+            if push.state != PortalPushState.DEAD:
+                refused.append(f"{push}: chưa hỏng / not dead")
+                continue
+            portal.portal_push_requeue(push=push, actor=request.user)
+            sent += 1
+        if sent:
+            self.message_user(
+                request, f"Đã đưa {sent} thay đổi vào hàng gửi lại / {sent} change(s) queued to send again."
             )
         if refused:
             self.message_user(

@@ -2,11 +2,13 @@
 dossiers' status changes pushed in the national format (Decree 61/2018/NĐ-CP Art. 13 and Decree
 107/2021/NĐ-CP: provinces sync their dossiers with the portal; "dossiers synced to the national
 portal" is an indicator of the service-quality index, Decision 766/QĐ-TTg), the national procedure
-catalogue pulled, and a reconciliation of what the portal holds.
+catalogue pulled (``portal_catalog``), and a reconciliation of what the portal holds.
 
 Status changes go through the outbox (``portal_handlers``) into :class:`PortalPush` rows, one per
-entry of a dossier's history, numbered per dossier; :func:`portal_push_send` sends them in order
-per dossier with back-off. A portal that is down, slow or answers garbage costs one call per tick,
+entry of a dossier's history, numbered per dossier, and one more when a fee is paid without a
+change of status (the portal's payment flags, same status); :func:`portal_push_send` sends them in
+order per dossier with back-off, and an operator may send dead ones again
+(:func:`portal_push_requeue`). A portal that is down, slow or answers garbage costs one call per tick,
 never a user's request: nothing here runs inside one.
 """
 
@@ -14,28 +16,30 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 
-from hcmgov.catalog import selectors as catalog
+from hcmgov.audit.services import audited
 from hcmgov.common.errors import DomainError, Message
 from hcmgov.dossiers import selectors as dossiers
 from hcmgov.exchange.adapters import portal as api
-from hcmgov.exchange.models import PortalProcedure, PortalPush, PortalPushState
+from hcmgov.exchange.models import PortalPush, PortalPushState
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 15  # 30 s doubling, capped at 6 h: about two days of trying
 BACKOFF_BASE = dt.timedelta(seconds=30)
 BACKOFF_CAP = dt.timedelta(hours=6)
-PAGE_SIZE = 100
-MAX_PAGES = 1000
-CATALOG_FIELDS = ("name", "level", "agency_level", "processing_days", "fees")
+BATCH = 400  # changes read per run
+CONCURRENCY = 4  # dossiers sent side by side (each one's changes in order); a polite load on the portal
+FLAGS = ("fee_required", "fee_paid", "fee_paid_online")
+ENTRY = "_entry"  # our bookkeeping in a payload (the history entry it carries), never sent
 
 
 def portal_enabled() -> bool:
@@ -80,6 +84,7 @@ def _payload(dossier: Any, status: int, at: dt.datetime, sequence: int) -> dict[
     result_url = ""
     if status in (9, 10):
         result_url = f"{settings.PUBLIC_URL.rstrip('/')}/tra-cuu/?code={dossier.code}"
+    paid = dossier.fee_paid_at is not None and dossier.fee_paid_at <= at
     return {
         "dossier_code": dossier.code,
         "procedure_code": dossier.procedure.code,
@@ -91,36 +96,72 @@ def _payload(dossier: Any, status: int, at: dt.datetime, sequence: int) -> dict[
         "finished_at": _until(dossier.finished_at, at),
         "result_url": result_url,
         "fee_required": bool(dossier.fee_required),
-        "fee_paid": dossier.fee_paid_at is not None and dossier.fee_paid_at <= at,
-        "fee_paid_online": bool(dossier.fee_paid_online) and dossier.fee_paid_at is not None,
+        "fee_paid": paid,
+        "fee_paid_online": paid and bool(dossier.fee_paid_online),
         "changed_at": at.isoformat(),
         "sequence": sequence,
     }
 
 
+def _entry(sequence: int, payload: dict[str, Any]) -> int | None:
+    """The number of the history entry a row carries (None: a payment row). Rows queued before
+    payment rows existed carry none: there, the sequence was the entry's number."""
+    return payload.get(ENTRY, sequence)
+
+
+def _flags(payload: dict[str, Any]) -> tuple[bool, ...]:
+    return tuple(bool(payload.get(name)) for name in FLAGS)
+
+
+def wire(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as the portal gets it: the national fields, not our bookkeeping."""
+    return {name: value for name, value in payload.items() if not name.startswith("_")}
+
+
 def portal_push_record(*, dossier_id: int, now: dt.datetime | None = None) -> int:
-    """Queue every entry of the dossier's history not queued yet, numbered from 1 in the history's
-    order; returns how many were queued. Idempotent (the outbox delivers at least once), and a
-    late delivery still queues each change with the status it had. Nothing is queued while the
-    connector is off."""
+    """Queue every entry of the dossier's history not queued yet, numbered after the dossier's
+    last queued change, in the history's order; then, when the dossier's payment flags now differ
+    from those of its last queued change (a fee paid without a change of status: paid before the
+    dossier was held for it), one more change carrying the current status with the new flags.
+    Returns how many were queued. Idempotent (the outbox delivers at least once: a second
+    delivery finds nothing new), and a late delivery still queues each change with the status
+    and flags it had. Nothing is queued while the connector is off.
+
+    The dossier's queued rows are locked first, so two workers recording the same dossier take
+    turns; two first recordings at once that would number different changes alike collide on the
+    (dossier, sequence) constraint and the outbox tries the event again."""
     if not portal_enabled():
         return 0
     now = now or timezone.now()
     dossier = dossiers.dossier_by_id(dossier_id=dossier_id)
     history = dossiers.dossier_events(dossier=dossier)
-    known = set(PortalPush.objects.filter(dossier_code=dossier.code).values_list("sequence", flat=True))
-    rows = [
-        PortalPush(
-            dossier_code=dossier.code,
-            sequence=number,
-            payload=_payload(dossier, entry.status_to, entry.at, number),
-            next_at=now,
-            created_at=now,
+    if not history:
+        return 0
+    mine = PortalPush.objects.filter(dossier_code=dossier.code)
+    list(mine.select_for_update().values_list("pk", flat=True))  # wait for another recorder's commit
+    known = sorted(mine.values_list("sequence", "payload"), key=lambda row: row[0])
+    queued = {_entry(sequence, payload) for sequence, payload in known}
+    last_sequence, last = known[-1] if known else (0, None)
+    rows: list[PortalPush] = []
+    for number, entry in enumerate(history, start=1):
+        if number in queued:
+            continue
+        last_sequence += 1
+        last = {**_payload(dossier, entry.status_to, entry.at, last_sequence), ENTRY: number}
+        rows.append(PortalPush(dossier_code=dossier.code, sequence=last_sequence, payload=last, next_at=now))
+    latest = history[-1]
+    # the flags as they stand now, dated at the payment (or the last change, if the payment was before it)
+    at = max(latest.at, dossier.fee_paid_at or latest.at)
+    current = _payload(dossier, latest.status_to, at, last_sequence + 1)
+    if last is not None and _flags(current) != _flags(last):
+        rows.append(
+            PortalPush(
+                dossier_code=dossier.code, sequence=last_sequence + 1, payload={**current, ENTRY: None}, next_at=now
+            )
         )
-        for number, entry in enumerate(history, start=1)
-        if number not in known
-    ]
-    PortalPush.objects.bulk_create(rows, ignore_conflicts=True)
+    for row in rows:
+        row.created_at = now
+    PortalPush.objects.bulk_create(rows)
     return len(rows)
 
 
@@ -157,15 +198,65 @@ def _failed(row: PortalPush, exc: api.PortalError, now: dt.datetime, report: Pus
     PortalPush.objects.filter(pk=row.pk).update(**values)
 
 
-def portal_push_send(*, batch: int = 100, now: dt.datetime | None = None) -> PushReport:
+def _chains(due: list[PortalPush]) -> list[list[PortalPush]]:
+    """The due changes each dossier may send now, in order: those that follow on from its first
+    pending one with none missing (an earlier change not yet due, or held by back-off, waits its
+    turn with everything after it; a dead one no longer holds the rest back)."""
+    codes = {row.dossier_code for row in due}
+    pending: dict[str, list[int]] = {}
+    for code, sequence in (
+        PortalPush.objects.filter(dossier_code__in=codes, state=PortalPushState.PENDING)
+        .order_by("dossier_code", "sequence")
+        .values_list("dossier_code", "sequence")
+    ):
+        pending.setdefault(code, []).append(sequence)
+    chains: dict[str, list[PortalPush]] = {}
+    closed: set[str] = set()
+    for row in due:  # ordered by dossier and sequence
+        code = row.dossier_code
+        if code in closed:
+            continue
+        chain = chains.setdefault(code, [])
+        waiting = pending.get(code, [])
+        if len(chain) < len(waiting) and waiting[len(chain)] == row.sequence:
+            chain.append(row)
+        else:
+            closed.add(code)  # an earlier change is not due yet: the rest of this dossier waits
+    return [chain for chain in chains.values() if chain]
+
+
+def _send_chain(
+    chain: list[PortalPush], conn: dict[str, Any], stop: threading.Event
+) -> tuple[list[PortalPush], tuple[PortalPush, api.PortalError] | None]:
+    """Send one dossier's changes in order until one fails (or the portal is found down by
+    another thread); returns those sent and the failure, if any. No database access here."""
+    sent: list[PortalPush] = []
+    for row in chain:
+        if stop.is_set():
+            break
+        try:
+            api.status_post(payload=wire(row.payload), **conn)
+        except api.PortalError as exc:
+            if exc.portal_down:
+                stop.set()
+            return sent, (row, exc)
+        sent.append(row)
+    return sent, None
+
+
+def portal_push_send(*, batch: int = BATCH, now: dt.datetime | None = None) -> PushReport:
     """Send the status changes that are due, in order per dossier: a dossier's change goes only
     when none of its earlier ones is still pending (a dead one no longer holds the rest back).
     A failure postpones the change with exponential back-off, up to ``MAX_ATTEMPTS`` (then dead,
     logged as an error); a change the portal refuses as invalid is dead at once. When the portal
-    is down the run stops at its first failure: the others keep their turn for the next tick.
+    is down the run stops at its first failure: the first change is sent alone, so a portal that
+    is down costs one call per run; the others keep their turn for the next tick.
 
-    Several workers may run this at once: each sends a dossier's changes in order and the portal
-    ignores a (dossier, sequence) it already has, so the order and the once-only hold."""
+    Dossiers are sent side by side (up to :data:`CONCURRENCY` at once, each dossier's changes one
+    after the other in one thread): one at a time, the portal's round trip capped the sync far
+    below a city's day. What was sent is recorded in one UPDATE at the end of the run; a worker
+    killed before that sends those changes again, which the portal ignores (it keeps a (dossier,
+    sequence) once). Several workers may run this at once for the same reason."""
     report = PushReport()
     if not portal_enabled():
         return report
@@ -177,148 +268,73 @@ def portal_push_send(*, batch: int = 100, now: dt.datetime | None = None) -> Pus
     )
     if not due:
         return report
-    codes = {row.dossier_code for row in due}
-    pending: dict[str, list[int]] = {}
-    for code, sequence in (
-        PortalPush.objects.filter(dossier_code__in=codes, state=PortalPushState.PENDING)
-        .order_by("dossier_code", "sequence")
-        .values_list("dossier_code", "sequence")
-    ):
-        pending.setdefault(code, []).append(sequence)
-    conn = _conn()
-    blocked: set[str] = set()
-    for row in due:
-        waiting = pending.get(row.dossier_code, [])
-        if row.dossier_code in blocked or not waiting or waiting[0] != row.sequence:
-            blocked.add(row.dossier_code)  # an earlier change of this dossier waits its turn
-            continue
-        try:
-            api.status_post(payload=row.payload, **conn)
-        except api.PortalError as exc:
-            _failed(row, exc, now, report)
-            if exc.portal_down:
-                report.portal_down = True
-                break
-            blocked.add(row.dossier_code)
-            continue
-        PortalPush.objects.filter(pk=row.pk).update(
-            state=PortalPushState.SENT, sent_at=timezone.now(), attempts=row.attempts + 1, last_error=""
+    chains = _chains(due)
+    if not chains:
+        return report
+    conn, stop = _conn(), threading.Event()
+    # the first change alone: a portal that is down costs one call
+    first_sent, first_failure = _send_chain(chains[0][:1], conn, stop)
+    results = [(first_sent, first_failure)]
+    if first_failure is None:
+        rest = [chains[0][1:], *chains[1:]]
+        rest = [chain for chain in rest if chain]
+        if rest:
+            with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(rest)), thread_name_prefix="portal") as pool:
+                results += list(pool.map(lambda chain: _send_chain(chain, conn, stop), rest))
+    sent = [row for done, _ in results for row in done]
+    if sent:
+        PortalPush.objects.filter(pk__in=[row.pk for row in sent]).update(
+            state=PortalPushState.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
         )
-        waiting.pop(0)
-        report.sent += 1
+        report.sent = len(sent)
+    for _, failure in results:
+        if failure is not None:
+            row, exc = failure
+            _failed(row, exc, now, report)
+            report.portal_down = report.portal_down or exc.portal_down
     return report
 
 
-# --- the national procedure catalogue ------------------------------------------------------------
-
-
-@dataclass
-class CatalogReport:
-    """What a catalogue sync found: procedures added to the national catalogue, changed there
-    (``{"code", "fields": {name: [before, after]}}``), removed from it; and, for the city's own
-    catalogue, where a national procedure's name or processing time differs from the city's
-    (``city_differences``) and which added ones the city does not offer (``not_in_city``)."""
-
-    added: list[str] = field(default_factory=list)
-    changed: list[dict[str, Any]] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    city_differences: list[dict[str, Any]] = field(default_factory=list)
-    not_in_city: list[str] = field(default_factory=list)
-    total: int = 0
-
-
-def _procedure(item: dict[str, Any]) -> dict[str, Any]:
-    """One catalogue entry checked and reduced to the fields kept; ValueError when malformed."""
-    name, days, fees = item.get("name"), item.get("processing_days"), item.get("fees") or []
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(item.get("code"))
-    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 0):
-        raise ValueError(item.get("code"))
-    if not isinstance(fees, list) or not all(isinstance(fee, dict) for fee in fees):
-        raise ValueError(item.get("code"))
-    return {
-        "name": name.strip()[:400],
-        "level": str(item.get("level") or "")[:16],
-        "agency_level": str(item.get("agency_level") or "")[:16],
-        "processing_days": days,
-        "fees": [{"code": f.get("code", ""), "name": f.get("name", ""), "amount": f.get("amount")} for f in fees],
-    }
-
-
-def _catalog_fetch() -> dict[str, dict[str, Any]]:
-    conn = _conn()
-    found: dict[str, dict[str, Any]] = {}
-    for page in range(1, MAX_PAGES + 1):
-        answer = api.catalog_page(page=page, page_size=PAGE_SIZE, **conn)
-        try:
-            for item in answer["items"]:
-                found[item["code"][:16]] = _procedure(item)
-        except ValueError as exc:
-            raise api.PortalError(
-                f"Thủ tục {exc} sai định dạng / The procedure {exc} is malformed", status=200
-            ) from exc
-        total = answer.get("total")
-        if len(answer["items"]) < PAGE_SIZE or (isinstance(total, int) and len(found) >= total):
-            break
-    return found
-
-
-def _city_differences(code: str, national: dict[str, Any]) -> dict[str, Any] | None:
-    procedure = catalog.procedure_get(code=code)
-    fields: dict[str, list[Any]] = {}
-    if procedure.name != national["name"]:
-        fields["name"] = [procedure.name, national["name"]]
-    if national["processing_days"] is not None and procedure.statutory_days != national["processing_days"]:
-        fields["processing_days"] = [procedure.statutory_days, national["processing_days"]]
-    return {"code": code, "fields": fields} if fields else None
-
-
-def portal_catalog_sync(*, now: dt.datetime | None = None) -> CatalogReport:
-    """Pull the national procedure catalogue and keep it (:class:`PortalProcedure`), reporting
-    what was added, changed and removed since the last sync. The city's own catalogue is not
-    rewritten (its procedures carry forms and flows the portal knows nothing of): the report
-    lists where it differs, for the catalogue's editors. A portal that cannot be read or answers
-    malformed data changes nothing (``DomainError`` ``portal_unavailable``; try again later)."""
-    if not portal_enabled():
+@audited("exchange.portal_push_requeue", target="push", fields=("state", "attempts", "next_at", "last_error"))
+def portal_push_requeue(*, push: PortalPush, actor: Any, now: dt.datetime | None = None) -> PortalPush:
+    """An operator sends a dead status change again: pending, due now, its attempts counted from 0
+    (a further :data:`MAX_ATTEMPTS` before it is dead again); the last error is kept, prefixed by
+    who asked. One already pending is left as it is (a repeated request); a sent one is refused.
+    The dossier's later changes may have gone meanwhile (a dead one holds nothing back): the
+    portal then gets this one late, and keeps the dossier's latest by sequence."""
+    locked = PortalPush.objects.select_for_update().get(pk=push.pk)
+    if locked.state == PortalPushState.PENDING:
+        locked._audit_skip = True  # type: ignore[attr-defined]
+        return locked
+    if locked.state == PortalPushState.SENT:
         raise DomainError(
-            "portal_not_configured",
-            Message("Chưa cấu hình Cổng Dịch vụ công quốc gia.", "The national portal is not configured."),
+            "portal_push_sent",
+            Message("Thay đổi trạng thái đã được gửi, không gửi lại.", "The status change was sent: not sent again."),
             409,
         )
-    now = now or timezone.now()
-    try:
-        national = _catalog_fetch()
-    except api.PortalError as exc:
-        log.warning("portal: catalogue sync failed, will try again: %s", exc)
-        raise _unavailable(exc) from exc
-    report = CatalogReport(total=len(national))
-    with transaction.atomic():
-        kept = {p.code: p for p in PortalProcedure.objects.select_for_update()}
-        for code, values in sorted(national.items()):
-            known = kept.get(code)
-            if known is None or known.removed_at is not None:
-                report.added.append(code)
-                PortalProcedure.objects.update_or_create(
-                    code=code, defaults={**values, "synced_at": now, "removed_at": None}
-                )
-                continue
-            changes = {f: [getattr(known, f), values[f]] for f in CATALOG_FIELDS if getattr(known, f) != values[f]}
-            if changes:
-                report.changed.append({"code": code, "fields": changes})
-            PortalProcedure.objects.filter(pk=known.pk).update(**values, synced_at=now)
-        for code, known in sorted(kept.items()):
-            if code not in national and known.removed_at is None:
-                report.removed.append(code)
-                PortalProcedure.objects.filter(pk=known.pk).update(removed_at=now)
-    for code, values in sorted(national.items()):
-        if catalog.procedure_id_by_code(code=code) is None:
-            if code in report.added:
-                report.not_in_city.append(code)
-            continue
-        difference = _city_differences(code, values)
-        if difference:
-            report.city_differences.append(difference)
-    return report
+    who = getattr(actor, "get_username", lambda: str(actor))()
+    locked.state = PortalPushState.PENDING
+    locked.attempts = 0
+    locked.next_at = now or timezone.now()
+    locked.last_error = f"Gửi lại theo yêu cầu của {who} / Sent again at the request of {who}. {locked.last_error}"[
+        :2000
+    ]
+    locked.save(update_fields=["state", "attempts", "next_at", "last_error"])
+    return locked
+
+
+def portal_push_requeue_dead(*, actor: Any, dossier_codes: list[str] | None = None) -> int:
+    """Send again every dead status change (of ``dossier_codes`` only, when given), each audited
+    (:func:`portal_push_requeue`); returns how many. For after an outage longer than the
+    back-off's two days, or a refusal the portal has since fixed."""
+    dead = PortalPush.objects.filter(state=PortalPushState.DEAD).order_by("dossier_code", "sequence")
+    if dossier_codes is not None:
+        dead = dead.filter(dossier_code__in=dossier_codes)
+    count = 0
+    for push in dead.iterator():
+        portal_push_requeue(push=push, actor=actor)
+        count += 1
+    return count
 
 
 # --- reconciliation ------------------------------------------------------------------------------

@@ -58,3 +58,75 @@ def portal_push() -> int:
         sent += report.sent
         if report.portal_down or report.sent == 0 or time.monotonic() >= deadline:
             return sent
+
+
+@shared_task(name="exchange.portal_catalog_sync", ignore_result=True)
+def portal_catalog_sync() -> int:
+    """Pull the national procedure catalogue (daily), bring the city's procedures in line where the
+    national side decides, and log the report: a summary line, and the report itself as JSON
+    (added, changed, removed; applied to the city's catalogue, still different) at WARNING when the
+    national catalogue changed or the city's was changed, so the catalogue's editors are told. Nothing while the
+    connector is off; a portal that is down is tried again the next day (or by hand: ``hcmgov
+    portal sync-catalog``). Returns how many procedures were added, changed or removed."""
+    import json
+    from dataclasses import asdict
+
+    from hcmgov.exchange import portal, portal_catalog
+
+    if not portal.portal_enabled():
+        return 0
+    with context.acting_as(context.Actor.system("worker")):
+        try:
+            report = portal_catalog.portal_catalog_sync()
+        except DomainError as exc:
+            log.warning("portal: catalogue sync failed, tried again tomorrow: %s", exc.message.en)
+            return 0
+    changes = len(report.added) + len(report.changed) + len(report.removed)
+    log.log(
+        logging.WARNING if changes or report.applied else logging.INFO,
+        "portal: catalogue synced, %s procedures: %s added, %s changed, %s removed; %s applied to the city's, %s"
+        " differ from it: %s",
+        report.total,
+        len(report.added),
+        len(report.changed),
+        len(report.removed),
+        len(report.applied),
+        len(report.city_differences),
+        json.dumps(asdict(report), ensure_ascii=False, default=str),
+    )
+    return changes
+
+
+@shared_task(name="exchange.portal_reconcile", ignore_result=True)
+def portal_reconcile() -> int:
+    """Compare what the national portal holds with the dossiers changed in the last two days
+    (daily: each day checked twice, so a change made around the run is not missed) and log the
+    report: a summary line, and the report as JSON at WARNING when something differs. Nothing
+    while the connector is off. Returns how many dossiers differ (missing, different, unknown)."""
+    import datetime as dt
+    import json
+    from dataclasses import asdict
+
+    from django.utils import timezone
+
+    from hcmgov.exchange import portal
+
+    if not portal.portal_enabled():
+        return 0
+    try:
+        report = portal.portal_reconcile(since=timezone.now() - dt.timedelta(days=2))
+    except DomainError as exc:
+        log.warning("portal: reconciliation failed, tried again tomorrow: %s", exc.message.en)
+        return 0
+    differ = len(report.missing) + len(report.different) + len(report.unknown)
+    log.log(
+        logging.WARNING if differ else logging.INFO,
+        "portal: reconciled %s dossiers: %s missing there, %s different, %s unknown here, %s in flight: %s",
+        report.checked,
+        len(report.missing),
+        len(report.different),
+        len(report.unknown),
+        len(report.in_flight),
+        json.dumps(asdict(report), ensure_ascii=False, default=str),
+    )
+    return differ

@@ -1,7 +1,8 @@
 """The National Public Service Portal connector over HTTP against its simulator: a real dossier's
 status changes reach the portal in order, once, even after the portal was down, slow or answered
-garbage; a change the portal refuses goes dead with an error logged; the catalogue sync reports
-procedures added, changed and removed; reconciliation finds planted differences."""
+garbage; a change the portal refuses goes dead with an error logged; reconciliation finds planted
+differences (the catalogue: ``test_portal_catalog``; payments, requeue, daily tasks:
+``test_portal_payments``)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,11 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from hcmgov import simulators
-from hcmgov.common.errors import DomainError
 from hcmgov.core.services import outbox_deliver
 from hcmgov.dossiers import services as dossier_services
 from hcmgov.exchange import portal
 from hcmgov.exchange.adapters import portal as api
-from hcmgov.exchange.models import PortalProcedure, PortalPush, PortalPushState
+from hcmgov.exchange.models import PortalPush, PortalPushState
 from hcmgov.simulators.portal import TOKEN
 
 pytestmark = pytest.mark.django_db
@@ -196,68 +196,6 @@ def test_a_change_the_portal_refuses_is_dead_at_once_and_holds_nothing_back(sim,
     assert any(r.levelno == logging.ERROR for r in caplog.records)
 
 
-def test_the_catalogue_sync_reports_added_changed_and_removed(sim):
-    first = portal.portal_catalog_sync()
-    assert first.total >= 30
-    assert len(first.added) == first.total
-    assert (first.changed, first.removed) == ([], [])
-    assert PortalProcedure.objects.count() == first.total
-    old_name = PortalProcedure.objects.get(code="1.000656").name
-    sim_call(
-        sim,
-        "/_sim/catalog",
-        {
-            "upsert": [
-                {"code": "9.999999", "name": "Thủ tục thử", "level": "city", "processing_days": 5, "fees": []},
-                {"code": "1.000656", "name": "Đăng ký khai tử (sửa đổi)", "processing_days": 2},
-            ],
-            "remove": ["1.000894"],
-        },
-    )
-
-    report = portal.portal_catalog_sync()
-
-    assert report.added == ["9.999999"]
-    assert report.removed == ["1.000894"]
-    assert report.changed == [
-        {"code": "1.000656", "fields": {"name": [old_name, "Đăng ký khai tử (sửa đổi)"], "processing_days": [0, 2]}}
-    ]
-    assert "9.999999" in report.not_in_city
-    assert PortalProcedure.objects.get(code="1.000894").removed_at is not None
-    again = portal.portal_catalog_sync()
-    assert (again.added, again.changed, again.removed) == ([], [], [])
-    sim_call(sim, "/_sim/catalog", {"upsert": [{"code": "1.000894", "name": "Trở lại"}]})
-    assert portal.portal_catalog_sync().added == ["1.000894"]  # listed again: added again
-
-
-def test_the_catalogue_sync_reports_where_the_city_catalogue_differs(sim, version):
-    code = version.procedure.code
-    sim_call(sim, "/_sim/catalog", {"upsert": [{"code": code, "name": "Tên quốc gia", "processing_days": 99}]})
-    report = portal.portal_catalog_sync()
-    difference = next(d for d in report.city_differences if d["code"] == code)
-    assert difference["fields"]["name"] == [version.procedure.name, "Tên quốc gia"]
-    assert difference["fields"]["processing_days"] == [version.procedure.statutory_days, 99]
-
-
-@pytest.mark.parametrize("misbehaviour", ["garbage", "down"])
-def test_a_failed_catalogue_sync_changes_nothing(sim, misbehaviour):
-    portal.portal_catalog_sync()
-    before = PortalProcedure.objects.count()
-    sim_call(sim, "/_sim/catalog", {"remove": ["1.000894"]})
-    mode(sim, misbehaviour)
-    with pytest.raises(DomainError) as info:
-        portal.portal_catalog_sync()
-    assert info.value.code == "portal_unavailable"
-    assert PortalProcedure.objects.filter(removed_at__isnull=True).count() == before
-
-
-def test_a_malformed_catalogue_entry_changes_nothing(sim):
-    sim_call(sim, "/_sim/catalog", {"upsert": [{"code": "9.999998", "name": 12}]})
-    with pytest.raises(DomainError):
-        portal.portal_catalog_sync()
-    assert not PortalProcedure.objects.exists()
-
-
 def test_reconciliation_finds_planted_differences(sim, submit, receiver, citizen, settings):
     since = timezone.now() - dt.timedelta(hours=1)
     pushed = withdrawn_dossier(submit, receiver, citizen)
@@ -298,3 +236,49 @@ def test_the_command(sim, submit, capsys):
 
     with pytest.raises(CommandError, match="portal"):
         call_command("portal", "sync-catalog")
+
+
+def queued(code: str, sequence: int, now: dt.datetime, **extra: Any) -> PortalPush:
+    payload = {
+        "dossier_code": code,
+        "procedure_code": "1.000656",
+        "agency_code": "A",
+        "status": min(10, sequence),
+        "channel": 2,
+        "changed_at": (now + dt.timedelta(seconds=sequence)).isoformat(),
+        "sequence": sequence,
+    }
+    return PortalPush.objects.create(
+        dossier_code=code, sequence=sequence, payload=payload, next_at=extra.get("next_at", now), created_at=now
+    )
+
+
+def test_many_dossiers_go_side_by_side_each_in_order(sim):
+    now = timezone.now()
+    codes = [f"HS-{n:02d}" for n in range(20)]
+    for code in codes:
+        for sequence in (1, 2, 3, 4):
+            queued(code, sequence, now)
+
+    report = portal.portal_push_send(now=now, batch=1000)
+
+    assert (report.sent, report.failed, report.dead) == (80, 0, 0)
+    stats = sim_call(sim, "/_sim/stats")
+    assert stats["dossiers"] == {code: [1, 2, 3, 4] for code in codes}
+    assert (stats["accepted"], stats["duplicates"], stats["out_of_order"]) == (80, 0, 0)
+    assert PortalPush.objects.filter(state=PortalPushState.SENT, attempts=1).count() == 80
+
+
+def test_a_change_not_due_yet_holds_back_the_later_ones_of_its_dossier_only(sim):
+    now = timezone.now()
+    queued("HS-A", 1, now)
+    queued("HS-A", 2, now, next_at=now + LATER)  # postponed (a back-off)
+    queued("HS-A", 3, now)
+    queued("HS-B", 1, now)
+
+    report = portal.portal_push_send(now=now)
+
+    assert report.sent == 2
+    assert sim_call(sim, "/_sim/stats")["dossiers"] == {"HS-A": [1], "HS-B": [1]}
+    assert portal.portal_push_send(now=now + LATER).sent == 2
+    assert sim_call(sim, "/_sim/stats")["dossiers"] == {"HS-A": [1, 2, 3], "HS-B": [1]}
