@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from hcmgov.common.crypto import EncryptedTextField, blind_index, blind_indexes_set
 from hcmgov.common.errors import Message
 from hcmgov.identity.purposes import category_name, purpose_name
 
@@ -18,13 +21,26 @@ class UserKind(models.TextChoices):
     ADMIN = "admin", "Quản trị"
 
 
+PERSONAL_ID_CONTEXT = "identity.user.personal_id"
+
+
+def personal_id_index(personal_id: str) -> str:
+    """The blind index a personal ID is looked up and kept unique by (``User.personal_id_index``)."""
+    return blind_index(personal_id, context=PERSONAL_ID_CONTEXT)
+
+
 class User(AbstractUser):
     """A person or organisation account. Citizens are identified by their 12-digit personal ID
-    (căn cước), businesses by their tax code; officials act through their role assignments."""
+    (căn cước), businesses by their tax code; officials act through their role assignments.
+
+    The personal ID is encrypted at rest (a protective measure under Decree 13/2023/NĐ-CP on personal
+    data protection) and found and kept unique through its blind index, which ``save()`` keeps in
+    step (hcmgov.common.crypto, docs/decisions/0017-encryption-at-rest.md)."""
 
     kind = models.CharField(max_length=12, choices=UserKind.choices, default=UserKind.CITIZEN)
     full_name = models.CharField(max_length=150, blank=True)
-    personal_id = models.CharField(max_length=12, null=True, blank=True, unique=True)
+    personal_id = EncryptedTextField(null=True, blank=True, context=PERSONAL_ID_CONTEXT, index="personal_id_index")
+    personal_id_index = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
     tax_code = models.CharField(max_length=14, null=True, blank=True, unique=True)
     phone = models.CharField(max_length=20, blank=True)
     date_of_birth = models.DateField(null=True, blank=True)
@@ -40,6 +56,14 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.full_name or self.username
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Every save path (services, factories, admin) keeps the blind index in step; an empty
+        # personal ID is stored as none, so that it holds no index and collides with nobody.
+        if not self.personal_id:
+            self.personal_id = None
+        kwargs["update_fields"] = blind_indexes_set(self, kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
 
     def _get_session_auth_hash(self, secret: str | None = None) -> str:
         """The session's proof of the account's credentials (Django keeps it in every session and

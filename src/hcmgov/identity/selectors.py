@@ -11,7 +11,7 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from hcmgov.common import context
-from hcmgov.identity.models import Consent, Representation, Role, RoleAssignment, User, UserKind
+from hcmgov.identity.models import Consent, Representation, Role, RoleAssignment, User, UserKind, personal_id_index
 
 
 def _roles_in_force() -> Any:
@@ -40,8 +40,11 @@ def user_has_role(*, user: Any, agency_id: int, roles: set[str], field: str | No
 
 
 def user_by_personal_id(*, personal_id: str) -> User | None:
-    """The citizen's account with this personal identification number (CCCD), if they have one."""
-    return User.objects.filter(personal_id=personal_id.strip()).first() if personal_id.strip() else None
+    """The citizen's account with this personal identification number (CCCD), if they have one
+    (found by its blind index: the number itself is encrypted)."""
+    if not personal_id.strip():
+        return None
+    return User.objects.filter(personal_id_index=personal_id_index(personal_id)).first()
 
 
 def user_by_username(*, username: str) -> User | None:

@@ -35,6 +35,7 @@ from hcmgov.identity.models import (
     RoleAssignment,
     User,
     UserKind,
+    personal_id_index,
 )
 from hcmgov.identity.purposes import CATEGORIES, LEGAL_BASIS, PURPOSES
 from hcmgov.notifications.services import notification_queue
@@ -332,7 +333,7 @@ def official_deactivate(*, actor: Any, official: User, agency_id: int) -> User:
 EID_AUDIT_FIELDS = (
     "username",
     "kind",
-    "personal_id",
+    "personal_id_index",  # not the ID itself: the audit trail keeps no personal ID in clear
     "tax_code",
     "full_name",
     "date_of_birth",
@@ -372,14 +373,15 @@ def user_eid_login(*, identity: EidIdentity) -> User:
     ID is refused — an e-ID login must not stand in for their own login and second factor. When the
     person acts for a business, the business's account and the representation are recorded too.
     """
+    id_index = personal_id_index(identity.personal_id)  # the personal ID is encrypted: found by its index
     user = User.objects.select_for_update().filter(eid_subject=identity.subject).first()
     if user is None:
-        user = User.objects.select_for_update().filter(personal_id=identity.personal_id).first()
+        user = User.objects.select_for_update().filter(personal_id_index=id_index).first()
         if user is not None and user.eid_subject:
             raise EidRefused("account_conflict", "personal ID linked to another e-ID subject")
     elif (
         user.personal_id != identity.personal_id
-        and User.objects.filter(personal_id=identity.personal_id).exclude(pk=user.pk).exists()
+        and User.objects.filter(personal_id_index=id_index).exclude(pk=user.pk).exists()
     ):
         raise EidRefused("account_conflict", "personal ID held by another account")
     if user is None:

@@ -58,7 +58,7 @@ class Record(models.Model):
 
     registry = models.ForeignKey(Registry, on_delete=models.PROTECT, related_name="records")
     key_index = models.CharField(max_length=64, help_text="Blind index of the key (common.crypto)")
-    key = EncryptedTextField(context="registry.record.key")
+    key = EncryptedTextField(context="registry.record.key", index="key_index")
     facts = EncryptedJSONField(null=True, blank=True, context="registry.record.facts")
     version = models.PositiveIntegerField(default=0)
     state = models.CharField(max_length=10, choices=RecordState.choices, default=RecordState.CURRENT)
