@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "hcmgov.documents",
     "hcmgov.exchange",
     "hcmgov.registry",
+    "hcmgov.opendata",
     "hcmgov.web",
 ]
 

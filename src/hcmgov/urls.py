@@ -16,6 +16,7 @@ urlpatterns = [
     # the city's OpenID provider: /.well-known/openid-configuration at the issuer, endpoints under /o/
     path("", include("hcmgov.identity.provider.urls")),
     path("", include("hcmgov.feedback.urls")),
+    path("", include("hcmgov.opendata.urls")),
     path("", include("hcmgov.web.urls")),
 ]
 

@@ -27,6 +27,9 @@ from hcmgov.common.errors import Message
 from hcmgov.common.problem import problem_response, status_problem
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# CKAN's Action API answers its errors in CKAN's own envelope (hcmgov.opendata.ckan), which its
+# clients read: not replaced by problem documents
+CKAN_PREFIXES = ("/api/3/", "/api/action/")
 _ANONYMOUS = context.Actor(user_id=None, label="anonymous", auth_method=context.AuthMethod.ANONYMOUS)
 
 
@@ -88,6 +91,7 @@ class PlatformMiddleware:
             if (
                 response.status_code >= 400
                 and request.path.startswith("/api/")
+                and not request.path.startswith(CKAN_PREFIXES)
                 and not response.get("Content-Type", "").startswith("application/problem+json")
             ):
                 replaced = status_problem(request, response.status_code)

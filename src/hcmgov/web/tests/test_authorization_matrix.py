@@ -66,6 +66,8 @@ ROUTES: dict[str, Route] = {
     "i18n/setlang/": Route({}),
     "api/v1/openapi.json": Route({}),
     "api/v1/docs": Route({}),
+    "api/3/action/<str:name>": Route({"name": "=status_show"}),  # CKAN's API: public reads, token writes
+    "api/action/<str:name>": Route({"name": "=status_show"}),
     "": Route({}),
     "thu-tuc/<str:code>/": Route({"code": "procedure_code"}, "procedure"),
     "thu-tuc/<str:code>/nop-ho-so/": Route({"code": "procedure_code"}, "procedure"),
