@@ -57,6 +57,12 @@ def png_bytes() -> bytes:
 
 
 @pytest.fixture(autouse=True)
+def _callbacks_to_this_machine(settings):
+    """Tests' subscribers listen on this machine, an address the platform refuses by default."""
+    settings.EXCHANGE_CALLBACK_ALLOWED = ["127.0.0.0/8", "localhost"]
+
+
+@pytest.fixture(autouse=True)
 def _exchange_channels_forgotten():
     """The exchange keeps the open channels per process for a few seconds; a test's rollback or
     flush does not tell it, so each test starts without them."""

@@ -551,6 +551,13 @@ HCMGOV_REGISTRY_PREFILL_TIMEOUT = config(
     "(the lookup is then retried in the background).",
     group="exchange",
 )
+EXCHANGE_CALLBACK_ALLOWED: list[str] = config(
+    "EXCHANGE_CALLBACK_ALLOWED",
+    [],
+    help="Networks (CIDR) and host names that event subscribers' callback URLs may point to although they are "
+    "internal (loopback, private, link-local): e.g. the city's own network, 10.0.0.0/8. Empty: public addresses only.",
+    group="exchange",
+)
 EXCHANGE_LOG_KEYS = config(
     "EXCHANGE_LOG_KEYS",
     "",

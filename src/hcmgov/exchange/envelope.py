@@ -11,9 +11,11 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from hcmgov.common import netguard
 from hcmgov.common.errors import DomainError, FieldError, Message
 from hcmgov.exchange.models import Channel
 
@@ -161,6 +163,15 @@ def callback_check(url: Any) -> str:
             "The callback URL must be a full http:// or https:// URL of at most 200 characters.",
             errors=[FieldError("callback_url", "invalid", Message("URL không hợp lệ.", "Not a valid URL."))],
         ) from None
+    why = netguard.url_refusal(url, allowed=settings.EXCHANGE_CALLBACK_ALLOWED)
+    if why:
+        vi, _, en = why.partition(" / ")
+        raise refuse(
+            "exchange_callback_url_refused",
+            f"Không gửi sự kiện đến địa chỉ này: {vi}.",
+            f"Events are not sent to this address: {en}.",
+            errors=[FieldError("callback_url", "refused", Message(vi, en))],
+        )
     return url
 
 

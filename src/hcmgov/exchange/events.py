@@ -25,6 +25,7 @@ import secrets
 import time as monotonic_clock
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
@@ -289,6 +290,7 @@ def _post(delivery: Delivery) -> callback.Answer:
         event_id=delivery.event_id,
         secret=subscription.secret,
         timeout=TIMEOUT_SECONDS,
+        allowed=settings.EXCHANGE_CALLBACK_ALLOWED,
     )
 
 

@@ -14,9 +14,12 @@ import hmac
 import http.client
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from hcmgov.common import netguard
 
 SIGNATURE_HEADER = "X-Hcmgov-Signature"
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
@@ -55,10 +58,17 @@ def sign(*, secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
-def post_event(*, url: str, body: bytes, event_id: str, secret: str, timeout: float) -> Answer:
-    """POST ``body`` (the envelope's JSON) to ``url``; never raises for the subscriber's faults."""
+def post_event(
+    *, url: str, body: bytes, event_id: str, secret: str, timeout: float, allowed: Iterable[str] = ()
+) -> Answer:
+    """POST ``body`` (the envelope's JSON) to ``url``; never raises for the subscriber's faults. An
+    address that now resolves inside the platform's networks (``common.netguard``; ``allowed``
+    the operator's exceptions) is not called."""
     if urlsplit(url).scheme not in ("http", "https"):
         return Answer(None, "Địa chỉ nhận không phải http(s) / The callback URL is not http(s)")
+    refused = netguard.url_refusal(url, allowed=allowed)
+    if refused:
+        return Answer(None, refused)
     request = urllib.request.Request(  # noqa: S310 - the scheme is checked to be http(s) above
         url,
         data=body,

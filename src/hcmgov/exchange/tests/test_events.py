@@ -604,3 +604,29 @@ def test_only_a_registered_system_may_call(api_world, client, agency, subscriber
         assert problem_code(posted, 403) == "exchange_not_a_system"
     assert client.get("/api/v1/exchange/subscriptions").status_code == 401
     assert Subscription.objects.count() == 1
+
+
+# --- callback addresses: never the platform's own machines (SSRF) ------------------------------------
+
+
+def test_a_callback_to_an_internal_address_is_refused_at_subscription(db, settings):
+    settings.EXCHANGE_CALLBACK_ALLOWED = []
+    channel = ChannelFactory(topics=["dossier.*"])
+    consumer = InformationSystemFactory()
+    AccessRightFactory(service=channel.service, consumer=consumer)
+    for url in ("http://127.0.0.1:8000/admin/", "http://169.254.169.254/latest/meta-data/"):
+        with pytest.raises(DomainError) as refused:
+            events.subscription_register(subscriber=consumer, channel=channel, callback_url=url, filters={})
+        assert refused.value.code == "exchange_callback_url_refused"
+        assert "nội bộ" in refused.value.message.vi
+    assert not Subscription.objects.exists()
+
+
+def test_a_callback_that_became_internal_is_not_called(world, subscriber, settings):
+    settings.EXCHANGE_CALLBACK_ALLOWED = []  # e.g. its name now resolves to a private address
+    publish()
+    events.deliveries_send()
+    delivery = Delivery.objects.get()
+    assert delivery.state == DeliveryState.PENDING
+    assert "internal address" in delivery.last_error
+    assert subscriber.requests == []
