@@ -11,6 +11,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hcmgov.settings")
 
 app = Celery("hcmgov")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(
-    ["hcmgov.core", "hcmgov.notifications", "hcmgov.dossiers", "hcmgov.payments", "hcmgov.documents"]
-)
+# every app with a ``tasks`` module (a test holds each beat entry to a registered task)
+TASK_APPS = [
+    "hcmgov.core",
+    "hcmgov.notifications",
+    "hcmgov.dossiers",
+    "hcmgov.payments",
+    "hcmgov.documents",
+    "hcmgov.exchange",
+    "hcmgov.registry",
+]
+app.autodiscover_tasks(TASK_APPS)

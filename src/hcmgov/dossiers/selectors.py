@@ -264,6 +264,46 @@ def dossier_is_closed(*, dossier: Dossier) -> bool:
     return dossier.status in CLOSED
 
 
+@dataclass(frozen=True)
+class StatusView:
+    """A dossier as an outside system is told of its status (the national portal's sync): its
+    codes, channel, dates and payment flags, and its history as ``(status_to, at)`` pairs; none
+    of the form or the applicant."""
+
+    id: int
+    code: str
+    procedure_code: str
+    agency_code: str
+    channel: int
+    received_at: dt.datetime | None
+    appointment_at: dt.datetime | None
+    due_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    fee_required: bool
+    fee_paid_at: dt.datetime | None
+    fee_paid_online: bool
+    history: tuple[tuple[int, dt.datetime], ...]
+
+
+STATUS_VIEW_COLUMNS = (
+    "id", "code", "procedure__code", "agency__code", "channel", "received_at", "appointment_at", "due_at",
+    "finished_at", "fee_required", "fee_paid_at", "fee_paid_online",
+)  # fmt: skip
+
+
+def dossier_status_view(*, dossier_id: int) -> StatusView:
+    """Two narrow queries (the dossier's columns, its history's pairs): what runs on every status
+    event of every dossier reads no more than it needs. ``Dossier.DoesNotExist`` when it is gone."""
+    row = Dossier.objects.filter(pk=dossier_id).values_list(*STATUS_VIEW_COLUMNS).first()
+    if row is None:
+        raise Dossier.DoesNotExist(dossier_id)
+    history = tuple(
+        DossierEvent.objects.filter(dossier_id=dossier_id).order_by("at", "id").values_list("status_to", "at")
+    )
+    names = [c.replace("__", "_") for c in STATUS_VIEW_COLUMNS]  # procedure__code → procedure_code
+    return StatusView(**dict(zip(names, row, strict=True)), history=history)
+
+
 def dossier_by_id(*, dossier_id: int) -> Dossier:
     return Dossier.objects.select_related("procedure", "agency", "applicant").get(pk=dossier_id)
 

@@ -87,8 +87,8 @@ def _payload(dossier: Any, status: int, at: dt.datetime, sequence: int) -> dict[
     paid = dossier.fee_paid_at is not None and dossier.fee_paid_at <= at
     return {
         "dossier_code": dossier.code,
-        "procedure_code": dossier.procedure.code,
-        "agency_code": dossier.agency.code,
+        "procedure_code": dossier.procedure_code,
+        "agency_code": dossier.agency_code,
         "status": int(status),
         "channel": int(dossier.channel),
         "received_at": _until(dossier.received_at, at),
@@ -133,8 +133,8 @@ def portal_push_record(*, dossier_id: int, now: dt.datetime | None = None) -> in
     if not portal_enabled():
         return 0
     now = now or timezone.now()
-    dossier = dossiers.dossier_by_id(dossier_id=dossier_id)
-    history = dossiers.dossier_events(dossier=dossier)
+    dossier = dossiers.dossier_status_view(dossier_id=dossier_id)
+    history = dossier.history
     if not history:
         return 0
     mine = PortalPush.objects.filter(dossier_code=dossier.code)
@@ -143,16 +143,16 @@ def portal_push_record(*, dossier_id: int, now: dt.datetime | None = None) -> in
     queued = {_entry(sequence, payload) for sequence, payload in known}
     last_sequence, last = known[-1] if known else (0, None)
     rows: list[PortalPush] = []
-    for number, entry in enumerate(history, start=1):
+    for number, (status_to, at) in enumerate(history, start=1):
         if number in queued:
             continue
         last_sequence += 1
-        last = {**_payload(dossier, entry.status_to, entry.at, last_sequence), ENTRY: number}
+        last = {**_payload(dossier, status_to, at, last_sequence), ENTRY: number}
         rows.append(PortalPush(dossier_code=dossier.code, sequence=last_sequence, payload=last, next_at=now))
-    latest = history[-1]
+    latest_status, latest_at = history[-1]
     # the flags as they stand now, dated at the payment (or the last change, if the payment was before it)
-    at = max(latest.at, dossier.fee_paid_at or latest.at)
-    current = _payload(dossier, latest.status_to, at, last_sequence + 1)
+    at = max(latest_at, dossier.fee_paid_at or latest_at)
+    current = _payload(dossier, latest_status, at, last_sequence + 1)
     if last is not None and _flags(current) != _flags(last):
         rows.append(
             PortalPush(
