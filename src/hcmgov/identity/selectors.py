@@ -47,6 +47,10 @@ def user_by_personal_id(*, personal_id: str) -> User | None:
     return User.objects.filter(personal_id_index=personal_id_index(personal_id)).first()
 
 
+def user_by_id(*, user_id: int) -> User | None:
+    return User.objects.filter(pk=user_id).first()
+
+
 def user_by_username(*, username: str) -> User | None:
     return User.objects.filter(username=username).first()
 

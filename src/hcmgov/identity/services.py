@@ -25,6 +25,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from hcmgov.audit.services import audit_record, audited
 from hcmgov.catalog.selectors import procedure_fields
 from hcmgov.common.errors import DomainError, FieldError, Message, NotFound
+from hcmgov.core.services import event_publish
 from hcmgov.identity.eid import EidBusiness, EidIdentity, EidRefused
 from hcmgov.identity.models import (
     ApiToken,
@@ -399,6 +400,8 @@ def user_eid_login(*, identity: EidIdentity) -> User:
     _save_new_or_refuse(user)
     if identity.business is not None:
         representation_eid_record(person=user, business=identity.business)
+    # the shared data store may fetch the person's records now, before they open a form
+    event_publish(topic="identity.eid_login", key=str(user.pk), payload={"user_id": user.pk})
     return user
 
 

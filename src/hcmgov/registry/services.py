@@ -242,6 +242,13 @@ def registry_lookup(
     it answers (:func:`record_put`). A source that fails — no answer in ``timeout`` seconds, an
     error, data that breaks the schema — blocks nobody: the record is marked for a later try
     (``lookups_retry``) and the caller goes on with what the store holds."""
+    if transaction.get_connection().in_atomic_block:
+        # the gateway checks our token in its own connection: one issued inside this transaction
+        # is not there until it commits (an outbox handler, a test's transaction), so ask after it
+        transaction.on_commit(
+            lambda: registry_lookup(registry_code=registry_code, key=key, timeout=timeout, end_user=end_user)
+        )
+        return Lookup("pending", error="asked after the current transaction commits")
     registry = _registry(registry_code)
     now = now or timezone.now()
     if not registry.service:
@@ -324,6 +331,33 @@ def lookups_retry(*, now: dt.datetime | None = None, batch: int = 100) -> dict[s
         outcome = registry_lookup(registry_code=record.registry.code, key=record.key, now=now)
         counts[outcome.state] += 1
     return counts
+
+
+def login_prefetch(*, user_id: int, now: dt.datetime | None = None) -> Lookup | None:
+    """After an e-ID login: fetch the person's population record when their consent to prefill
+    covers it and the store lacks it or holds it past its refresh time, so that their first form
+    opens filled without waiting for the national database. A failure leaves the lookup pending."""
+    from hcmgov.identity import selectors as identity
+
+    now = now or timezone.now()
+    user = identity.user_by_id(user_id=user_id)
+    if user is None or not user.personal_id:
+        return None
+    if identity.consent_active(user=user, purpose="prefill", recipient=RECIPIENT, category="identity") is None:
+        return None
+    held = (
+        Record.objects.select_related("registry")
+        .filter(registry__code=decl.POPULATION, key_index=key_index(user.personal_id))
+        .first()
+    )
+    if held is not None and (held.state != RecordState.CURRENT or not _stale(held, now)):
+        return None  # held and fresh, or pending (the worker's retry has it), or not in the source
+    return registry_lookup(
+        registry_code=decl.POPULATION,
+        key=user.personal_id,
+        timeout=float(settings.HCMGOV_REGISTRY_PREFILL_TIMEOUT),
+        now=now,
+    )
 
 
 # --- facts declared in dossiers, checked against the base registries ------------------------------
