@@ -729,7 +729,7 @@ class Generator:
                     state_of == StepState.OPEN and status == Status.SUPPLEMENT_REQUESTED,
                 ]
             )  # fmt: skip
-        form_text = self.samples[procedure.pk][sample][1]
+        form_text = self.out.form(self.samples[procedure.pk][sample][1])  # encrypted at rest
         channel = _CHANNEL.pick(rng)
         # fees: a fee procedure's dossier that got past the desk was paid (online when filed online)
         fee_paid = procedure.has_fee and received is not None

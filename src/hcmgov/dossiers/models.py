@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from hcmgov.common.crypto import EncryptedJSONField
+
 
 class Status(models.IntegerChoices):
     """Status codes exchanged with the National Public Service Portal."""
@@ -34,6 +36,9 @@ STATUS_EN = {
     Status.RETURNED: "Result returned",
 }
 
+
+# Bound into every ciphertext of ``Dossier.form_data`` (common.crypto): never changes.
+FORM_DATA_CONTEXT = "dossiers.dossier.form_data"
 
 # closed for good: nothing more happens to the dossier (no step, no fee)
 CLOSED = frozenset({Status.NOT_RECEIVED, Status.WITHDRAWN, Status.STOPPED, Status.RETURNED})
@@ -65,7 +70,11 @@ class Dossier(models.Model):
     applicant_search = models.CharField(max_length=150, blank=True, default="", db_default="")
     channel = models.PositiveSmallIntegerField(choices=Channel.choices, default=Channel.ONLINE)
     status = models.PositiveSmallIntegerField(choices=Status.choices, default=Status.NEW)
-    form_data = models.JSONField()
+    # What the applicant typed in the form (names, personal ID numbers, dates of birth, addresses,
+    # phone numbers): encrypted at rest (docs/decisions/0017), nothing looks inside it in SQL.
+    # Not editable: no form edits it, and the audit snapshot of a service that names no fields
+    # (``dossier.submit``) leaves it out instead of copying it there in clear.
+    form_data = EncryptedJSONField(context=FORM_DATA_CONTEXT, editable=False)
     language = models.CharField(max_length=5, default="vi")
     submitted_at = models.DateTimeField()
     received_at = models.DateTimeField(null=True, blank=True)
@@ -82,7 +91,8 @@ class Dossier(models.Model):
     idempotency_key = models.CharField(max_length=80, null=True, blank=True)  # noqa: DJ001 - NULL: no key, not unique
     # processing: the flow version it runs on and the engine's state (catalog.flows, dossiers.engine)
     flow = models.ForeignKey("catalog.ProcessFlow", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    workflow_state = models.JSONField(null=True, blank=True)
+    # not editable, as form_data: the engine's state carries the form's facts (engine.start)
+    workflow_state = models.JSONField(null=True, blank=True, editable=False)
     # the legal clock (dossiers.clock): ``due_at`` is the legal due moment, moved only by suspension;
     # ``appointment_at`` is what the applicant was last told (an apology letter sets a new one)
     appointment_at = models.DateTimeField(null=True, blank=True)
