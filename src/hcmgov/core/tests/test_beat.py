@@ -14,7 +14,9 @@ def test_every_scheduled_task_is_registered():
     app.loader.import_default_modules()
     for module in TASK_APPS:  # autodiscovery is lazy: import what the worker imports at start
         __import__(f"{module}.tasks")
-    missing = {name: entry["task"] for name, entry in settings.CELERY_BEAT_SCHEDULE.items() if entry["task"] not in app.tasks}
+    missing = {
+        name: entry["task"] for name, entry in settings.CELERY_BEAT_SCHEDULE.items() if entry["task"] not in app.tasks
+    }
     assert missing == {}
 
 
