@@ -20,5 +20,6 @@ TASK_APPS = [
     "hcmgov.documents",
     "hcmgov.exchange",
     "hcmgov.registry",
+    "hcmgov.opendata",
 ]
 app.autodiscover_tasks(TASK_APPS)

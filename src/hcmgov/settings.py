@@ -579,6 +579,42 @@ EXCHANGE_LOG_RETENTION_DAYS = config(
     group="exchange",
 )
 
+# --- open data datastore (hcmgov.opendata.datastore: CKAN's DataStore API) -------------------------
+DATASTORE_SQLITE_PATH = VAR_DIR / Path(
+    config(
+        "HCMGOV_DATASTORE_SQLITE_PATH",
+        "datastore.sqlite3",
+        help="SQLite only: the database file of the datastore's tables (relative: inside HCMGOV_VAR_DIR). "
+        "On PostgreSQL the tables live in the schema `datastore` of the platform's database.",
+        group="opendata",
+    )
+)
+DATASTORE_ROWS_MAX = config(
+    "HCMGOV_DATASTORE_ROWS_MAX",
+    32000,
+    help="Most rows datastore_search and datastore_search_sql return (CKAN's ckan.datastore.search.rows_max).",
+    group="opendata",
+)
+DATASTORE_STATEMENT_TIMEOUT_MS = config(
+    "HCMGOV_DATASTORE_STATEMENT_TIMEOUT_MS",
+    5000,
+    help="Milliseconds a datastore search or SQL query may run before it is cancelled.",
+    group="opendata",
+)
+DATASTORE_COUNT_CACHE = config(
+    "HCMGOV_DATASTORE_COUNT_CACHE",
+    4096,
+    help="Row counts (datastore_search's total) each server process keeps per table version and query, "
+    "forgotten when the table is written. 0: count every time.",
+    group="opendata",
+)
+DATASTORE_SQL_ENABLED = config(
+    "HCMGOV_DATASTORE_SQL_ENABLED",
+    True,
+    help="Offer datastore_search_sql (read-only SELECTs over datastore tables, checked against an allow-list).",
+    group="opendata",
+)
+
 # --- logging: JSON lines on stdout, with the request id ---------------------------------------
 LOG_LEVEL = config("HCMGOV_LOG_LEVEL", "INFO", help="Log level.", group="operations")
 LOGGING = {
@@ -631,6 +667,7 @@ CELERY_BEAT_SCHEDULE = {
     "portal-push": {"task": "exchange.portal_push", "schedule": 30.0},
     "portal-catalog-sync": {"task": "exchange.portal_catalog_sync", "schedule": crontab(hour=1, minute=15)},
     "portal-reconcile": {"task": "exchange.portal_reconcile", "schedule": crontab(hour=5, minute=30)},
+    "opendata-harvest": {"task": "opendata.harvest_due", "schedule": 600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True

@@ -187,3 +187,20 @@ class HarvestSource(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DatastoreTable(models.Model):
+    """The description of a resource's datastore table (its rows live in the datastore: the schema
+    ``datastore`` on PostgreSQL, a separate SQLite file otherwise; see ``opendata.datastore_db``):
+    the fields as CKAN declares them (``[{"id", "type", "info"?}]``, in order), the primary key and
+    the indexes asked for."""
+
+    resource = models.OneToOneField(Resource, on_delete=models.CASCADE, related_name="datastore_table")
+    fields = models.JSONField(default=list)
+    primary_key = models.JSONField(default=list, blank=True)
+    indexes = models.JSONField(default=list, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return str(self.resource_id)

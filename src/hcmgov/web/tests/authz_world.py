@@ -120,6 +120,9 @@ def build_world(*, submit: Any, agency: Any, citizen: Any) -> World:
         filename=document.filename, data=data, dossier_code=dossier.code,
     )  # fmt: skip
     token = _result(dossier, agency, component)
+    from hcmgov.opendata.tests import factories as opendata
+
+    opendata.dataset(name="du-lieu-ma-tran")  # an open dataset (its DCAT-AP pages)
     return World(
         users=users,
         dossier=dossier,

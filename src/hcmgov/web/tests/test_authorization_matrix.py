@@ -68,6 +68,15 @@ ROUTES: dict[str, Route] = {
     "api/v1/docs": Route({}),
     "api/3/action/<str:name>": Route({"name": "=status_show"}),  # CKAN's API: public reads, token writes
     "api/action/<str:name>": Route({"name": "=status_show"}),
+    # the open data catalogue as DCAT-AP: anyone (open data)
+    "catalog": Route({}),
+    "catalog.ttl": Route({}),
+    "catalog.jsonld": Route({}),
+    "catalog.rdf": Route({}),
+    # one open dataset of the world, as DCAT-AP
+    "dataset/<slug:name>.ttl": Route({"name": "=du-lieu-ma-tran"}),
+    "dataset/<slug:name>.jsonld": Route({"name": "=du-lieu-ma-tran"}),
+    "dataset/<slug:name>.rdf": Route({"name": "=du-lieu-ma-tran"}),
     "": Route({}),
     "thu-tuc/<str:code>/": Route({"code": "procedure_code"}, "procedure"),
     "thu-tuc/<str:code>/nop-ho-so/": Route({"code": "procedure_code"}, "procedure"),
