@@ -96,3 +96,15 @@ def test_concurrent_bindings_of_one_exchange_all_land(folder: Path) -> None:
     with _connection(folder) as conn:
         table = conn.default_channel.get_table("fanout-bench")
     assert sorted(q.queue for q in table) == [f"q{n}" for n in range(6)]
+
+
+def test_a_publisher_before_any_worker_makes_the_folders(tmp_path: Path) -> None:
+    """The web (or a test) may queue a task on a fresh machine before a worker ever started: the
+    queue's folders are made then, not only by ``hcmgov worker``."""
+    with _connection(tmp_path) as conn:
+        queue = SimpleQueue(conn, "jobs")
+        queue.put({"job": 1})
+        assert queue.get(timeout=1).payload == {"job": 1}
+        queue.close()
+    assert (tmp_path / "out").is_dir()
+    assert (tmp_path / "processed").is_dir()
