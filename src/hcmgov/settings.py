@@ -580,6 +580,12 @@ EXCHANGE_LOG_RETENTION_DAYS = config(
 )
 
 # --- open data datastore (hcmgov.opendata.datastore: CKAN's DataStore API) -------------------------
+HCMGOV_OPENDATA_MIN_COUNT = config(
+    "HCMGOV_OPENDATA_MIN_COUNT",
+    5,
+    help="k of the open data privacy guard: published counts below it (and rates over them) are left empty.",
+    group="opendata",
+)
 DATASTORE_SQLITE_PATH = VAR_DIR / Path(
     config(
         "HCMGOV_DATASTORE_SQLITE_PATH",
@@ -668,6 +674,7 @@ CELERY_BEAT_SCHEDULE = {
     "portal-catalog-sync": {"task": "exchange.portal_catalog_sync", "schedule": crontab(hour=1, minute=15)},
     "portal-reconcile": {"task": "exchange.portal_reconcile", "schedule": crontab(hour=5, minute=30)},
     "opendata-harvest": {"task": "opendata.harvest_due", "schedule": 600.0},
+    "opendata-publish": {"task": "opendata.publish_figures", "schedule": crontab(hour=3, minute=0)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True

@@ -259,6 +259,43 @@ def _group_count(qs: QuerySet[Dossier]) -> list[tuple[int, int]]:
     return list(qs.values_list("unit_id").annotate(n=Count("id")).values_list("unit_id", "n"))
 
 
+def dossier_figures_by_month(*, start: dt.date | None = None) -> list[dict[str, Any]]:
+    """Non-personal figures per month (Ho Chi Minh City time), procedure and agency: dossiers
+    submitted, dossiers finished, and of those finished on time or early (open data publishes
+    them, ``opendata.publish``)."""
+    from django.db.models import Count
+    from django.db.models.functions import TruncMonth
+
+    tz = timezone.get_default_timezone()
+    submitted = Dossier.objects.all()
+    finished = Dossier.objects.exclude(finished_at=None)
+    if start:
+        submitted = submitted.filter(submitted_at__date__gte=start)
+        finished = finished.filter(finished_at__date__gte=start)
+    keys = ("procedure__code", "procedure__name", "agency__code", "agency__name")
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def row(month: Any, values: dict[str, Any]) -> dict[str, Any]:
+        key = (month.strftime("%Y-%m"), *(values[k] for k in keys))
+        return rows.setdefault(key, {"month": key[0], "procedure_code": key[1], "procedure_name": key[2],
+                                     "agency_code": key[3], "agency_name": key[4], "submitted": 0, "finished": 0,
+                                     "on_time": 0})  # fmt: skip
+
+    for values in (
+        submitted.annotate(m=TruncMonth("submitted_at", tzinfo=tz)).values("m", *keys).annotate(n=Count("id"))
+    ):
+        row(values["m"], values)["submitted"] = values["n"]
+    on_time = Q(timeliness__in=("early", "on_time"))
+    for values in (
+        finished.annotate(m=TruncMonth("finished_at", tzinfo=tz))
+        .values("m", *keys)
+        .annotate(n=Count("id"), ok=Count("id", filter=on_time))
+    ):
+        found = row(values["m"], values)
+        found["finished"], found["on_time"] = values["n"], values["ok"]
+    return [rows[k] for k in sorted(rows)]
+
+
 def dossier_is_closed(*, dossier: Dossier) -> bool:
     """Not received, withdrawn, stopped, or its result returned: nothing more happens to it."""
     return dossier.status in CLOSED

@@ -14,3 +14,11 @@ def harvest_due() -> int:
     beat ticks every 10 minutes). Each run is recorded in its source's ``last_report``, failed or not."""
     with context.acting_as(context.Actor.system("worker")):
         return len(harvest.harvest_sources_due())
+
+
+@shared_task(name="opendata.publish_figures", ignore_result=True)
+def publish_figures() -> int:
+    """Refresh the platform's own figures published as open data (daily)."""
+    from hcmgov.opendata import publish
+
+    return len(publish.publish_all())

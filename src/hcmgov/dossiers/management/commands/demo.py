@@ -25,6 +25,7 @@ from hcmgov.exchange.demo import exchange_demo
 from hcmgov.identity import demo as identity_demo
 from hcmgov.identity import selectors as identity_read
 from hcmgov.identity import services as identity
+from hcmgov.opendata.publish import publish_all
 
 CITIZENS = 40
 # The demo teams: (login suffix, agency kind, department, unit name to pick the agency by). Each gets
@@ -83,6 +84,8 @@ class Command(BaseCommand):
                 f"LGSP: {lgsp['services']} services"
                 + (" · demo client in var/lgsp-demo-client.txt" if lgsp["client_written"] else "")
             )
+            for report in publish_all():  # the city's own figures as open data (CKAN API, DCAT)
+                self.stdout.write(f"open data: {report['dataset']} ({report['rows']} rows)")
         self.stdout.write(f"dossiers in the database: {demo.dossier_count():,}")
         self.stdout.write(f"\nDemo logins (password for all: {demo.DEMO_PASSWORD}):")
         for login, who in logins:
