@@ -280,24 +280,7 @@ def measure(url: str, paths: Path, connections: int, duration: int, server_pids:
 def outer(args: argparse.Namespace) -> None:
     import run
 
-    url = args.database_url
-    run.ensure_wrk()
-    run.ensure_database(url)
-    run.WORK.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "hcmgov.settings",
-        "HCMGOV_VAR_DIR": str(run.WORK / "var-dsbench"),
-        "PROMETHEUS_MULTIPROC_DIR": str(run.WORK / "prometheus"),
-        "HCMGOV_LOG_LEVEL": "WARNING",
-    }
-    (run.WORK / "prometheus").mkdir(parents=True, exist_ok=True)
-    info: dict[str, Any] = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": run.machine(url)}
-    run.log(f"database {url}; machine {info['machine']}")
-    run.hcmgov(env, "migrate", "--noinput")
-    info["calibration"] = run.calibrate(env, argparse.Namespace(workers=2, blocking_threads=2, threads=1))
-    run.log(f"calibration: {info['calibration']['hello_req_per_s']:,} req/s (MEASUREMENTS.md: 11,100)")
+    env, info = run.prepare(args.database_url, "dsbench", HCMGOV_LOG_LEVEL="WARNING")
     fixture = run.django_script(env, "datastore_search.py", "--inner")
     sqlite_path = run.WORK / "datasette" / "db.db"
     built = build_datasette_db(sqlite_path, args.rows)

@@ -140,23 +140,7 @@ FORMATS = ["CSV"] * 8 + ["JSON"] * 4 + ["XLSX"] * 4 + ["PDF"] * 3 + ["GeoJSON"] 
 def outer(args: argparse.Namespace) -> None:
     import run  # the shared harness of bench/run.py
 
-    url = args.database_url
-    run.ensure_wrk()
-    run.ensure_database(url)
-    run.WORK.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "hcmgov.settings",
-        "HCMGOV_VAR_DIR": str(run.WORK / "var-search"),
-        "PROMETHEUS_MULTIPROC_DIR": str(run.WORK / "prometheus"),
-    }
-    (run.WORK / "prometheus").mkdir(parents=True, exist_ok=True)
-    info: dict[str, Any] = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": run.machine(url)}
-    run.log(f"database {url}; machine {info['machine']}")
-    run.hcmgov(env, "migrate", "--noinput")
-    info["calibration"] = run.calibrate(env, argparse.Namespace(workers=2, blocking_threads=2, threads=1))
-    run.log(f"calibration: {info['calibration']['hello_req_per_s']:,} req/s (MEASUREMENTS.md: 11,100)")
+    env, info = run.prepare(args.database_url, "search")
     run.log(f"package_search: {args.datasets} datasets, {args.calls} calls")
     result = run.django_script(
         env, "package_search.py", "--inner", "--datasets", str(args.datasets), "--calls", str(args.calls)

@@ -518,6 +518,30 @@ def calibrate(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def prepare(url: str, name: str, **extra_env: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """A stand-alone benchmark's start (bench/prefill.py, package_search.py, datastore_search.py):
+    its own PostgreSQL database created and migrated, its environment (var folder ``var-{name}``),
+    and the run's info: date, machine, calibration."""
+    ensure_wrk()
+    ensure_database(url)
+    WORK.mkdir(parents=True, exist_ok=True)
+    (WORK / "prometheus").mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "hcmgov.settings",
+        "HCMGOV_VAR_DIR": str(WORK / f"var-{name}"),
+        "PROMETHEUS_MULTIPROC_DIR": str(WORK / "prometheus"),
+        **extra_env,
+    }
+    info: dict[str, Any] = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(url)}
+    log(f"database {url}; machine {info['machine']}")
+    hcmgov(env, "migrate", "--noinput")
+    info["calibration"] = calibrate(env, argparse.Namespace(workers=2, blocking_threads=2, threads=1))
+    log(f"calibration: {info['calibration']['hello_req_per_s']:,} req/s (MEASUREMENTS.md: 11,100)")
+    return env, info
+
+
 # --- profiling -----------------------------------------------------------------------------------
 
 
