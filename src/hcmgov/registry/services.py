@@ -413,6 +413,7 @@ def _check(
 ) -> list[FactCheck]:
     keys = {"person": applicant.personal_id or "", "business": applicant.tax_code or ""}
     records: dict[str, Record | None] = {}
+    registries: dict[str, Registry] = {}
     checks: list[FactCheck] = []
     for name, value in sorted(declared.items()):
         fact = FACTS[name]
@@ -431,18 +432,18 @@ def _check(
                 state, values = CheckState.VERIFIED, None
             else:
                 state, values = CheckState.DIFFERS, {"declared": value, "registry": held}
-        check, _ = FactCheck.objects.update_or_create(
-            dossier_id=dossier_id,
-            fact=name,
-            defaults={
-                "dossier_code": dossier_code,
-                "state": state,
-                "registry": _registry(fact.registry),
-                "values": values,
-                "checked_at": now,
-            },
+        registry = registries.get(fact.registry) or registries.setdefault(fact.registry, _registry(fact.registry))
+        checks.append(
+            FactCheck(dossier_id=dossier_id, fact=name, dossier_code=dossier_code, state=state, registry=registry,
+                      values=values, checked_at=now)
+        )  # fmt: skip
+    if checks:  # one statement, rerun-safe: a check already made is updated (its resolution kept)
+        FactCheck.objects.bulk_create(
+            checks,
+            update_conflicts=True,
+            unique_fields=["dossier_id", "fact"],
+            update_fields=["dossier_code", "state", "registry", "values", "checked_at"],
         )
-        checks.append(check)
     return checks
 
 
