@@ -6,13 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hcmgov.common import crypto
 from hcmgov.registry.facts import FACTS
 from hcmgov.registry.models import CheckState, FactCheck, Record, RecordState, RecordVersion, Registry
-
-
-def registries() -> list[Registry]:
-    return list(Registry.objects.order_by("kind", "code"))
 
 
 def dossier_fact_checks(*, dossier_id: int) -> list[dict[str, Any]]:
@@ -85,7 +80,3 @@ def registry_status() -> list[dict[str, Any]]:
 
 def lookups_pending_count() -> int:
     return Record.objects.filter(state=RecordState.PENDING).count()
-
-
-def record_key_masked(record: Record) -> str:
-    return crypto.mask(record.key)
