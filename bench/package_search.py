@@ -171,9 +171,9 @@ def fixtures(n: int) -> float:
 
     from hcmgov.common.text import fold
     from hcmgov.opendata import services
-    from hcmgov.opendata.models import Dataset, Group, License, Organization, Resource, Tag
+    from hcmgov.opendata.models import Dataset, FacetValue, Group, License, Organization, Resource, Tag
 
-    if Dataset.objects.filter(name__startswith="bench-").count() >= n:
+    if Dataset.objects.filter(name__startswith="bench-").count() >= n and FacetValue.objects.exists():
         return 0.0
     started = time.monotonic()
     rng = random.Random(9)
@@ -190,6 +190,13 @@ def fixtures(n: int) -> float:
             "title": f"Chủ đề {' '.join(rng.sample(WORDS, 2))}"})[0] for i in range(15)]  # fmt: skip
         tags = [Tag.objects.get_or_create(name=f"{rng.choice(WORDS)} {rng.choice(WORDS)} {i}")[0] for i in range(200)]
         datasets, tag_rows, group_rows, resources = [], [], [], []
+        numbers: dict[tuple[str, str], int] = {}
+
+        def facet(field: str, value: str) -> int:  # services.facet_keys, without a query a dataset
+            if (field, value) not in numbers:
+                numbers[(field, value)] = FacetValue.objects.get_or_create(field=field, value=value)[0].id
+            return numbers[(field, value)]
+
         tag_weights = [1 / (k + 1) for k in range(len(tags))]  # a few tags are common, most are rare
         for i in range(n):
             org = rng.choice(orgs)
@@ -204,10 +211,12 @@ def fixtures(n: int) -> float:
             parts = [ds.name, title, ds.title_en, notes, org.title, org.name, *(t.name for t in mine)]
             parts += [f"Bảng {k + 1} {fmt}" for k, fmt in enumerate(formats)]
             ds.search_text = fold(" ".join(parts))
+            ds.facet_keys = [facet("tags", t.name) for t in mine] + [facet("res_format", f) for f in set(formats)]
             datasets.append(ds)
             tag_rows += [Dataset.tags.through(dataset_id=ds.id, tag_id=t.id) for t in mine]
-            group_rows += [Dataset.groups.through(dataset_id=ds.id, group_id=g.id)
-                           for g in rng.sample(groups, rng.choice([0, 1, 1, 2]))]  # fmt: skip
+            mine_groups = rng.sample(groups, rng.choice([0, 1, 1, 2]))
+            group_rows += [Dataset.groups.through(dataset_id=ds.id, group_id=g.id) for g in mine_groups]
+            ds.facet_keys = sorted([*ds.facet_keys, *(facet("groups", g.name) for g in mine_groups)])
             resources += [Resource(dataset_id=ds.id, name=f"Bảng {k + 1}", format=fmt, position=k, created=modified,
                                    url=f"https://data.hcmgov.vn/{ds.name}/{k}.{fmt.lower()}")
                           for k, fmt in enumerate(formats)]  # fmt: skip

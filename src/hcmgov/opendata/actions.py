@@ -24,6 +24,7 @@ from hcmgov.opendata.dictize import (
     license_dict,
     organization_dict,
     package_dict,
+    package_dicts,
     resource_dict,
     site_url,
     tag_dict,
@@ -92,8 +93,8 @@ def current_package_list_with_resources(context: Context, data: dict[str, Any]) 
     """Public datasets with their resources, most recently modified first (``limit``, ``offset``)."""
     limit = as_int(data, "limit", MAX_LIST, maximum=MAX_LIST)
     offset = as_int(data, "offset", 0)
-    page = selectors.datasets_for_dicts(selectors.public_datasets().order_by("-metadata_modified", "name"))
-    return [package_dict(d) for d in page[offset : offset + limit]]
+    page = selectors.public_datasets().order_by("-metadata_modified", "name")
+    return package_dicts(page[offset : offset + limit])
 
 
 def _sorted(qs: Any, data: dict[str, Any], allowed: dict[str, str]) -> Any:
@@ -136,7 +137,7 @@ def _owner_show(data: dict[str, Any], found: Any, dictize: Any, datasets: Any) -
     public = datasets.filter(state=State.ACTIVE, private=False)
     out = dictize(found, package_count=public.count())
     if as_bool(data, "include_datasets"):
-        out["packages"] = [package_dict(d) for d in selectors.datasets_for_dicts(public.order_by("name"))[:MAX_LIST]]
+        out["packages"] = package_dicts(public.order_by("name")[:MAX_LIST])
     out["users"] = []
     out["extras"] = []
     return out

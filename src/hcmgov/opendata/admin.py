@@ -4,11 +4,13 @@ datasets (their metadata; publishers otherwise write through the CKAN API with t
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from hcmgov.opendata import harvest
+from hcmgov.opendata import harvest, services
 from hcmgov.opendata.models import Dataset, Group, HarvestSource, Membership, Organization
 
 
@@ -37,8 +39,14 @@ class DatasetAdmin(admin.ModelAdmin):
     list_display = ("name", "title", "organization", "state", "private", "metadata_modified")
     list_filter = ("state", "private", "organization")
     search_fields = ("name", "title")
-    readonly_fields = ("metadata_created", "metadata_modified", "search_text", "harvest_source", "harvest_guid")
+    readonly_fields = ("metadata_created", "metadata_modified", "search_text", "facet_keys", "harvest_source",
+                       "harvest_guid")  # fmt: skip
     filter_horizontal = ("groups", "tags")
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """Tags and groups are saved after the dataset: searches read them from its index fields."""
+        super().save_related(request, form, formsets, change)
+        services.search_index(form.instance)
 
 
 @admin.register(HarvestSource)

@@ -210,9 +210,8 @@ def datastore_resource_create(*, dataset: Any, spec: dict[str, Any]) -> Resource
     resource.position = dataset.resources.count()
     resource.url = f"{site_url()}/api/3/action/datastore_search?resource_id={resource.pk}"
     resource.save()
-    dataset.search_text = services.search_text(dataset)
     dataset.metadata_modified = now
-    dataset.save(update_fields=["search_text", "metadata_modified"])
+    services.search_index(dataset, also=("metadata_modified",))
     return resource
 
 

@@ -7,7 +7,9 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 
+from hcmgov.opendata import selectors
 from hcmgov.opendata.models import Dataset, Group, License, Organization, Resource, Tag
 
 CKAN_VERSION = "2.10.4"
@@ -122,12 +124,26 @@ def resource_dict(res: Resource) -> dict[str, Any]:
     }
 
 
-def package_dict(ds: Dataset) -> dict[str, Any]:
-    """``package_show``'s dict. Reads the related rows through prefetches when the caller made them
+def package_dicts(qs: QuerySet[Dataset], *, order: list[Any] | None = None) -> list[dict[str, Any]]:
+    """``package_dict`` of each dataset of ``qs`` (sliced by the caller), in four queries; in the
+    order of the ids ``order`` when given."""
+    found = selectors.datasets_with_rows(qs)
+    if order is not None:
+        position = {str(key).replace("-", ""): i for i, key in enumerate(order)}
+        found.sort(key=lambda r: position.get(r.dataset.id.hex, len(position)))
+    return [package_dict(r.dataset, rows=r) for r in found]
+
+
+def package_dict(ds: Dataset, *, rows: selectors.DatasetRows | None = None) -> dict[str, Any]:
+    """``package_show``'s dict. The related rows come from ``rows`` when given
+    (``selectors.datasets_with_rows``), else through the prefetches the caller made, if any
     (``selectors.datasets_for_dicts``)."""
-    resources = [r for r in ds.resources.all() if r.state == "active"]
-    tags = sorted(ds.tags.all(), key=lambda t: t.name)
-    groups = sorted(ds.groups.all(), key=lambda g: g.name)
+    if rows is not None:
+        resources, tags, groups = rows.resources, rows.tags, rows.groups
+    else:
+        resources = [r for r in ds.resources.all() if r.state == "active"]
+        tags = sorted(ds.tags.all(), key=lambda t: t.name)
+        groups = sorted(ds.groups.all(), key=lambda g: g.name)
     lic = ds.license
     return {
         "author": ds.author or None,

@@ -9,12 +9,13 @@ import re
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from hcmgov.common.errors import DomainError, FieldError, Message
 from hcmgov.common.text import fold
 from hcmgov.opendata.licenses import LICENSES, VN_OPEN
-from hcmgov.opendata.models import Dataset, Group, License, Organization, Resource, State, Tag
+from hcmgov.opendata.models import Dataset, FacetValue, Group, License, Organization, Resource, State, Tag
 
 NAME = re.compile(r"^[a-z0-9_-]{2,100}$")
 DATASET_FIELDS = (
@@ -72,6 +73,30 @@ def search_text(dataset: Dataset) -> str:
     parts += [t.name for t in dataset.tags.all()]
     parts += [f"{r.name} {r.format}" for r in dataset.resources.filter(state=State.ACTIVE)]
     return fold(" ".join(p for p in parts if p))
+
+
+def facet_keys(dataset: Dataset) -> list[int]:
+    """The ``FacetValue`` ids of the dataset's tags, groups and active resources' formats
+    (``Dataset.facet_keys``), sorted; the values seen for the first time are numbered."""
+    wanted = {("tags", name) for name in dataset.tags.values_list("name", flat=True)}
+    wanted |= {("groups", name) for name in dataset.groups.values_list("name", flat=True)}
+    formats = dataset.resources.filter(state=State.ACTIVE).exclude(format="").values_list("format", flat=True)
+    wanted |= {("res_format", fmt) for fmt in formats}
+    if not wanted:
+        return []
+    FacetValue.objects.bulk_create([FacetValue(field=f, value=v) for f, v in wanted], ignore_conflicts=True)
+    known = Q()
+    for field in {f for f, _ in wanted}:
+        known |= Q(field=field, value__in=[v for f, v in wanted if f == field])
+    return sorted(FacetValue.objects.filter(known).values_list("id", flat=True))
+
+
+def search_index(dataset: Dataset, *, also: tuple[str, ...] = ()) -> None:
+    """Bring what searches read of ``dataset`` (its search text and facet keys) up to date with
+    its fields, tags, groups and resources; save them and the fields named in ``also``."""
+    dataset.search_text = search_text(dataset)
+    dataset.facet_keys = facet_keys(dataset)
+    dataset.save(update_fields=["search_text", "facet_keys", *also])
 
 
 def _max(model: Any, field: str) -> int | None:
@@ -152,8 +177,7 @@ def dataset_upsert(*, data: dict[str, Any], organization: Organization, now: dt.
         kept.append(resource.pk)
     if "resources" in data:
         dataset.resources.exclude(pk__in=kept).update(state=State.DELETED, last_modified=now)
-    dataset.search_text = search_text(dataset)
-    dataset.save(update_fields=["search_text"])
+    search_index(dataset)
     return dataset
 
 

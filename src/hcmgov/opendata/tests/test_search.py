@@ -292,3 +292,39 @@ def test_post_json_as_ckanapi_sends_it(client, catalogue):
     result = response.json()["result"]
     assert (result["count"], [r["name"] for r in result["results"]]) == (3, ["bai-do-xe"])
     assert result["facets"] == {"organization": {"so-gtvt": 3}}
+
+
+def test_facets_follow_a_dataset_as_it_changes(client, db):
+    """The facet values are kept on the dataset (``facet_keys``): an update that drops a tag, a
+    group and a resource moves the counts at once."""
+    from hcmgov.opendata import services
+
+    org = f.organization()
+    services.group_upsert(name="giao-thong", title="Giao thông")
+    data = {"name": "xe-buyt", "title": "Xe buýt", "tags": ["xe", "buýt"], "groups": ["giao-thong"],
+            "resources": [{"name": "a", "format": "CSV", "url": "https://x.vn/a"},
+                          {"name": "b", "format": "GeoJSON", "url": "https://x.vn/b"}]}  # fmt: skip
+    services.dataset_upsert(data=data, organization=org)
+    fields = '["tags","groups","res_format"]'
+    _, body = search(client, **{"facet.field": fields})
+    assert body["result"]["facets"] == {"tags": {"xe": 1, "buýt": 1}, "groups": {"giao-thong": 1},
+                                        "res_format": {"CSV": 1, "GeoJSON": 1}}  # fmt: skip
+    services.dataset_upsert(data={**data, "tags": ["xe"], "groups": [], "resources": data["resources"][:1]},
+                            organization=org)  # fmt: skip
+    _, body = search(client, **{"facet.field": fields})
+    assert body["result"]["facets"] == {"tags": {"xe": 1}, "groups": {}, "res_format": {"CSV": 1}}
+    assert Dataset.objects.get(name="xe-buyt").facet_keys == sorted(Dataset.objects.get(name="xe-buyt").facet_keys)
+
+
+def test_a_free_text_page_comes_in_score_order_from_the_facet_statement(client, db):
+    """Free text takes its page from the statement that counts and facets (one scan): the order is
+    still score first, then the sort's tie-breakers, page after page."""
+    org = f.organization()
+    for i, title in enumerate(["Xe buýt", "Bến xe", "Nước sạch", "Bãi đỗ", "Xe đạp", "Chợ"]):
+        notes = "có xe" if i in (2, 3) else "không"
+        f.dataset(org, name=f"ds-{i}", title=title, notes=notes)
+    _, body = search(client, q="xe", sort="score desc, name asc", rows=2)
+    first = names(body)
+    _, body2 = search(client, q="xe", sort="score desc, name asc", rows=2, start=2)
+    assert body["result"]["count"] == 5
+    assert first + names(body2) == ["ds-0", "ds-1", "ds-4", "ds-2"]
