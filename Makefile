@@ -140,6 +140,8 @@ bench: install assets
 	$(PY) bench/ocr.py
 	$(PY) bench/prefill.py
 	$(PY) bench/portal_sync.py
+	$(PY) bench/package_search.py
+	$(PY) bench/datastore_search.py
 
 clean:
 	rm -rf var $(VENV) frontend/node_modules src/hcmgov/web/static/vendor

@@ -78,6 +78,7 @@ def _media_in_tmp(settings, tmp_path):
         "hcmgov.identity.provider.hashers.ClientSecretHasher",
     ]
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.WAREHOUSE_URL = str(tmp_path / "warehouse")
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

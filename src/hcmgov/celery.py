@@ -21,5 +21,6 @@ TASK_APPS = [
     "hcmgov.exchange",
     "hcmgov.registry",
     "hcmgov.opendata",
+    "hcmgov.warehouse",
 ]
 app.autodiscover_tasks(TASK_APPS)

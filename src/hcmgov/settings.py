@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "hcmgov.exchange",
     "hcmgov.registry",
     "hcmgov.opendata",
+    "hcmgov.warehouse",
     "hcmgov.web",
 ]
 
@@ -621,6 +622,50 @@ DATASTORE_SQL_ENABLED = config(
     group="opendata",
 )
 
+# --- analytics warehouse (hcmgov.warehouse: Parquet files queried with DuckDB) ---------------------
+# Where the Parquet files go: a folder (relative: inside HCMGOV_VAR_DIR) or, at city scale, an
+# object store URI that pyarrow.fs.FileSystem.from_uri understands (s3://bucket/prefix; credentials
+# from the AWS_* variables or the instance's role, as pyarrow reads them).
+_warehouse = config(
+    "HCMGOV_WAREHOUSE_URL",
+    "warehouse",
+    help="Where the analytics warehouse writes its Parquet files: a folder (relative: inside HCMGOV_VAR_DIR) "
+    "or s3://bucket/prefix (object storage, read unchanged by Trino, Spark or ClickHouse).",
+    group="warehouse",
+)
+WAREHOUSE_URL = _warehouse if "://" in _warehouse else str(VAR_DIR / _warehouse)
+WAREHOUSE_BATCH_ROWS = config(
+    "HCMGOV_WAREHOUSE_BATCH_ROWS",
+    50000,
+    help="Rows read from the database and written as one Parquet row group at a time (bounds the memory of a refresh).",
+    group="warehouse",
+)
+WAREHOUSE_COMPRESSION = config(
+    "HCMGOV_WAREHOUSE_COMPRESSION",
+    "zstd",
+    help="Parquet compression of the warehouse files: zstd or snappy (both read by every engine).",
+    group="warehouse",
+)
+WAREHOUSE_OVERLAP_SECONDS = config(
+    "HCMGOV_WAREHOUSE_OVERLAP_SECONDS",
+    600,
+    help="An incremental refresh also re-reads changes this many seconds before the last refresh started "
+    "(transactions still open then commit later).",
+    group="warehouse",
+)
+WAREHOUSE_QUERY_TIMEOUT = config(
+    "HCMGOV_WAREHOUSE_QUERY_TIMEOUT",
+    30.0,
+    help="Seconds a DuckDB query over the warehouse may run before it is interrupted.",
+    group="warehouse",
+)
+WAREHOUSE_QUERY_ROWS_MAX = config(
+    "HCMGOV_WAREHOUSE_QUERY_ROWS_MAX",
+    10000,
+    help="Most rows a query over the warehouse returns (hcmgov warehouse query, dashboards).",
+    group="warehouse",
+)
+
 # --- logging: JSON lines on stdout, with the request id ---------------------------------------
 LOG_LEVEL = config("HCMGOV_LOG_LEVEL", "INFO", help="Log level.", group="operations")
 LOGGING = {
@@ -675,6 +720,7 @@ CELERY_BEAT_SCHEDULE = {
     "portal-reconcile": {"task": "exchange.portal_reconcile", "schedule": crontab(hour=5, minute=30)},
     "opendata-harvest": {"task": "opendata.harvest_due", "schedule": 600.0},
     "opendata-publish": {"task": "opendata.publish_figures", "schedule": crontab(hour=3, minute=0)},
+    "warehouse-refresh": {"task": "warehouse.refresh", "schedule": crontab(minute=20)},  # hourly, incremental
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True

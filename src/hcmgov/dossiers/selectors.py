@@ -7,6 +7,7 @@ import functools
 import hmac
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -691,3 +692,63 @@ def dossier_statuses(*, since: dt.datetime | None = None, codes: list[str] | Non
     if codes:
         condition |= Q(code__in=codes)
     return dict(Dossier.objects.filter(condition).values_list("code", "status"))
+
+
+# --- the analytics warehouse's extract (hcmgov.warehouse): non-personal columns only ----------------
+# No applicant, name, form data (encrypted), address, delivery details or official's name leaves
+# through these: the warehouse's files are read by engines that know nothing of the platform's roles.
+# A dossier, its steps and its events are filed under the month (city time) the dossier was submitted.
+
+WAREHOUSE_DOSSIER_COLUMNS = (
+    "code", "procedure__code", "agency__code", "unit__code", "unit__structure__key", "channel", "status",
+    "language", "submitted_at", "received_at", "due_at", "appointment_at", "finished_at", "returned_at",
+    "timeliness", "supplement_count", "suspended_days", "fee_required", "fee_paid_at", "fee_paid_online",
+    "result_by_post", "updated_at",
+)  # fmt: skip
+WAREHOUSE_STEP_COLUMNS = (
+    "dossier__code", "key", "role", "agency__code", "state", "opened_at", "due_at", "finished_at", "outcome",
+    "timeliness", "waiting",
+)  # fmt: skip
+WAREHOUSE_EVENT_COLUMNS = ("dossier__code", "dossier__agency__code", "at", "status_from", "status_to")
+
+
+def warehouse_dossier_months(*, since: dt.datetime | None = None) -> set[tuple[int, int]]:
+    """(year, month) of submission, city time, of every dossier changed at or after ``since`` (all
+    dossiers without it): its row, its fee, a step opened or closed, an event. A settled fee does
+    not always move ``updated_at`` (``services.payments``), hence ``fee_paid_at``."""
+    from django.db.models.functions import TruncMonth
+
+    tz = timezone.get_default_timezone()
+    queries: list[QuerySet[Any]] = [Dossier.objects.all()]
+    if since is not None:
+        queries = [
+            Dossier.objects.filter(Q(updated_at__gte=since) | Q(fee_paid_at__gte=since)),
+            DossierStep.objects.filter(Q(opened_at__gte=since) | Q(finished_at__gte=since)),
+            DossierEvent.objects.filter(at__gte=since),
+        ]
+    months: set[tuple[int, int]] = set()
+    for qs in queries:
+        field = "submitted_at" if qs.model is Dossier else "dossier__submitted_at"
+        for (month,) in qs.annotate(m=TruncMonth(field, tzinfo=tz)).values_list("m").order_by().distinct():
+            months.add((month.year, month.month))
+    return months
+
+
+def warehouse_dossier_rows(
+    *, start: dt.datetime, end: dt.datetime, chunk_size: int = 5000
+) -> Iterator[tuple[Any, ...]]:
+    """Dossiers submitted in [start, end), as tuples of ``WAREHOUSE_DOSSIER_COLUMNS``, streamed."""
+    qs = Dossier.objects.filter(submitted_at__gte=start, submitted_at__lt=end).order_by("id")
+    return qs.values_list(*WAREHOUSE_DOSSIER_COLUMNS).iterator(chunk_size=chunk_size)
+
+
+def warehouse_step_rows(*, start: dt.datetime, end: dt.datetime, chunk_size: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Steps of the dossiers submitted in [start, end), as tuples of ``WAREHOUSE_STEP_COLUMNS``."""
+    qs = DossierStep.objects.filter(dossier__submitted_at__gte=start, dossier__submitted_at__lt=end)
+    return qs.order_by("id").values_list(*WAREHOUSE_STEP_COLUMNS).iterator(chunk_size=chunk_size)
+
+
+def warehouse_event_rows(*, start: dt.datetime, end: dt.datetime, chunk_size: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Status changes of the dossiers submitted in [start, end), as tuples of ``WAREHOUSE_EVENT_COLUMNS``."""
+    qs = DossierEvent.objects.filter(dossier__submitted_at__gte=start, dossier__submitted_at__lt=end)
+    return qs.order_by("id").values_list(*WAREHOUSE_EVENT_COLUMNS).iterator(chunk_size=chunk_size)

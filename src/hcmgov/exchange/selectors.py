@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,3 +238,45 @@ def service_calls(*, since: dt.datetime | None = None, now: dt.datetime | None =
             }
         )
     return out
+
+
+# --- the analytics warehouse's extract (hcmgov.warehouse): gateway traffic per service and hour -----
+# Counts and latencies only: no path, end user, client or body leaves the message log this way.
+
+WAREHOUSE_TRAFFIC_COLUMNS = ("hour", "service", "calls", "errors", "duration_ms_sum", "duration_ms_max", "bytes_in",
+                             "bytes_out")  # fmt: skip
+
+
+def warehouse_traffic_months(*, since: dt.datetime | None = None) -> set[tuple[int, int]]:
+    """(year, month), city time, of the gateway calls logged at or after ``since`` (all without it)."""
+    from django.db.models.functions import TruncMonth
+
+    qs = MessageLogRecord.objects.all() if since is None else MessageLogRecord.objects.filter(at__gte=since)
+    tz = timezone.get_default_timezone()
+    months = qs.annotate(m=TruncMonth("at", tzinfo=tz)).values_list("m", flat=True).order_by().distinct()
+    return {(m.year, m.month) for m in months}
+
+
+def warehouse_traffic_rows(
+    *, start: dt.datetime, end: dt.datetime, chunk_size: int = 5000
+) -> Iterator[tuple[Any, ...]]:
+    """Calls through the gateway in [start, end) per hour and service, as tuples of
+    ``WAREHOUSE_TRAFFIC_COLUMNS``; errors as ``service_calls`` counts them (status ≥ 400 or an error code)."""
+    from django.db.models import Max, Sum
+    from django.db.models.functions import TruncHour
+
+    qs = (
+        MessageLogRecord.objects.filter(at__gte=start, at__lt=end)
+        .annotate(hour=TruncHour("at", tzinfo=dt.UTC))
+        .values("hour", "service")
+        .annotate(
+            calls=Count("id"),
+            errors=Count("id", filter=Q(status__gte=400) | ~Q(error="")),
+            duration_ms_sum=Sum("duration_ms"),
+            duration_ms_max=Max("duration_ms"),
+            bytes_in=Sum("request_bytes"),
+            bytes_out=Sum("response_bytes"),
+        )
+        .order_by("hour", "service")
+    )
+    return qs.values_list(*WAREHOUSE_TRAFFIC_COLUMNS).iterator(chunk_size=chunk_size)

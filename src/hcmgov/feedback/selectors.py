@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import BooleanField, Case, Count, Q, QuerySet, Value, When
@@ -184,3 +185,28 @@ def rating_counts(
         qs = qs.filter(agency_id__in=agency_ids)
     found = dict(qs.values_list("score").annotate(n=Count("id")).values_list("score", "n"))
     return {score: int(found.get(score, 0)) for score in Score.values}
+
+
+# --- the analytics warehouse's extract (hcmgov.warehouse): scores only, no comment or applicant -----
+
+WAREHOUSE_RATING_COLUMNS = (
+    "dossier_code", "agency__code", "procedure__code", "score", "contacts", "publicity", "attitude", "online",
+    "rated_at",
+)  # fmt: skip
+
+
+def warehouse_rating_months(*, since: dt.datetime | None = None) -> set[tuple[int, int]]:
+    """(year, month), city time, of the ratings given at or after ``since`` (all without it); a
+    rating is given once and never changed (``services.rating_submit``)."""
+    from django.db.models.functions import TruncMonth
+
+    qs = Rating.objects.all() if since is None else Rating.objects.filter(rated_at__gte=since)
+    tz = timezone.get_default_timezone()
+    months = qs.annotate(m=TruncMonth("rated_at", tzinfo=tz)).values_list("m", flat=True).order_by().distinct()
+    return {(m.year, m.month) for m in months}
+
+
+def warehouse_rating_rows(*, start: dt.datetime, end: dt.datetime, chunk_size: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Ratings given in [start, end), as tuples of ``WAREHOUSE_RATING_COLUMNS``, streamed."""
+    qs = Rating.objects.filter(rated_at__gte=start, rated_at__lt=end).order_by("id")
+    return qs.values_list(*WAREHOUSE_RATING_COLUMNS).iterator(chunk_size=chunk_size)

@@ -14,7 +14,7 @@ import json
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
@@ -532,3 +532,46 @@ def datastore_info(context: Context, data: dict[str, Any]) -> dict[str, Any]:
         "primary_key": table.primary_key,
         "indexes": [",".join(c) for c in table.indexes],
     }
+
+
+# --- whole tables, for the portal's downloads (``opendata.portal_downloads``) -----------------------------
+
+
+def datastore_public_fields(*, resource_id: str) -> list[Field] | None:
+    """The fields of the table of a resource anyone may read (active, of a public dataset), or None."""
+    try:
+        return _readable_fields(Context(user=None), str(uuid.UUID(resource_id)))[0]
+    except (ValueError, NotFound, NotAuthorized):
+        return None
+
+
+def datastore_row_count(*, resource_id: str) -> int:
+    """How many rows a table holds (its resource checked by the caller)."""
+    return int(_store_call(store().count, resource_id))
+
+
+def datastore_rows(*, resource_id: str, fields: list[Field], chunk: int = 10_000) -> Iterator[list[list[Any]]]:
+    """Every row of a table, ``_id`` first then ``fields``, in ``_id`` order, ``chunk`` rows at a
+    time (values as ``datastore_search`` gives them). Each chunk is one short query resuming after
+    the last ``_id`` seen (keyset, not OFFSET), so a download of millions of rows holds one chunk
+    in memory, reads each row once, and keeps no transaction open while the client reads: rows
+    written during a download may or may not be in it."""
+    db = store()
+    cols = ", ".join(db.qi(name) for name in ["_id", *(f.id for f in fields)])
+    sql = (
+        f"SELECT {cols} FROM {db.table(resource_id)} WHERE {db.qi('_id')} > {db.ph} "  # noqa: S608 - quoted names
+        f"ORDER BY {db.qi('_id')} LIMIT {int(chunk)}"
+    )
+    converters = [(i + 1, f.type) for i, f in enumerate(fields) if db.needs_out(f.type)]
+    last = 0
+    while True:
+        with db.atomic(settings.DATASTORE_STATEMENT_TIMEOUT_MS, read=True):
+            rows = [list(r) for r in db.execute(sql, [last]).fetchall()]
+        for row in rows:
+            for i, ftype in converters:
+                row[i] = db.out(ftype, row[i])
+        if rows:
+            yield rows
+        if len(rows) < chunk:
+            return
+        last = int(rows[-1][0])

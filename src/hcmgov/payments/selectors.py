@@ -4,6 +4,7 @@ dashboards count."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import QuerySet
@@ -55,3 +56,28 @@ def refunds_pending() -> QuerySet[Refund]:
 def transactions_settled_on(*, start: dt.datetime, end: dt.datetime) -> QuerySet[GatewayTransaction]:
     """Confirmed gateway payments whose gateway time falls in [start, end)."""
     return GatewayTransaction.objects.filter(state=TxnState.SUCCEEDED, paid_at__gte=start, paid_at__lt=end)
+
+
+# --- the analytics warehouse's extract (hcmgov.warehouse): no payer, cashier or bank details --------
+
+WAREHOUSE_ORDER_COLUMNS = (
+    "dossier_code", "procedure_code", "agency__code", "stage", "amount", "state", "method", "created_at", "paid_at",
+    "updated_at",
+)  # fmt: skip
+
+
+def warehouse_order_months(*, since: dt.datetime | None = None) -> set[tuple[int, int]]:
+    """(year, month) of creation, city time, of every payment order changed at or after ``since`` (all without it)."""
+    from django.db.models.functions import TruncMonth
+    from django.utils import timezone
+
+    qs = PaymentOrder.objects.all() if since is None else PaymentOrder.objects.filter(updated_at__gte=since)
+    tz = timezone.get_default_timezone()
+    months = qs.annotate(m=TruncMonth("created_at", tzinfo=tz)).values_list("m", flat=True).order_by().distinct()
+    return {(m.year, m.month) for m in months}
+
+
+def warehouse_order_rows(*, start: dt.datetime, end: dt.datetime, chunk_size: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Payment orders created in [start, end), as tuples of ``WAREHOUSE_ORDER_COLUMNS``, streamed."""
+    qs = PaymentOrder.objects.filter(created_at__gte=start, created_at__lt=end).order_by("id")
+    return qs.values_list(*WAREHOUSE_ORDER_COLUMNS).iterator(chunk_size=chunk_size)

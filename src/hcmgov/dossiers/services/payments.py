@@ -78,7 +78,7 @@ def _settle(locked: Dossier, *, first: bool, online: bool, paid_at: dt.datetime,
     if first:
         locked.fee_paid_at = paid_at
         locked.fee_paid_online = online
-    fields = ("fee_required", "fee_paid_at", "fee_paid_online")
+    fields = ("fee_required", "fee_paid_at", "fee_paid_online", "updated_at")
     if locked.status != Status.PAYMENT_REQUESTED:
         locked.save(update_fields=fields)
         return False

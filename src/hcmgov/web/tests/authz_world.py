@@ -69,6 +69,7 @@ class World:
     component_code: str  # a document of the applicant's data store, digitised at X
     verify_token: str  # the QR code's token of a result X issued for ``dossier``
     document_id: int  # a file of ``dossier``
+    open_resource_id: str  # the resource of the open dataset "du-lieu-ma-tran" (the portal's download)
 
 
 def _official(agency: Any, field: str = "") -> Any:
@@ -122,7 +123,7 @@ def build_world(*, submit: Any, agency: Any, citizen: Any) -> World:
     token = _result(dossier, agency, component)
     from hcmgov.opendata.tests import factories as opendata
 
-    opendata.dataset(name="du-lieu-ma-tran")  # an open dataset (its DCAT-AP pages)
+    open_dataset = opendata.dataset(name="du-lieu-ma-tran")  # an open dataset (its DCAT-AP and portal pages)
     return World(
         users=users,
         dossier=dossier,
@@ -137,6 +138,7 @@ def build_world(*, submit: Any, agency: Any, citizen: Any) -> World:
         component_code=component.code,
         verify_token=token,
         document_id=document_id,
+        open_resource_id=str(open_dataset.resources.first().pk),
     )
 
 

@@ -77,6 +77,16 @@ ROUTES: dict[str, Route] = {
     "dataset/<slug:name>.ttl": Route({"name": "=du-lieu-ma-tran"}),
     "dataset/<slug:name>.jsonld": Route({"name": "=du-lieu-ma-tran"}),
     "dataset/<slug:name>.rdf": Route({"name": "=du-lieu-ma-tran"}),
+    # the open data portal's pages: anyone (open data)
+    "du-lieu-mo/": Route({}),
+    "du-lieu-mo/to-chuc/": Route({}),
+    "du-lieu-mo/chu-de/": Route({}),
+    "du-lieu-mo/<slug:name>/": Route({"name": "=du-lieu-ma-tran"}),
+    # a resource of it (a link: the download answers with its address); ``open_resource_id`` is
+    # that resource's id, which ``authz_world.World`` has to carry
+    "du-lieu-mo/<slug:name>/tai-nguyen/<uuid:resource_id>.<str:fmt>": Route(
+        {"name": "=du-lieu-ma-tran", "resource_id": "open_resource_id", "fmt": "=csv"}
+    ),
     "": Route({}),
     "thu-tuc/<str:code>/": Route({"code": "procedure_code"}, "procedure"),
     "thu-tuc/<str:code>/nop-ho-so/": Route({"code": "procedure_code"}, "procedure"),

@@ -26,6 +26,7 @@ from hcmgov.identity import demo as identity_demo
 from hcmgov.identity import selectors as identity_read
 from hcmgov.identity import services as identity
 from hcmgov.opendata.publish import publish_all
+from hcmgov.warehouse.services import warehouse_refresh
 
 CITIZENS = 40
 # The demo teams: (login suffix, agency kind, department, unit name to pick the agency by). Each gets
@@ -86,6 +87,8 @@ class Command(BaseCommand):
             )
             for report in publish_all():  # the city's own figures as open data (CKAN API, DCAT)
                 self.stdout.write(f"open data: {report['dataset']} ({report['rows']} rows)")
+            for table in warehouse_refresh():  # the analytics warehouse's first extract (Parquet)
+                self.stdout.write(f"warehouse: {table.table} ({table.total_rows:,} rows, {table.status})")
         self.stdout.write(f"dossiers in the database: {demo.dossier_count():,}")
         self.stdout.write(f"\nDemo logins (password for all: {demo.DEMO_PASSWORD}):")
         for login, who in logins:

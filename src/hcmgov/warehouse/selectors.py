@@ -1,0 +1,170 @@
+"""Reads of the warehouse: DuckDB over its Parquet files, the figures dashboards and reports use,
+and where each table's extract stands.
+
+``warehouse_connect`` opens an in-memory DuckDB with one view per table over its files
+(``read_parquet(..., hive_partitioning=true)``: ``year`` and ``month`` come from the folder names).
+The connection reads only the warehouse: access to any other file is switched off and the
+configuration locked, and ``warehouse_query`` runs a single SELECT, stopped after
+``WAREHOUSE_QUERY_TIMEOUT`` seconds and cut at ``WAREHOUSE_QUERY_ROWS_MAX`` rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as pads
+from django.conf import settings
+from django.db.models import QuerySet
+
+from hcmgov.common.errors import DomainError, Message
+from hcmgov.warehouse.models import WarehouseRun, WarehouseTable
+from hcmgov.warehouse.storage import Store
+from hcmgov.warehouse.tables import PARTITION_COLUMNS, TABLES
+
+
+def warehouse_connect(*, store: Store | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only DuckDB connection with one view per warehouse table (empty when it has no file yet)."""
+    store = store or Store.from_settings()
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    partitions = pa.schema([pa.field(name, pa.int64()) for name in PARTITION_COLUMNS])
+    for name, table in TABLES.items():
+        found = store.partitions(name)
+        # names and paths below are the warehouse's own (TABLES, the store's listing), quoted: no input
+        if not found:  # no file yet: an empty relation with the same columns
+            empty = pa.Table.from_batches([], schema=pa.unify_schemas([table.schema, partitions]))
+            con.register(f"_{name}_empty", empty)
+            con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "_{name}_empty"')  # noqa: S608
+        elif store.local:  # the glob is read at each query: partitions added since are seen, temporary files not
+            files = _quote(f"{store.table_dir(name)}/year=*/month=*/*.parquet")
+            con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({files}, hive_partitioning = true)')  # noqa: S608
+        else:  # object storage: DuckDB scans pyarrow's dataset (same files, pyarrow's S3 client)
+            dataset = pads.dataset(
+                list(found.values()), filesystem=store.fs, format="parquet", partitioning="hive",
+                partition_base_dir=store.table_dir(name), schema=pa.unify_schemas([table.schema, partitions]),
+            )  # fmt: skip
+            con.register(name, dataset)
+    if store.local:
+        con.execute(f"SET allowed_directories = [{_quote(store.root + '/')}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    truncated: bool
+
+
+def warehouse_query(
+    *, sql: str, params: list[Any] | None = None, con: duckdb.DuckDBPyConnection | None = None
+) -> QueryResult:
+    """Run one SELECT over the warehouse, within the time and row limits of the settings."""
+    statements = duckdb.extract_statements(sql)
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise DomainError(
+            code="warehouse_select_only",
+            message=Message(
+                "Chỉ được chạy một câu lệnh SELECT trên kho dữ liệu.",
+                "Only a single SELECT statement may be run on the warehouse.",
+            ),
+        )
+    con = con or warehouse_connect()
+    limit = int(settings.WAREHOUSE_QUERY_ROWS_MAX)
+    timer = threading.Timer(float(settings.WAREHOUSE_QUERY_TIMEOUT), con.interrupt)
+    timer.start()
+    try:
+        cursor = con.execute(sql, params or [])
+        rows = cursor.fetchmany(limit + 1)
+        columns = [d[0] for d in cursor.description or []]
+    except duckdb.InterruptException as exc:
+        raise DomainError(
+            code="warehouse_query_timeout",
+            message=Message("Truy vấn chạy quá thời gian cho phép.", "The query ran longer than allowed."),
+        ) from exc
+    finally:
+        timer.cancel()
+    return QueryResult(columns=columns, rows=rows[:limit], truncated=len(rows) > limit)
+
+
+# --- figures -------------------------------------------------------------------------------------
+# Months are city months (Asia/Ho_Chi_Minh, settings.TIME_ZONE), as the partitions and the ORM's figures.
+
+FIGURES_BY_AGENCY_MONTH = """
+WITH submitted AS (
+    SELECT strftime(submitted_at AT TIME ZONE 'Asia/Ho_Chi_Minh', '%Y-%m') AS month, agency_code, count(*) AS n
+    FROM dossiers WHERE CAST(submitted_at AT TIME ZONE 'Asia/Ho_Chi_Minh' AS DATE) >= $start
+    GROUP BY ALL
+), finished AS (
+    SELECT strftime(finished_at AT TIME ZONE 'Asia/Ho_Chi_Minh', '%Y-%m') AS month, agency_code, count(*) AS n,
+           count(*) FILTER (WHERE on_time) AS ok
+    FROM dossiers WHERE finished_at IS NOT NULL AND CAST(finished_at AT TIME ZONE 'Asia/Ho_Chi_Minh' AS DATE) >= $start
+    GROUP BY ALL
+)
+SELECT month, agency_code, coalesce(s.n, 0) AS submitted, coalesce(f.n, 0) AS finished,
+       coalesce(f.ok, 0) AS on_time
+FROM submitted s FULL OUTER JOIN finished f USING (month, agency_code)
+ORDER BY month, agency_code
+"""
+
+
+def dossier_figures_by_agency_month(
+    *, start: dt.date | None = None, con: duckdb.DuckDBPyConnection | None = None
+) -> list[dict[str, Any]]:
+    """Per month (city time) and agency: dossiers submitted, finished, and finished early or on
+    time, with the on-time rate (None when none finished) — what ``dossiers.selectors.
+    dossier_figures_by_month`` counts in the database, summed over procedures, read from the files."""
+    con = con or warehouse_connect()
+    rows = con.execute(FIGURES_BY_AGENCY_MONTH, {"start": start or dt.date(1900, 1, 1)}).fetchall()
+    return [
+        {
+            "month": m,
+            "agency_code": a,
+            "submitted": s,
+            "finished": f,
+            "on_time": o,
+            "on_time_rate": o / f if f else None,
+        }
+        for m, a, s, f, o in rows
+    ]
+
+
+PAYMENTS_BY_AGENCY_MONTH = """
+SELECT strftime(paid_at AT TIME ZONE 'Asia/Ho_Chi_Minh', '%Y-%m') AS month, agency_code,
+       count(*) AS orders, sum(amount) AS amount, count(*) FILTER (WHERE method IN ('vnpay', 'national')) AS online
+FROM payments WHERE paid_at IS NOT NULL AND state IN ('paid', 'refunded')
+GROUP BY ALL ORDER BY month, agency_code
+"""
+
+
+def payments_by_agency_month(*, con: duckdb.DuckDBPyConnection | None = None) -> list[dict[str, Any]]:
+    """Per month paid (city time) and agency: orders paid (refunded ones included: they were paid),
+    the đồng collected, and how many were paid online."""
+    con = con or warehouse_connect()
+    keys = ("month", "agency_code", "orders", "amount", "online")
+    return [dict(zip(keys, row, strict=True)) for row in con.execute(PAYMENTS_BY_AGENCY_MONTH).fetchall()]
+
+
+# --- the books -----------------------------------------------------------------------------------
+
+
+def warehouse_tables() -> list[WarehouseTable]:
+    """Every declared table with where its extract stands (a table never refreshed: an unsaved row)."""
+    known = {t.name: t for t in WarehouseTable.objects.all()}
+    return [known.get(name) or WarehouseTable(name=name) for name in TABLES]
+
+
+def warehouse_runs(*, table: str | None = None) -> QuerySet[WarehouseRun]:
+    runs = WarehouseRun.objects.all()
+    return runs.filter(table=table) if table else runs

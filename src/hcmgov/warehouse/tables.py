@@ -1,0 +1,226 @@
+"""The tables of the warehouse: each one's Parquet schema, where its rows come from (another app's
+selectors, never its models) and which month each row is filed under.
+
+The schemas are explicit so that every engine reads the same types: strings, 16/32/64-bit signed
+integers, booleans, and timestamps in microseconds adjusted to UTC (Parquet ``TIMESTAMP(MICROS,
+true)``: Spark ``TimestampType``, Trino ``timestamp(6) with time zone``). No unsigned integer, no
+dictionary type, no nested column: plain Parquet every engine reads. The partition columns ``year`` and
+``month`` are in the folder names (Hive layout), not in the files.
+
+Only non-personal columns are declared; ``PERSONAL`` lists the names no schema may ever hold (a test
+holds every schema to it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from hcmgov.dossiers import selectors as dossiers
+from hcmgov.exchange import selectors as exchange
+from hcmgov.feedback import selectors as feedback
+from hcmgov.payments import selectors as payments
+
+TS = pa.timestamp("us", tz="UTC")
+
+# Columns of the platform that carry personal data or free text about people: never exported.
+PERSONAL = frozenset({
+    "applicant", "applicant_id", "applicant_name", "applicant_search", "form_data", "workflow_state",
+    "tracking_secret", "fingerprint", "idempotency_key", "delivery_to", "refusal_reason", "note", "comment",
+    "actor", "actor_id", "actor_label", "assignee", "assignee_id", "payer", "payer_id", "payer_name",
+    "cashier_label", "lines", "client_ip", "bank_txn_no", "end_user", "path", "client_id", "personal_id",
+    "full_name", "name", "address", "phone", "email", "secret", "author_name", "author_email", "author_phone",
+    "text", "answer", "bodies",
+})  # fmt: skip
+
+Rows = Callable[..., Iterator[tuple[Any, ...]]]
+Months = Callable[..., set[tuple[int, int]]]
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table: its schema, the months changed since a moment, and the rows of one month."""
+
+    name: str
+    schema: pa.Schema
+    months: Months  # (since=...) → {(year, month)}
+    rows: Rows  # (start=, end=, chunk_size=) → tuples
+    convert: Callable[[tuple[Any, ...]], tuple[Any, ...]]  # a selector's tuple → the schema's columns
+    description: str
+    # a full refresh removes the partitions the database no longer holds, except for tables whose
+    # source is purged after a while (the gateway's message log is archived): their history stays
+    keep_history: bool = False
+
+
+def _blank(value: str) -> str | None:
+    return value or None
+
+
+def _dossier(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    (code, procedure, agency, unit, structure, channel, status, language, submitted, received, due, appointment,
+     finished, returned, timeliness, supplements, suspended, fee_required, fee_paid_at, fee_online, by_post,
+     updated) = row  # fmt: skip
+    # on time: finished early or on time (the 766 index's reading); unknown until finished
+    on_time = timeliness in ("early", "on_time") if timeliness else None
+    return (code, procedure, agency, unit, structure, channel, status, language, submitted, received, due,
+            appointment, finished, returned, _blank(timeliness), on_time, supplements, suspended, fee_required,
+            fee_paid_at, fee_online, by_post, updated)  # fmt: skip
+
+
+def _step(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    code, key, role, agency, state, opened, due, finished, outcome, timeliness, waiting = row
+    return (code, key, role, agency, state, opened, due, finished, _blank(outcome), _blank(timeliness), waiting)
+
+
+def _same(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return row
+
+
+def _order(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    code, procedure, agency, stage, amount, state, method, created, paid, updated = row
+    return (code, procedure, agency, stage, amount, state, _blank(method), created, paid, updated)
+
+
+def _traffic(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    hour, service, calls, errors, total, longest, bytes_in, bytes_out = row
+    if isinstance(hour, dt.datetime) and hour.tzinfo is None:
+        hour = hour.replace(tzinfo=dt.UTC)
+    return (hour, service, calls, errors, float(total or 0), float(longest or 0), int(bytes_in or 0),
+            int(bytes_out or 0))  # fmt: skip
+
+
+def _schema(*fields: tuple[str, pa.DataType, bool]) -> pa.Schema:
+    return pa.schema([pa.field(name, kind, nullable=nullable) for name, kind, nullable in fields])
+
+
+S, I16, I32, I64, B, F = pa.string(), pa.int16(), pa.int32(), pa.int64(), pa.bool_(), pa.float64()
+
+DOSSIERS = Table(
+    name="dossiers",
+    description="Hồ sơ / dossiers, by month of submission",
+    schema=_schema(
+        ("code", S, False),
+        ("procedure_code", S, False),
+        ("agency_code", S, False),
+        ("unit_code", S, True),
+        ("unit_structure", S, True),
+        ("channel", I16, False),
+        ("status", I16, False),
+        ("language", S, False),
+        ("submitted_at", TS, False),
+        ("received_at", TS, True),
+        ("due_at", TS, False),
+        ("appointment_at", TS, True),
+        ("finished_at", TS, True),
+        ("returned_at", TS, True),
+        ("timeliness", S, True),
+        ("on_time", B, True),
+        ("supplement_count", I16, False),
+        ("suspended_days", I32, False),
+        ("fee_required", B, False),
+        ("fee_paid_at", TS, True),
+        ("fee_paid_online", B, False),
+        ("result_by_post", B, False),
+        ("updated_at", TS, False),
+    ),
+    months=dossiers.warehouse_dossier_months,
+    rows=dossiers.warehouse_dossier_rows,
+    convert=_dossier,
+)
+DOSSIER_STEPS = Table(
+    name="dossier_steps",
+    description="Bước xử lý / processing steps, by month of the dossier's submission",
+    schema=_schema(
+        ("dossier_code", S, False),
+        ("step_key", S, False),
+        ("role", S, False),
+        ("agency_code", S, False),
+        ("state", S, False),
+        ("opened_at", TS, False),
+        ("due_at", TS, False),
+        ("finished_at", TS, True),
+        ("outcome", S, True),
+        ("timeliness", S, True),
+        ("waiting", B, False),
+    ),
+    months=dossiers.warehouse_dossier_months,
+    rows=dossiers.warehouse_step_rows,
+    convert=_step,
+)
+DOSSIER_EVENTS = Table(
+    name="dossier_events",
+    description="Thay đổi trạng thái / status changes, by month of the dossier's submission",
+    schema=_schema(
+        ("dossier_code", S, False),
+        ("agency_code", S, False),
+        ("at", TS, False),
+        ("status_from", I16, True),
+        ("status_to", I16, False),
+    ),
+    months=dossiers.warehouse_dossier_months,
+    rows=dossiers.warehouse_event_rows,
+    convert=_same,
+)
+PAYMENTS = Table(
+    name="payments",
+    description="Yêu cầu thanh toán / payment orders, by month of creation",
+    schema=_schema(
+        ("dossier_code", S, False),
+        ("procedure_code", S, False),
+        ("agency_code", S, False),
+        ("stage", S, False),
+        ("amount", I64, False),
+        ("state", S, False),
+        ("method", S, True),
+        ("created_at", TS, False),
+        ("paid_at", TS, True),
+        ("updated_at", TS, False),
+    ),
+    months=payments.warehouse_order_months,
+    rows=payments.warehouse_order_rows,
+    convert=_order,
+)
+RATINGS = Table(
+    name="ratings",
+    description="Đánh giá hài lòng / satisfaction ratings, by month rated",
+    schema=_schema(
+        ("dossier_code", S, False),
+        ("agency_code", S, False),
+        ("procedure_code", S, False),
+        ("score", I16, False),
+        ("contacts", I16, True),
+        ("publicity", I16, True),
+        ("attitude", I16, True),
+        ("online", I16, True),
+        ("rated_at", TS, False),
+    ),
+    months=feedback.warehouse_rating_months,
+    rows=feedback.warehouse_rating_rows,
+    convert=_same,
+)
+GATEWAY_TRAFFIC = Table(
+    name="gateway_traffic",
+    description="Lưu lượng LGSP / data-sharing gateway calls per service and hour",
+    schema=_schema(
+        ("hour", TS, False),
+        ("service", S, False),
+        ("calls", I64, False),
+        ("errors", I64, False),
+        ("duration_ms_sum", F, False),
+        ("duration_ms_max", F, False),
+        ("bytes_in", I64, False),
+        ("bytes_out", I64, False),
+    ),
+    months=exchange.warehouse_traffic_months,
+    rows=exchange.warehouse_traffic_rows,
+    convert=_traffic,
+    keep_history=True,
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (DOSSIERS, DOSSIER_STEPS, DOSSIER_EVENTS, PAYMENTS, RATINGS,
+                                                GATEWAY_TRAFFIC)}  # fmt: skip
+PARTITION_COLUMNS = ("year", "month")
