@@ -22,5 +22,6 @@ TASK_APPS = [
     "hcmgov.registry",
     "hcmgov.opendata",
     "hcmgov.warehouse",
+    "hcmgov.reporting",
 ]
 app.autodiscover_tasks(TASK_APPS)

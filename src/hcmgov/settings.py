@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "hcmgov.registry",
     "hcmgov.opendata",
     "hcmgov.warehouse",
+    "hcmgov.reporting",
     "hcmgov.web",
 ]
 
@@ -665,6 +666,9 @@ WAREHOUSE_QUERY_ROWS_MAX = config(
     help="Most rows a query over the warehouse returns (hcmgov warehouse query, dashboards).",
     group="warehouse",
 )
+
+# --- reporting (hcmgov.reporting: periodic reports, the plan's targets, the service-quality index) ---
+# (settings of reporting go here)
 
 # --- logging: JSON lines on stdout, with the request id ---------------------------------------
 LOG_LEVEL = config("HCMGOV_LOG_LEVEL", "INFO", help="Log level.", group="operations")

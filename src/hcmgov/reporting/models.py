@@ -1,0 +1,1 @@
+"""Periodic reports: indicators, templates, periods, units' reports and their history."""
