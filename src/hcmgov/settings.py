@@ -668,7 +668,33 @@ WAREHOUSE_QUERY_ROWS_MAX = config(
 )
 
 # --- reporting (hcmgov.reporting: periodic reports, the plan's targets, the service-quality index) ---
-# (settings of reporting go here)
+REPORTING_NATIONAL_URL = config(
+    "HCMGOV_REPORTING_NATIONAL_URL",
+    "",
+    help="The national reporting system's API base URL, where the city's approved reports are sent. "
+    "Empty: nothing is queued (`hcmgov sim reporting` simulates it).",
+    group="reporting",
+)
+REPORTING_NATIONAL_TOKEN = config(
+    "HCMGOV_REPORTING_NATIONAL_TOKEN",
+    "",
+    help="The city's bearer token on the national reporting system.",
+    group="reporting",
+    secret=True,
+)
+REPORTING_NATIONAL_TIMEOUT = config(
+    "HCMGOV_REPORTING_NATIONAL_TIMEOUT",
+    10.0,
+    help="Seconds to wait for the national reporting system before trying again later.",
+    group="reporting",
+)
+CITY_EMAIL_DOMAINS = config(
+    "HCMGOV_CITY_EMAIL_DOMAINS",
+    ["tphcm.gov.vn"],
+    help="Domains of the city's e-mail system: an official whose address is in one of them counts for the "
+    "plan's target 'officials using the city e-mail' (comma-separated).",
+    group="reporting",
+)
 
 # --- logging: JSON lines on stdout, with the request id ---------------------------------------
 LOG_LEVEL = config("HCMGOV_LOG_LEVEL", "INFO", help="Log level.", group="operations")
@@ -725,6 +751,7 @@ CELERY_BEAT_SCHEDULE = {
     "opendata-harvest": {"task": "opendata.harvest_due", "schedule": 600.0},
     "opendata-publish": {"task": "opendata.publish_figures", "schedule": crontab(hour=3, minute=0)},
     "warehouse-refresh": {"task": "warehouse.refresh", "schedule": crontab(minute=20)},  # hourly, incremental
+    "reporting-national-export": {"task": "reporting.national_export_send", "schedule": 60.0},  # with back-off
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True

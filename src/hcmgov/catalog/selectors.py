@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
@@ -74,3 +75,24 @@ def flow_spec(*, flow_id: int) -> flows.FlowSpec:
 def _flow_spec(flow_id: int) -> flows.FlowSpec:
     content = ProcessFlow.objects.values_list("bpmn", flat=True).get(pk=flow_id)
     return flows.flow_parse(content.encode("utf-8"))
+
+
+def procedure_online_counts() -> list[dict[str, Any]]:
+    """Per level (city, district, commune): procedures in the catalogue, those offered as a
+    full-process online service and those offered partly online (Decree 42/2022/NĐ-CP, Art. 11), and
+    those with a fee — for the plan's targets and the service-quality index (reporting)."""
+    from django.db.models import Count
+
+    from hcmgov.catalog.models import OnlineLevel
+
+    rows = (
+        Procedure.objects.values("level")
+        .order_by("level")
+        .annotate(
+            total=Count("id"),
+            full=Count("id", filter=Q(online_level=OnlineLevel.FULL)),
+            partial=Count("id", filter=Q(online_level=OnlineLevel.PARTIAL)),
+            with_fee=Count("id", filter=Q(has_fee=True)),
+        )
+    )
+    return [dict(r) for r in rows]

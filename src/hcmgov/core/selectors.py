@@ -114,3 +114,10 @@ def agency_kind_exists(*, selector: str) -> bool:
     kind, _, department = selector.partition(":")
     qs = Agency.objects.filter(kind=kind)
     return (qs.filter(department=department) if department else qs).exists()
+
+
+def unit_agency_ids(*, unit_code: str, kinds: list[str], day: dt.date) -> list[int]:
+    """The agencies of ``kinds`` in force on ``day`` attached to a unit of code ``unit_code`` (in
+    any structure: a unit keeps its code across versions). For the periodic reports: who acts for
+    a unit's report (its People's Committee)."""
+    return list(agency_list(day=day).filter(kind__in=kinds, unit__code=unit_code).values_list("id", flat=True))

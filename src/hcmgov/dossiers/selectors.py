@@ -694,6 +694,44 @@ def dossier_statuses(*, since: dt.datetime | None = None, codes: list[str] | Non
     return dict(Dossier.objects.filter(condition).values_list("code", "status"))
 
 
+def dossier_figures_for_units(*, structure: str, start: dt.date, end: dt.date) -> dict[str, dict[str, int]]:
+    """For the periodic reports (``hcmgov.reporting``): per unit of ``structure`` (by code), the
+    dossiers received, finished, and finished early or on time, between ``start`` and ``end``
+    (both included, Ho Chi Minh City days). A dossier counts under the unit that received it, or,
+    when that unit later merged, the unit it went into (primary crosswalk links)."""
+    tz = timezone.get_default_timezone()
+    low = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
+    high = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    on_time = Q(timeliness__in=("early", "on_time"))
+    received = Dossier.objects.filter(received_at__gte=low, received_at__lt=high).exclude(unit=None)
+    finished = Dossier.objects.filter(finished_at__gte=low, finished_at__lt=high).exclude(unit=None)
+    by_unit: dict[int, dict[str, int]] = {}
+    for unit_id, n in received.values_list("unit_id").annotate(n=models_count("id")).values_list("unit_id", "n"):
+        by_unit.setdefault(unit_id, {"received": 0, "finished": 0, "finished_on_time": 0})["received"] += n
+    for unit_id, n, ok in (
+        finished.values_list("unit_id")
+        .annotate(n=models_count("id"), ok=models_count("id", filter=on_time))
+        .values_list("unit_id", "n", "ok")
+    ):
+        row = by_unit.setdefault(unit_id, {"received": 0, "finished": 0, "finished_on_time": 0})
+        row["finished"] += n
+        row["finished_on_time"] += ok
+    keys = {u.structure.key for u in core.unit_list().filter(pk__in=list(by_unit))}
+    mapping: dict[int, int] = {}
+    for key in keys:
+        mapping.update(core.unit_successor_map(from_structure=key, to_structure=structure))
+    codes = dict(core.unit_list(structure=structure).values_list("id", "code"))
+    result: dict[str, dict[str, int]] = {}
+    for unit_id, row in by_unit.items():
+        target = codes.get(mapping.get(unit_id, -1))
+        if target is None:
+            continue
+        into = result.setdefault(target, {"received": 0, "finished": 0, "finished_on_time": 0})
+        for name, n in row.items():
+            into[name] += n
+    return result
+
+
 # --- the analytics warehouse's extract (hcmgov.warehouse): non-personal columns only ----------------
 # No applicant, name, form data (encrypted), address, delivery details or official's name leaves
 # through these: the warehouse's files are read by engines that know nothing of the platform's roles.
@@ -704,6 +742,11 @@ WAREHOUSE_DOSSIER_COLUMNS = (
     "language", "submitted_at", "received_at", "due_at", "appointment_at", "finished_at", "returned_at",
     "timeliness", "supplement_count", "suspended_days", "fee_required", "fee_paid_at", "fee_paid_online",
     "result_by_post", "updated_at",
+    # for the service-quality index (Decision 766/QĐ-TTg) and the plan's targets (reporting.quality,
+    # reporting.targets): the procedure's level and online level (as in the catalogue now), the
+    # moment a supplement began to be awaited (the clock stands still since), the documents reused
+    # from the applicant's data store
+    "procedure__level", "procedure__online_level", "suspended_at", "components_reused",
 )  # fmt: skip
 WAREHOUSE_STEP_COLUMNS = (
     "dossier__code", "key", "role", "agency__code", "state", "opened_at", "due_at", "finished_at", "outcome",
@@ -738,7 +781,19 @@ def warehouse_dossier_rows(
     *, start: dt.datetime, end: dt.datetime, chunk_size: int = 5000
 ) -> Iterator[tuple[Any, ...]]:
     """Dossiers submitted in [start, end), as tuples of ``WAREHOUSE_DOSSIER_COLUMNS``, streamed."""
+    from django.db.models import Count, IntegerField, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    reused = (
+        DossierDocument.objects.filter(dossier=OuterRef("pk"))
+        .exclude(component_code="")
+        .order_by()
+        .values("dossier")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
     qs = Dossier.objects.filter(submitted_at__gte=start, submitted_at__lt=end).order_by("id")
+    qs = qs.annotate(components_reused=Coalesce(Subquery(reused, output_field=IntegerField()), 0))
     return qs.values_list(*WAREHOUSE_DOSSIER_COLUMNS).iterator(chunk_size=chunk_size)
 
 

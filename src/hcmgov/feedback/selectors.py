@@ -187,6 +187,37 @@ def rating_counts(
     return {score: int(found.get(score, 0)) for score in Score.values}
 
 
+def feedback_figures_by_agency_month(*, start: dt.date | None = None) -> list[dict[str, Any]]:
+    """Per month received (city time) and agency code: feedback closed (answered or rejected), closed
+    on time, answers rated by their author, and those rated "not satisfied" — the inputs of the
+    satisfaction group of the service-quality index (reporting.quality), in one grouped query."""
+    from django.db.models.functions import TruncMonth
+
+    qs = Feedback.objects.all()
+    if start:
+        qs = qs.filter(received_at__date__gte=start)
+    tz = timezone.get_default_timezone()
+    rows = (
+        qs.annotate(m=TruncMonth("received_at", tzinfo=tz))
+        .values("m", "agency__code")
+        .order_by("m", "agency__code")
+        .annotate(
+            closed=Count("id", filter=Q(timeliness__in=(Timeliness.ON_TIME, Timeliness.LATE))),
+            on_time=Count("id", filter=Q(timeliness=Timeliness.ON_TIME)),
+            rated=Count("id", filter=Q(answer_score__isnull=False)),
+            dissatisfied=Count("id", filter=Q(answer_score__in=DISSATISFIED_SCORES)),
+        )
+    )
+    return [
+        {
+            "month": f"{r['m']:%Y-%m}",
+            "agency_code": r["agency__code"],
+            **{k: int(r[k]) for k in ("closed", "on_time", "rated", "dissatisfied")},
+        }
+        for r in rows
+    ]
+
+
 # --- the analytics warehouse's extract (hcmgov.warehouse): scores only, no comment or applicant -----
 
 WAREHOUSE_RATING_COLUMNS = (

@@ -242,3 +242,45 @@ def consent_active(
 def consents_of(*, user: Any) -> list[Consent]:
     """Every consent ``user`` has given, in force or not (``Consent.in_force``), newest first."""
     return list(Consent.objects.filter(subject=user).order_by("-granted_at", "-id"))
+
+
+def eid_account_counts() -> dict[str, dict[str, int]]:
+    """Per kind of applicant account (citizen, business): accounts, and those that have logged in
+    with the national e-ID (an ``eid_subject`` is recorded at the first such login) — counts only,
+    for the plan's target "people and businesses logging in with e-ID" (reporting.targets)."""
+    from django.db.models import Count
+
+    rows = (
+        User.objects.filter(kind__in=(UserKind.CITIZEN, UserKind.BUSINESS))
+        .values("kind")
+        .order_by("kind")
+        .annotate(accounts=Count("id"), eid=Count("id", filter=Q(eid_subject__isnull=False)))
+    )
+    found = {r["kind"]: {"accounts": int(r["accounts"]), "eid": int(r["eid"])} for r in rows}
+    return {kind: found.get(kind, {"accounts": 0, "eid": 0}) for kind in (UserKind.CITIZEN, UserKind.BUSINESS)}
+
+
+def official_email_counts(*, domains: list[str]) -> list[dict[str, Any]]:
+    """Per agency code: active officials holding a role there, and those whose e-mail address is on
+    one of the city's ``domains`` — counts only, for the plan's target "officials using the city
+    e-mail" (reporting.targets). An official with roles in two agencies counts in each."""
+    from django.db.models import Count
+
+    if not domains:
+        return []
+    on_domain = Q()
+    for domain in domains:
+        on_domain |= Q(user__email__iendswith="@" + domain.strip().lstrip("@"))
+    rows = (
+        RoleAssignment.objects.filter(user__is_active=True)
+        .values("agency__code")
+        .order_by("agency__code")
+        .annotate(
+            officials=Count("user", distinct=True),
+            city_email=Count("user", filter=on_domain, distinct=True),
+        )
+    )
+    return [
+        {"agency_code": r["agency__code"], "officials": int(r["officials"]), "city_email": int(r["city_email"])}
+        for r in rows
+    ]

@@ -6,3 +6,6 @@ class ReportingConfig(AppConfig):
     label = "reporting"
     verbose_name = "Báo cáo và chỉ tiêu / Reporting and targets"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from hcmgov.reporting import handlers  # noqa: F401 - approved city reports queued for the national system

@@ -18,6 +18,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as pads
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 from django.conf import settings
 from django.db.models import QuerySet
 
@@ -42,7 +44,9 @@ def warehouse_connect(*, store: Store | None = None) -> duckdb.DuckDBPyConnectio
             con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "_{name}_empty"')  # noqa: S608
         elif store.local:  # the glob is read at each query: partitions added since are seen, temporary files not
             files = _quote(f"{store.table_dir(name)}/year=*/month=*/*.parquet")
-            con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({files}, hive_partitioning = true)')  # noqa: S608
+            # union_by_name: a file written before a column was added reads it as NULL
+            reader = f"read_parquet({files}, hive_partitioning = true, union_by_name = true)"
+            con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM {reader}')  # noqa: S608
         else:  # object storage: DuckDB scans pyarrow's dataset (same files, pyarrow's S3 client)
             dataset = pads.dataset(
                 list(found.values()), filesystem=store.fs, format="parquet", partitioning="hive",
@@ -54,6 +58,24 @@ def warehouse_connect(*, store: Store | None = None) -> duckdb.DuckDBPyConnectio
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con
+
+
+def warehouse_partition_files(*, table: str, store: Store | None = None) -> list[tuple[str, str]] | None:
+    """The table's partition files with a signature of each (size and modification time, changed by
+    every rewrite), for caching what is computed from one file; None on object storage (the
+    callers read the table's view whole)."""
+    store = store or Store.from_settings()
+    if not store.local:
+        return None
+    paths = sorted(store.partitions(table).values())
+    infos = store.fs.get_file_info(paths)
+    return [(i.path, f"{i.size}:{i.mtime_ns}") for i in infos if i.type == pafs.FileType.File]
+
+
+def warehouse_file_columns(*, path: str, store: Store | None = None) -> set[str]:
+    """The columns one partition file holds (its footer): files written before a column was added lack it."""
+    store = store or Store.from_settings()
+    return set(pq.read_schema(path, filesystem=store.fs).names)
 
 
 def _quote(text: str) -> str:
@@ -168,3 +190,23 @@ def warehouse_tables() -> list[WarehouseTable]:
 def warehouse_runs(*, table: str | None = None) -> QuerySet[WarehouseRun]:
     runs = WarehouseRun.objects.all()
     return runs.filter(table=table) if table else runs
+
+
+DOSSIERS_ONLINE_BY_MONTH = """
+SELECT month, agency_code, procedure_level, count(*) AS dossiers, count(*) FILTER (WHERE channel = 2) AS online,
+       CASE WHEN grouping(agency_code) = 0 THEN 'agency' WHEN grouping(procedure_level) = 0 THEN 'level'
+            ELSE 'city' END AS scope
+FROM (SELECT strftime(submitted_at AT TIME ZONE 'Asia/Ho_Chi_Minh', '%Y-%m') AS month, agency_code, procedure_level,
+             channel FROM dossiers)
+GROUP BY GROUPING SETS ((month), (month, agency_code), (month, procedure_level))
+ORDER BY month, agency_code NULLS FIRST, procedure_level NULLS FIRST
+"""
+
+
+def dossiers_online_by_month(*, con: duckdb.DuckDBPyConnection | None = None) -> list[dict[str, Any]]:
+    """Per month submitted (city time): dossiers and those submitted online (channel 2), for the
+    city (``scope`` "city"), per agency ("agency") and per procedure level ("level": city, district,
+    commune; None for files written before the column existed)."""
+    con = con or warehouse_connect()
+    keys = ("month", "agency_code", "procedure_level", "dossiers", "online", "scope")
+    return [dict(zip(keys, row, strict=True)) for row in con.execute(DOSSIERS_ONLINE_BY_MONTH).fetchall()]

@@ -63,12 +63,16 @@ def _blank(value: str) -> str | None:
 def _dossier(row: tuple[Any, ...]) -> tuple[Any, ...]:
     (code, procedure, agency, unit, structure, channel, status, language, submitted, received, due, appointment,
      finished, returned, timeliness, supplements, suspended, fee_required, fee_paid_at, fee_online, by_post,
-     updated) = row  # fmt: skip
-    # on time: finished early or on time (the 766 index's reading); unknown until finished
+     updated, level, online_level, suspended_at, reused) = row  # fmt: skip
+    # on time: finished early or on time. ``timeliness`` is fixed once at the finish by
+    # ``dossiers.clock.timeliness`` against the due moment already moved by every suspension, and is
+    # "late" for more than one supplement request: both rules of the 766 index. Unknown (None) until
+    # finished, and for a dossier finished without being received (refused at the desk): a dossier
+    # still in progress is judged at the moment of reading (reporting.quality), not here.
     on_time = timeliness in ("early", "on_time") if timeliness else None
     return (code, procedure, agency, unit, structure, channel, status, language, submitted, received, due,
             appointment, finished, returned, _blank(timeliness), on_time, supplements, suspended, fee_required,
-            fee_paid_at, fee_online, by_post, updated)  # fmt: skip
+            fee_paid_at, fee_online, by_post, updated, level, online_level, suspended_at, reused)  # fmt: skip
 
 
 def _step(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -126,6 +130,11 @@ DOSSIERS = Table(
         ("fee_paid_online", B, False),
         ("result_by_post", B, False),
         ("updated_at", TS, False),
+        # added for the service-quality index (reporting.quality): files written before read them as NULL
+        ("procedure_level", S, True),  # city / district / commune
+        ("online_level", S, True),  # full / partial (Decree 42/2022/NĐ-CP)
+        ("suspended_at", TS, True),  # a supplement awaited since then: the clock stands still
+        ("components_reused", I16, True),  # documents taken from the applicant's data store
     ),
     months=dossiers.warehouse_dossier_months,
     rows=dossiers.warehouse_dossier_rows,

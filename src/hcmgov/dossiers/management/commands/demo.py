@@ -26,6 +26,7 @@ from hcmgov.identity import demo as identity_demo
 from hcmgov.identity import selectors as identity_read
 from hcmgov.identity import services as identity
 from hcmgov.opendata.publish import publish_all
+from hcmgov.reporting.demo import demo_template_load
 from hcmgov.warehouse.services import warehouse_refresh
 
 CITIZENS = 40
@@ -87,6 +88,8 @@ class Command(BaseCommand):
             )
             for report in publish_all():  # the city's own figures as open data (CKAN API, DCAT)
                 self.stdout.write(f"open data: {report['dataset']} ({report['rows']} rows)")
+            template = demo_template_load()  # the monthly report on administrative procedures
+            self.stdout.write(f"reporting: template {template.code}")
             for table in warehouse_refresh():  # the analytics warehouse's first extract (Parquet)
                 self.stdout.write(f"warehouse: {table.table} ({table.total_rows:,} rows, {table.status})")
         self.stdout.write(f"dossiers in the database: {demo.dossier_count():,}")

@@ -1,0 +1,267 @@
+"""Benchmark of the service-quality index (Decision 766/QĐ-TTg, ``hcmgov.reporting.quality``).
+
+Writes ``--rows`` synthetic dossier rows (default 5,000,000) straight to Parquet in the warehouse's
+layout (``dossiers/year=Y/month=M/part-0.parquet``, the declared schema of ``warehouse.tables``),
+with pyarrow alone — no ORM, no database — then measures, for all agencies and all months:
+
+- ``cold_ms``: every dossier-based indicator counted by DuckDB with nothing cached
+  (``dossier_counts``: one query over the files, its rows split per period's files for the cache);
+  ``cold_view_ms``: the same over the table's view (the path on object storage); target ≤ 1 s;
+- ``index``: the whole index assembled (indicators, rates, points; ratings from the warehouse),
+  per month and per quarter, after the counts are cached;
+- ``cached``: ``service_index_cached`` served from the cache (local memory); target ≤ 50 ms;
+- ``incremental``: one partition rewritten (as a refresh does for changed dossiers), then the index
+  again: only that partition is counted anew.
+
+Feedback indicators (5.2, 5.3) come from the database, not the warehouse: they read as empty here.
+Other work shares the machine's cores: the numbers are pessimistic.
+
+    .venv/bin/python bench/quality_index.py [--rows 5000000] [--agencies 300] [--months 24]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+UTC = dt.UTC
+CITY = ZoneInfo("Asia/Ho_Chi_Minh")
+TARGET_COLD_S = 1.0
+TARGET_CACHED_MS = 50.0
+
+
+def _ts(micros: pa.Array) -> pa.Array:
+    return pc.cast(micros, pa.timestamp("us", tz="UTC"))
+
+
+def _null_unless(mask: pa.Array, values: pa.Array) -> pa.Array:
+    return pc.if_else(mask, values, pa.scalar(None, values.type))
+
+
+def month_table(
+    schema: pa.Schema, *, year: int, month: int, rows: int, agencies: int, seed: int, recent: bool
+) -> pa.Table:
+    """One month of dossiers: a mix of finished (early, on time, late), in progress, awaiting a
+    supplement, withdrawn; 0–2 supplement requests; fee procedures paid online or not; channels."""
+    start = dt.datetime(year, month, 1, tzinfo=CITY)  # partitions are city months, as the refresh files them
+    end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CITY)
+    span = int((end - start).total_seconds() * 1e6)
+    hour, day = 3_600_000_000, 86_400_000_000
+
+    seeds = iter(range(seed, seed + 100))
+
+    def draw() -> pa.Array:
+        return pc.random(rows, initializer=next(seeds))
+
+    def pick(n: int) -> pa.Array:
+        return pc.cast(pc.floor(pc.multiply(draw(), n)), pa.int64())
+
+    index = pa.array(range(rows), pa.int64())
+    code = pc.binary_join_element_wise(pa.scalar(f"B-{year % 100:02d}{month:02d}-"), pc.cast(index, pa.string()), "")
+    agency = pc.binary_join_element_wise(pa.scalar("A"), pc.cast(pick(agencies), pa.string()), "")
+    unit = pc.binary_join_element_wise(pa.scalar("U"), pc.cast(pick(312), pa.string()), "")
+    procedure_n = pick(200)
+    procedure = pc.binary_join_element_wise(pa.scalar("1.00"), pc.cast(procedure_n, pa.string()), "")
+    submitted = pc.add(pc.cast(pc.floor(pc.multiply(draw(), span)), pa.int64()), int(start.timestamp() * 1e6))
+    received = pc.add(submitted, hour)
+    due = pc.add(received, 5 * day)
+    took = pc.cast(pc.floor(pc.multiply(draw(), 7 * day)), pa.int64())
+    # the last two months hold the dossiers still open (10 % in progress, 3 % awaiting a supplement);
+    # earlier months are settled: 98 % finished, 2 % withdrawn — an office that lets dossiers lie open
+    # for years would make 2.1 expand each over every month since (see docs/reporting/index-766.md)
+    state = draw()
+    done = 0.85 if recent else 0.98
+    finished_mask = pc.less(state, done)
+    progress_mask = pc.and_(pc.greater_equal(state, done), pc.less(state, 0.95 if recent else done))
+    suspended_mask = pc.and_(
+        pc.greater_equal(state, 0.95 if recent else done), pc.less(state, 0.98 if recent else done)
+    )
+    status = pc.if_else(finished_mask, 10, pc.if_else(progress_mask, 4, pc.if_else(suspended_mask, 5, 7))).cast(
+        pa.int16()
+    )
+    s = draw()
+    supplements = pc.if_else(pc.less(s, 0.8), 0, pc.if_else(pc.less(s, 0.95), 1, 2)).cast(pa.int16())
+    finished = pc.add(received, took)
+    late = pc.or_(pc.greater(finished, due), pc.greater(supplements, 1))
+    early = pc.less(pc.add(finished, day), due)
+    timeliness = pc.if_else(late, "late", pc.if_else(early, "early", "on_time"))
+    fee = pc.less(draw(), 0.4)
+    paid_online = pc.and_(fee, pc.less(draw(), 0.6))
+    channel = pc.add(pick(3), 1).cast(pa.int16())
+    online_level = pc.if_else(pc.less(pc.cast(procedure_n, pa.float64()), 100.0), "full", "partial")
+    level = pc.if_else(pc.less(pc.cast(procedure_n, pa.float64()), 40.0), "city", "district")
+    columns: dict[str, Any] = {
+        "code": code,
+        "procedure_code": procedure,
+        "agency_code": agency,
+        "unit_code": unit,
+        "unit_structure": pa.array(["2021"] * rows),
+        "channel": channel,
+        "status": status,
+        "language": pa.array(["vi"] * rows),
+        "submitted_at": _ts(submitted),
+        "received_at": _ts(received),
+        "due_at": _ts(due),
+        "appointment_at": _ts(due),
+        "finished_at": _ts(_null_unless(finished_mask, finished)),
+        "returned_at": _ts(_null_unless(finished_mask, pc.add(finished, hour))),
+        "timeliness": _null_unless(finished_mask, timeliness),
+        "on_time": _null_unless(finished_mask, pc.invert(late)),
+        "supplement_count": supplements,
+        "suspended_days": pa.array([0] * rows, pa.int32()),
+        "fee_required": fee,
+        "fee_paid_at": _ts(_null_unless(paid_online, pc.add(submitted, hour))),
+        "fee_paid_online": paid_online,
+        "result_by_post": pa.array([False] * rows),
+        "updated_at": _ts(submitted),
+        "procedure_level": level,
+        "online_level": online_level,
+        "suspended_at": _ts(_null_unless(suspended_mask, pc.add(received, day))),
+        "components_reused": pick(3).cast(pa.int16()),
+    }
+    return pa.table([pa.array(columns[f.name]).cast(f.type) for f in schema], schema=schema)
+
+
+def write_month(root: Path, schema: pa.Schema, year: int, month: int, **kw: Any) -> int:
+    folder = root / "dossiers" / f"year={year}" / f"month={month}"
+    folder.mkdir(parents=True, exist_ok=True)
+    table = month_table(schema, year=year, month=month, **kw)
+    temp = folder / ".part-0.parquet.tmp"
+    pq.write_table(table, temp, compression="zstd", row_group_size=122_880, coerce_timestamps="us")
+    temp.replace(folder / "part-0.parquet")  # atomic, as the refresh's moves
+    return table.num_rows
+
+
+def _sums(table: pa.Table) -> dict[tuple[Any, ...], tuple[int, int]]:
+    out: dict[tuple[Any, ...], tuple[int, int]] = {}
+    for r in table.to_pylist():
+        key = (r["k"], r["p"], r["grp"])
+        n, ok = out.get(key, (0, 0))
+        out[key] = (n + r["n"], ok + r["ok"])
+    return out
+
+
+def _timed(fn: Any, repeat: int) -> tuple[list[float], Any]:
+    times, result = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return times, result
+
+
+def _ms(times: list[float]) -> dict[str, float]:
+    return {"min": round(min(times) * 1e3, 2), "median": round(statistics.median(times) * 1e3, 2),
+            "max": round(max(times) * 1e3, 2), "runs": len(times)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--agencies", type=int, default=300)
+    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--dir", default=str(ROOT / "var" / "bench" / "quality_warehouse"))
+    parser.add_argument(
+        "--database-url", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    )
+    args = parser.parse_args()
+
+    root = Path(args.dir)
+    shutil.rmtree(root, ignore_errors=True)
+    os.environ["HCMGOV_WAREHOUSE_URL"] = str(root)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hcmgov.settings")
+    sys.path.insert(0, str(ROOT / "src"))
+    import django
+
+    django.setup()
+    from django.core.cache import cache
+
+    from hcmgov.reporting import quality
+    from hcmgov.warehouse.tables import TABLES
+
+    quality.feedback.feedback_figures_by_agency_month = lambda **_: []  # type: ignore[assignment]  # database, not warehouse
+
+    schema = TABLES["dossiers"].schema
+    months = [(2024 + (m // 12), m % 12 + 1) for m in range(args.months)]
+    per_month = args.rows // len(months)
+    t = time.perf_counter()
+    written = sum(
+        write_month(
+            root, schema, y, m, rows=per_month, agencies=args.agencies, seed=i * 100, recent=i >= len(months) - 2
+        )
+        for i, (y, m) in enumerate(months)
+    )
+    generate_s = time.perf_counter() - t
+    size = sum(f.stat().st_size for f in root.rglob("*.parquet"))
+    last_y, last_m = months[-1]
+    as_of = dt.datetime(last_y, last_m, 28, 3, tzinfo=UTC)  # judged near the end of the last month
+    result: dict[str, Any] = {
+        "rows": written, "partitions": len(months), "agencies": args.agencies, "parquet_mib": round(size / 2**20, 1),
+        "generate_s": round(generate_s, 2), "target_cold_s": TARGET_COLD_S, "target_cached_ms": TARGET_CACHED_MS,
+    }  # fmt: skip
+
+    con = quality.warehouse.warehouse_connect()
+    for period in ("month", "quarter"):
+        per_file, counts = _timed(
+            lambda p=period: quality.dossier_counts(period=p, as_of=as_of, con=con, use_cache=False), args.repeat
+        )
+        whole, counts_whole = _timed(
+            lambda p=period: quality._partial(
+                con, "dossiers", None, p, "agency", quality._as_of_local(as_of)
+            ).drop_columns(["chunk"]),
+            args.repeat,
+        )  # fmt: skip
+        assert _sums(counts) == _sums(counts_whole), "per-partition and whole-table counts differ"
+        cache.clear()
+        quality.dossier_counts(period=period, as_of=as_of, con=con)  # fill the partitions' cache
+        index, table = _timed(lambda p=period: quality.service_index_table(period=p, as_of=as_of, con=con), args.repeat)
+        cache.clear()
+        quality.service_index_cached(period=period, as_of=as_of)
+        cached, _ = _timed(lambda p=period: quality.service_index_cached(period=p, as_of=as_of), args.repeat * 4)
+        result[period] = {
+            "figures": table.num_rows,
+            "cold_ms": _ms(per_file),
+            "cold_view_ms": _ms(whole),
+            "index_counts_cached_ms": _ms(index),
+            "cached_ms": _ms(cached),
+        }
+    # incremental: the last month's partition rewritten (a refresh of changed dossiers), then the index
+    quality.service_index_cached(period="month", as_of=as_of)  # every month's counts in the cache
+    y, m = months[-1]
+    write_month(root, schema, y, m, rows=per_month, agencies=args.agencies, seed=999_999, recent=True)
+    t = time.perf_counter()
+    quality.service_index_cached(period="month", as_of=as_of)
+    result["incremental_one_partition_ms"] = round((time.perf_counter() - t) * 1e3, 2)
+    result["met_cold"] = result["month"]["cold_ms"]["median"] <= TARGET_COLD_S * 1e3
+    result["met_cached"] = result["month"]["cached_ms"]["median"] <= TARGET_CACHED_MS
+
+    sys.path.insert(0, str(BENCH))
+    import run  # the shared harness of bench/run.py
+
+    info: dict[str, Any] = {"date": dt.datetime.now(UTC).isoformat(timespec="seconds")}
+    try:
+        info["machine"] = run.machine(args.database_url)
+    except Exception as exc:
+        info["machine"] = {"nproc": os.cpu_count(), "note": f"machine() failed: {exc}"}
+    info["machine"]["loadavg"] = os.getloadavg()
+    run.save("quality_index", result, info)
+    print(result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+"""The service-quality index of Decision 766/QĐ-TTg against values computed by hand.
+
+One agency, one procedure (3 working days, full-process online, with a fee), March 2026. Dossiers
+are submitted, received, sent back for supplements, finished, returned, paid and rated through the
+apps' services at travelled-to times; the warehouse is refreshed into the test's folder; the index
+is read as of 31 March 2026 noon (city time). Submitted Monday 2 March 08:00, received 09:00: due
+Thursday 5 March 17:00.
+
+| dossier | what happens | 2.1 on time? |
+|---|---|---|
+| d1 | finished 3 Mar (early), returned, paid online, rated 5, one document reused | yes |
+| d2 | two supplement requests (answered at once), finished 3 Mar (early by the clock) | no: > 1 request |
+| d3 | one supplement 2 Mar 10:00 answered Fri 6 Mar: 4 working days suspended, due Wed 11 Mar; | yes: suspended |
+|    | finished Tue 10 Mar (after the first due day)                                                | time not counted |
+| d4 | received, never finished | no: in progress past due at 31 Mar |
+| d5 | supplement requested Tue 3 Mar (before the due day), still awaited | yes: the clock stands still |
+| d6 | submitted at the desk (in person), never received | not counted |
+| d7 | refused at the desk | not counted |
+| d8 | finished Mon 9 Mar (after the due day), returned, paid in person, rated 2 | no: late |
+
+By hand: 2.1 = 3/6 → 20 × 0.5 = 10; 3.1 = 7 online of 8 → 12 × 7/8 = 10.5; 3.3 = 1 fee procedure of
+1 with an online payment → 2; 3.4 = 1 paid online of 2 fee dossiers → 6 × 0.5 = 3; 4.4 = 1 of 8
+reusing → 2 × 1/8 = 0.25; 5.2 = 1 of 2 feedback closed on time → 3; 5.3 = 1 of 2 answers not rated
+"not satisfied" → 3; 5.4 = 1 of 2 ratings satisfied (5; 2 is not) → 3.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.cache import cache
+
+from hcmgov.dossiers import services as dossiers
+from hcmgov.dossiers.models import Channel, Dossier, DossierDocument, DossierStep, StepState
+from hcmgov.dossiers.tests.conftest import VALID_FORM
+from hcmgov.feedback import services as feedback
+from hcmgov.identity.tests.factories import RoleAssignmentFactory
+from hcmgov.reporting import quality
+from hcmgov.warehouse import services as warehouse
+
+pytestmark = pytest.mark.django_db
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+AS_OF = dt.datetime(2026, 3, 31, 12, tzinfo=VN)
+MARCH = dt.date(2026, 3, 1)
+
+
+def at(day: int, hour: int = 9, month: int = 3) -> dt.datetime:
+    return dt.datetime(2026, month, day, hour, tzinfo=VN)
+
+
+@pytest.fixture
+def staff(agency):
+    return {
+        role: RoleAssignmentFactory(agency=agency, role=role).user
+        for role in ("receiver", "specialist", "head", "leader", "clerk")
+    }
+
+
+def step(dossier: Dossier) -> DossierStep:
+    return DossierStep.objects.get(dossier=dossier, state=StepState.OPEN)
+
+
+def act(dossier: Dossier, official, action: str, now: dt.datetime) -> Dossier:
+    with time_machine.travel(now, tick=False):
+        return dossiers.dossier_act(
+            dossier=dossier, official=official, step_id=step(dossier).pk, action=action, now=now
+        )
+
+
+def supplement(dossier: Dossier, staff, citizen, asked: dt.datetime, answered: dt.datetime | None) -> Dossier:
+    with time_machine.travel(asked, tick=False):
+        dossier = dossiers.dossier_request_supplement(
+            dossier=dossier, official=staff["specialist"], step_id=step(dossier).pk,
+            items=[{"document": "Tờ khai", "reason": "Thiếu chữ ký"}], now=asked,
+        )  # fmt: skip
+    if answered is None:
+        return dossier
+    with time_machine.travel(answered, tick=False):
+        return dossiers.dossier_supplement(dossier=dossier, applicant=citizen, now=answered)
+
+
+def finish(dossier: Dossier, staff, now: dt.datetime) -> Dossier:
+    for role, action in (("specialist", "forward"), ("head", "approve"), ("leader", "sign")):
+        dossier = act(dossier, staff[role], action, now)
+    return dossier
+
+
+@pytest.fixture
+def march(submit, staff, citizen, agency, settings):
+    settings.WAREHOUSE_OVERLAP_SECONDS = 0
+    made: dict[str, Dossier] = {}
+    for n in range(1, 9):
+        with time_machine.travel(at(2, 8), tick=False):
+            channel = Channel.IN_PERSON if n == 6 else Channel.ONLINE
+            made[f"d{n}"], _ = submit(
+                form_data=dict(VALID_FORM), channel=channel, idempotency_key=f"q{n}", now=at(2, 8)
+            )
+    for n in (1, 2, 3, 4, 5, 8):
+        made[f"d{n}"] = act(made[f"d{n}"], staff["receiver"], "receive", at(2, 9))
+    with time_machine.travel(at(2, 9), tick=False):
+        made["d7"] = dossiers.dossier_refuse(
+            dossier=made["d7"], official=staff["receiver"], reason="Thiếu", now=at(2, 9)
+        )
+
+    made["d1"] = finish(made["d1"], staff, at(3, 10))
+    made["d1"] = act(made["d1"], staff["clerk"], "return", at(3, 15))
+    for day in (2, 3):  # two requests, each answered within the hour
+        made["d2"] = supplement(made["d2"], staff, citizen, at(day, 10), at(day, 11))
+    made["d2"] = finish(made["d2"], staff, at(3, 14))
+    made["d3"] = supplement(made["d3"], staff, citizen, at(2, 10), at(6, 10))
+    made["d3"] = finish(made["d3"], staff, at(10, 10))
+    made["d5"] = supplement(made["d5"], staff, citizen, at(3, 10), None)
+    made["d8"] = finish(made["d8"], staff, at(9, 10))
+    made["d8"] = act(made["d8"], staff["clerk"], "return", at(9, 15))
+
+    with time_machine.travel(at(4, 10), tick=False):
+        dossiers.dossier_payment_settle(dossier_id=made["d1"].pk, online=True, paid_at=at(2, 10))
+        dossiers.dossier_payment_settle(dossier_id=made["d8"].pk, online=False, paid_at=at(2, 10))
+    # reuse of the data store is recorded on the document (documents' reuse flow not needed here)
+    DossierDocument.objects.filter(dossier=made["d1"]).update(component_code="CCCD")
+    for key, score in (("d1", 5), ("d8", 2)):
+        with time_machine.travel(at(20), tick=False):
+            feedback.rating_submit(applicant=citizen, dossier_code=made[key].code, score=score, now=at(20))
+    answers = ((at(3), 5), (at(30), 1))  # on time (next day); late (15 working days are past by 30 Mar)
+    for n, (answered, score) in enumerate(answers):
+        with time_machine.travel(at(2, 10), tick=False):
+            item, _ = feedback.feedback_submit(
+                author=citizen, agency_code=agency.code, subject="Thái độ", text="Nội dung", idempotency_key=f"f{n}",
+                now=at(2, 10),
+            )  # fmt: skip
+        with time_machine.travel(answered, tick=False):
+            item = feedback.feedback_answer(
+                feedback=item, official=staff["specialist"], answer="Đã xử lý", now=answered
+            )
+            feedback.feedback_rate_answer(feedback=item, score=score, now=answered)
+    warehouse.warehouse_refresh()
+    cache.clear()
+    return {k: Dossier.objects.get(pk=v.pk) for k, v in made.items()}
+
+
+def the_row(rows, key, period="2026-03"):
+    [row] = [r for r in rows if r.period == period and r.key == key]
+    return row
+
+
+def test_the_clock_of_the_dossiers_is_as_the_table_says(march):
+    assert [march[k].timeliness for k in ("d1", "d2", "d3", "d8")] == ["early", "late", "early", "late"]
+    assert (march["d3"].suspended_days, march["d2"].supplement_count) == (4, 2)
+    assert march["d5"].suspended_at is not None
+
+
+def test_each_indicator_against_the_value_computed_by_hand(march, agency):
+    row = the_row(quality.service_index(period="month", as_of=AS_OF), agency.code)
+    got = {k: (f.denominator, f.numerator, f.points) for k, f in row.figures.items() if f.measurable}
+    assert got == {
+        "2.1": (6, 3, 10.0),
+        "3.1": (8, 7, 10.5),
+        "3.3": (1, 1, 2.0),
+        "3.4": (2, 1, 3.0),
+        "4.4": (8, 1, 0.25),
+        "5.2": (2, 1, 3.0),
+        "5.3": (2, 1, 3.0),
+        "5.4": (2, 1, 3.0),
+    }
+    assert row.group_points(2) == (10.0, 20)
+    assert row.group_points(3) == (15.5, 20)  # 3.2 (2 points) not measurable
+    assert row.total == (34.75, 60)
+    for key in ("1.1", "1.2", "1.3", "1.4", "3.2", "4.1", "4.2", "4.3", "4.5", "4.6", "4.7"):
+        figure = row.figures[key]
+        assert not figure.measurable
+        assert figure.reason
+        assert (figure.rate, figure.points) == (None, None)
+
+
+def test_a_quarter_holds_the_month(march, agency):
+    row = the_row(quality.service_index(period="quarter", as_of=AS_OF), agency.code, "2026-Q1")
+    assert (row.figures["2.1"].denominator, row.figures["2.1"].numerator) == (6, 3)
+    assert row.figures["3.1"].points == 10.5
+
+
+def test_more_than_one_supplement_request_counts_as_late_and_suspended_time_is_not_counted(march, agency):
+    late = quality.index_dossiers(indicator="2.1", key=agency.code, period_start=MARCH, as_of=AS_OF)
+    on_time = quality.index_dossiers(indicator="2.1", key=agency.code, period_start=MARCH, as_of=AS_OF, meeting=True)
+    assert late == sorted(march[k].code for k in ("d2", "d4", "d8"))  # d2: finished early, two requests
+    assert on_time == sorted(march[k].code for k in ("d1", "d3", "d5"))  # d3 and d5: suspension not counted
+
+
+def test_an_unfinished_dossier_is_judged_at_the_end_of_each_period(march, agency):
+    """Before its due day d4 is in progress within the due date; by April's end, d4 (past due)
+    and d5 (awaited since before its due day) are still handled, in April too."""
+    early = quality.index_dossiers(indicator="2.1", key=agency.code, period_start=MARCH, as_of=at(2, 12), meeting=True)
+    assert march["d4"].code in early
+    rows = quality.service_index(period="month", as_of=at(30, 12, month=4))
+    april = the_row(rows, agency.code, "2026-04").figures["2.1"]
+    assert (april.denominator, april.numerator) == (2, 1)
+
+
+def test_drill_down_returns_exactly_the_dossiers_behind_the_figures(march, agency):
+    def codes(indicator: str, meeting: bool) -> list[str]:
+        return quality.index_dossiers(
+            indicator=indicator, key=agency.code, period_start=MARCH, as_of=AS_OF, meeting=meeting
+        )
+
+    assert codes("3.1", False) == [march["d6"].code]
+    assert len(codes("3.1", True)) == 7
+    assert codes("3.4", True) == [march["d1"].code]
+    assert codes("3.4", False) == [march["d8"].code]
+    assert codes("4.4", True) == [march["d1"].code]
+    assert codes("3.3", True) == sorted([march["d1"].code, march["d8"].code])
+    row = the_row(quality.service_index(period="month", as_of=AS_OF), agency.code)
+    for key in ("2.1", "3.1", "3.4", "4.4"):
+        assert len(codes(key, True)) == row.figures[key].numerator
+        assert len(codes(key, True)) + len(codes(key, False)) == row.figures[key].denominator
+
+
+def test_by_unit_and_the_cached_table(march, agency):
+    rows = quality.service_index(period="month", by="unit", as_of=AS_OF)
+    [row] = [r for r in rows if r.period == "2026-03"]
+    assert (row.figures["2.1"].denominator, row.figures["2.1"].numerator) == (6, 3)
+    assert not row.figures["5.2"].measurable  # feedback is addressed to agencies
+    first = quality.service_index_cached(period="month", as_of=AS_OF)
+    again = quality.service_index_cached(period="month", as_of=AS_OF)
+    assert first.equals(again)
+    found = [r for r in again.to_pylist() if r["key"] == agency.code and r["indicator"] == "2.1"]
+    assert [(r["period"], r["denominator"], r["numerator"], r["points"]) for r in found] == [("2026-03", 6, 3, 10.0)]
+
+
+def test_a_changed_dossier_is_counted_after_the_next_refresh(march, agency, staff):
+    """The cache is per partition file: finishing d4 rewrites March's file and only March is counted again."""
+    assert the_row(quality.service_index(as_of=AS_OF), agency.code).figures["2.1"].numerator == 3
+    finish(march["d4"], staff, at(4, 10))  # before its due moment: on time
+    warehouse.warehouse_refresh(full=True)  # travelled-to changes are older than the watermark
+    assert the_row(quality.service_index(as_of=AS_OF), agency.code).figures["2.1"].numerator == 4
+
+
+def test_group_totals_are_the_decisions():
+    totals = {g: sum(i.points for i in quality.INDICATORS if i.group == g) for g in quality.GROUPS}
+    assert totals == {1: 18, 2: 20, 3: 22, 4: 22, 5: 18}
+    assert sum(totals.values()) == 100
+    assert all(i.confidence == quality.RECONSTRUCTED for i in quality.INDICATORS)
