@@ -142,6 +142,7 @@ bench: install assets
 	$(PY) bench/portal_sync.py
 	$(PY) bench/package_search.py
 	$(PY) bench/datastore_search.py
+	$(PY) bench/quality_index.py
 
 clean:
 	rm -rf var $(VENV) frontend/node_modules src/hcmgov/web/static/vendor
