@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import itertools
 import logging
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
@@ -21,7 +24,10 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 10
 Handler = Callable[[OutboxEvent], None]
-_HANDLERS: dict[str, list[Handler]] = {}
+BatchHandler = Callable[[list[OutboxEvent]], None]
+# per topic, in the order registered: one-event handlers, and batch handlers' subscriptions (_Batch)
+_HANDLERS: dict[str, list[Handler | _Batch]] = {}
+_REGISTERED = itertools.count()
 
 
 def sequence_next(*, scope: str, day: dt.date) -> int:
@@ -54,6 +60,48 @@ def event_subscribe(topic: str) -> Callable[[Handler], Handler]:
     return register
 
 
+@dataclass(frozen=True, eq=False)
+class _Batch:
+    """A batch handler's subscription: one object for all its topics, so that a claimed batch's
+    events of any of them reach it in one call."""
+
+    handler: BatchHandler
+    rank: int = field(default_factory=lambda: next(_REGISTERED))  # batch handlers run in this order
+
+
+def event_subscribe_batch(*topics: str) -> Callable[[BatchHandler], BatchHandler]:
+    """Register a *batch* handler for outbox ``topics``: it is called once per claimed batch with
+    the batch's events of any of those topics, in the outbox's order (by id), so that it can read
+    and write for all of them in a few statements instead of a few per event.
+
+    Its call is put off until a one-event handler is about to run, or the batch ends (see
+    ``_deliver_together``): one-event handlers still see the events before theirs handled by all,
+    as when delivered one at a time (the portal's record of a submission, then ``dossiers.
+    handlers`` settling a payment, then the portal's record of the payment). So the hot topics'
+    handlers are all batch handlers, or every one-event handler among them cuts the batch. It runs
+    attributed to the worker under a request id of its own (the events' differ): around writes
+    that carry a request id (audit, events it publishes), enter ``event_context(event)``. It must
+    be idempotent, as any
+    handler, and must give the same result when called with one event at a time: if anything
+    fails in a batch, the batch is delivered again one event at a time (a batch handler then gets
+    a list of one), so that one bad event fails alone and the others are delivered."""
+
+    def register(handler: BatchHandler) -> BatchHandler:
+        entry = _Batch(handler)
+        for topic in dict.fromkeys(topics):
+            _HANDLERS.setdefault(topic, []).append(entry)
+        return handler
+
+    return register
+
+
+def event_context(event: OutboxEvent) -> contextlib.AbstractContextManager[context.Actor]:
+    """The context a handler's work for ``event`` runs in: the worker, under the request id the
+    event was published in (what it writes and publishes traces back to that request). Batch
+    handlers run under one of their own: they enter this around each event's own writes."""
+    return context.acting_as(context.Actor.system("worker"), event.request_id or None)
+
+
 def event_publish(*, topic: str, key: str, payload: dict[str, Any]) -> OutboxEvent:
     """Write an event to the outbox in the caller's transaction (one prepared INSERT: every
     change of state writes one)."""
@@ -74,29 +122,86 @@ def outbox_deliver(*, batch: int = 200) -> int:
     """Deliver pending events to their handlers; returns how many were delivered.
 
     Several workers may run this at once: on PostgreSQL each claims rows with SKIP LOCKED.
-    A failing handler leaves its event pending for a later try, up to ``MAX_ATTEMPTS``.
-    """
+    The claimed events are delivered together (:func:`_deliver_together`: batch handlers get them
+    all in one call); if anything fails there, they are delivered again one at a time, each in its
+    own savepoint, so that a failing handler leaves only its event pending for a later try, up to
+    ``MAX_ATTEMPTS``. An event that failed before goes one at a time at once: a bad event does
+    not make every batch it is claimed in run twice."""
     done: list[int] = []
     with transaction.atomic():
         pending = OutboxEvent.objects.filter(delivered_at__isnull=True, attempts__lt=MAX_ATTEMPTS).order_by("id")
         if connection.features.has_select_for_update_skip_locked:
             pending = pending.select_for_update(skip_locked=True)
-        for event in list(pending[:batch]):
-            try:
-                with transaction.atomic(), context.acting_as(context.Actor.system("worker"), event.request_id or None):
-                    for handler in _HANDLERS.get(event.topic, []):
-                        handler(event)
-            except Exception:  # a handler's failure must not stop the others
-                log.exception("outbox handler failed", extra={"event_id": event.pk, "topic": event.topic})
-                event.attempts += 1
-                event.last_error = traceback.format_exc(limit=5)[-4000:]
-                event.save(update_fields=["attempts", "last_error"])
-                continue
-            done.append(event.pk)
-            metrics.OUTBOX_DELIVERED.labels(event.topic).inc()
+        events = list(pending[:batch])
+        fresh = [event for event in events if event.attempts == 0]
+        alone = [event for event in events if event.attempts > 0]
+        if len(fresh) > 1 and _deliver_together(fresh):
+            done.extend(event.pk for event in fresh)
+        else:
+            alone = events
+        for event in alone:
+            if _deliver_alone(event):
+                done.append(event.pk)
+        delivered = set(done)
+        for event in events:
+            if event.pk in delivered:
+                metrics.OUTBOX_DELIVERED.labels(event.topic).inc()
         if done:  # one UPDATE for the batch, in the transaction the handlers' writes commit in
             OutboxEvent.objects.filter(pk__in=done).update(delivered_at=timezone.now(), attempts=F("attempts") + 1)
     return len(done)
+
+
+def _deliver_together(events: list[OutboxEvent]) -> bool:
+    """Deliver ``events`` in one savepoint, in the outbox's order, as if one at a time: each batch
+    handler's events are gathered, and its call is put off until a one-event handler is about to
+    run or the batch ends. So a one-event handler sees every earlier event handled by every
+    handler (as delivered one at a time), and a batch handler sees what the one-event handlers
+    before it did. False, and nothing kept, if anything failed: the caller then delivers the
+    events one at a time."""
+    gathered: dict[_Batch, list[OutboxEvent]] = {}
+
+    def flush() -> None:  # under a request id of its own: not that of the event that cut the batch
+        with context.acting_as(context.Actor.system("worker"), context.new_request_id()):
+            for entry in sorted(gathered, key=lambda entry: entry.rank):
+                entry.handler(gathered[entry])
+        gathered.clear()
+
+    try:
+        with transaction.atomic():
+            for event in events:
+                with event_context(event):
+                    for handler in _HANDLERS.get(event.topic, []):
+                        if isinstance(handler, _Batch):
+                            gathered.setdefault(handler, []).append(event)
+                            continue
+                        if gathered:
+                            flush()
+                        handler(event)
+            if gathered:
+                flush()
+    except Exception:  # one bad event: the batch is delivered again one event at a time
+        log.warning("outbox batch failed: delivered one event at a time", exc_info=True)
+        return False
+    return True
+
+
+def _deliver_alone(event: OutboxEvent) -> bool:
+    """Deliver one event to all its handlers in a savepoint; on failure count the attempt and keep
+    the error on the event (it stays pending until ``MAX_ATTEMPTS``)."""
+    try:
+        with transaction.atomic(), event_context(event):
+            for handler in _HANDLERS.get(event.topic, []):
+                if isinstance(handler, _Batch):
+                    handler.handler([event])
+                else:
+                    handler(event)
+    except Exception:  # a handler's failure must not stop the others
+        log.exception("outbox handler failed", extra={"event_id": event.pk, "topic": event.topic})
+        event.attempts += 1
+        event.last_error = traceback.format_exc(limit=5)[-4000:]
+        event.save(update_fields=["attempts", "last_error"])
+        return False
+    return True
 
 
 def outbox_drain(*, batch: int = 200, budget: dt.timedelta = dt.timedelta(seconds=1.5)) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hcmgov.core.services import event_subscribe
+from hcmgov.core.services import event_context, event_subscribe, event_subscribe_batch
 from hcmgov.documents import results, tasks
 
 
@@ -23,7 +23,13 @@ def _recognise(event: Any) -> None:
     tasks.ocr_component.delay(event.payload["component_id"])
 
 
-@event_subscribe("dossier.finished")
 def _issue(event: Any) -> None:
     results.result_requested(dossier_id=event.payload["dossier_id"])
     tasks.result_issue.delay(event.payload["dossier_id"])
+
+
+@event_subscribe_batch("dossier.finished")  # a batch handler: a one-event one would cut the outbox's batches
+def _issue_batch(events: list[Any]) -> None:
+    for event in events:
+        with event_context(event):
+            _issue(event)

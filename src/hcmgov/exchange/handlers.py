@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hcmgov.core.services import event_subscribe
+from hcmgov.core.services import event_context, event_subscribe_batch
 from hcmgov.exchange import envelope, events
 
 # Every topic published through the outbox (grep ``event_publish(`` and ``_publish(``), by module.
@@ -74,5 +74,12 @@ def _to_channels(event: Any) -> None:
         )
 
 
-for _topic in TOPICS:
-    event_subscribe(_topic)(_to_channels)
+def _to_channels_batch(events: list[Any]) -> None:
+    """``_to_channels`` of each event of an outbox batch (every topic passes here: as a batch
+    handler it does not cut the batch of the hot topics' batch handlers)."""
+    for event in events:
+        with event_context(event):
+            _to_channels(event)
+
+
+event_subscribe_batch(*TOPICS)(_to_channels_batch)

@@ -22,12 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, F
 from django.utils import timezone
 
 from hcmgov.audit.services import audited
 from hcmgov.common.errors import DomainError, Message
 from hcmgov.dossiers import selectors as dossiers
+from hcmgov.dossiers import selectors_batch as dossiers_batch
 from hcmgov.exchange.adapters import portal as api
 from hcmgov.exchange.models import PortalPush, PortalPushState
 
@@ -125,21 +127,52 @@ def portal_push_record(*, dossier_id: int, now: dt.datetime | None = None) -> in
     dossier was held for it), one more change carrying the current status with the new flags.
     Returns how many were queued. Idempotent (the outbox delivers at least once: a second
     delivery finds nothing new), and a late delivery still queues each change with the status
-    and flags it had. Nothing is queued while the connector is off.
+    and flags it had. Nothing is queued while the connector is off. ``ObjectDoesNotExist`` when
+    the dossier is gone.
 
     The dossier's queued rows are locked first, so two workers recording the same dossier take
     turns; two first recordings at once that would number different changes alike collide on the
     (dossier, sequence) constraint and the outbox tries the event again."""
     if not portal_enabled():
         return 0
-    now = now or timezone.now()
-    dossier = dossiers.dossier_status_view(dossier_id=dossier_id)
-    history = dossier.history
-    if not history:
+    return _record([dossier_id], now or timezone.now(), missing_ok=False)
+
+
+def portal_push_record_many(*, dossier_ids: list[int], now: dt.datetime | None = None) -> int:
+    """``portal_push_record`` of each of ``dossier_ids`` (the dossiers of an outbox batch) in a
+    fixed number of statements: their views, their queued rows (locked, in the order of their
+    codes, so that two workers locking overlapping sets wait instead of deadlocking), one insert.
+    Dossiers that are gone are skipped. Returns how many changes were queued."""
+    if not portal_enabled() or not dossier_ids:
         return 0
-    mine = PortalPush.objects.filter(dossier_code=dossier.code)
-    list(mine.select_for_update().values_list("pk", flat=True))  # wait for another recorder's commit
-    known = sorted(mine.values_list("sequence", "payload"), key=lambda row: row[0])
+    return _record(list(dict.fromkeys(dossier_ids)), now or timezone.now(), missing_ok=True)
+
+
+def _record(dossier_ids: list[int], now: dt.datetime, *, missing_ok: bool) -> int:
+    views = dossiers_batch.dossier_status_views(dossier_ids=dossier_ids)
+    if not missing_ok and len(views) < len(dossier_ids):
+        raise ObjectDoesNotExist(f"dossier {sorted(set(dossier_ids) - set(views))}")
+    views = {pk: view for pk, view in views.items() if view.history}
+    if not views:
+        return 0
+    known: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    mine = PortalPush.objects.filter(dossier_code__in=[view.code for view in views.values()])
+    # one statement reads and locks them: wait for another recorder's commit
+    for code, sequence, payload in (
+        mine.order_by("dossier_code", "sequence").select_for_update().values_list("dossier_code", "sequence", "payload")
+    ):
+        known.setdefault(code, []).append((sequence, payload))
+    rows: list[PortalPush] = []
+    for view in sorted(views.values(), key=lambda view: view.code):
+        rows.extend(_new_rows(view, known.get(view.code, []), now))
+    PortalPush.objects.bulk_create(rows)
+    return len(rows)
+
+
+def _new_rows(dossier: Any, known: list[tuple[int, dict[str, Any]]], now: dt.datetime) -> list[PortalPush]:
+    """The rows to queue for ``dossier`` (a status view with a history) given its rows ``known``
+    (``(sequence, payload)`` in order of sequence): see ``portal_push_record``."""
+    history = dossier.history
     queued = {_entry(sequence, payload) for sequence, payload in known}
     last_sequence, last = known[-1] if known else (0, None)
     rows: list[PortalPush] = []
@@ -161,8 +194,7 @@ def portal_push_record(*, dossier_id: int, now: dt.datetime | None = None) -> in
         )
     for row in rows:
         row.created_at = now
-    PortalPush.objects.bulk_create(rows)
-    return len(rows)
+    return rows
 
 
 @dataclass

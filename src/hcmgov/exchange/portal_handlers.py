@@ -8,31 +8,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
-
-from hcmgov.core.services import event_subscribe
+from hcmgov.core.services import event_subscribe_batch
 from hcmgov.exchange import handlers, portal
 
 # The dossiers' topics after which a dossier's status may have changed: every dossier topic the
 # platform publishes (handlers.TOPICS, one list to keep) but the apology, which changes no status.
 STATUS_TOPICS = tuple(t for t in handlers.TOPICS if t.startswith("dossier.") and t != "dossier.apologized")
 # The payment settled on the dossier: ``dossiers.handlers`` records it on the same event, before
-# this app's handler runs (handlers run in the order registered; ``hcmgov.dossiers`` precedes
+# this app's handler runs (a batch handler runs after every one-event handler of its batch; one
+# event at a time, handlers run in the order registered: ``hcmgov.dossiers`` precedes
 # ``hcmgov.exchange`` in INSTALLED_APPS, and ``test_portal_payments`` holds that order to account).
 PAYMENT_TOPICS = ("payment.paid",)
 
 
-def _queue(event: Any) -> None:
-    """Queue the dossier's new status changes and payment flags for the portal (nothing while the
-    connector is off)."""
-    dossier_id = event.payload.get("dossier_id")
-    if not isinstance(dossier_id, int):
-        return
-    try:
-        portal.portal_push_record(dossier_id=dossier_id)
-    except ObjectDoesNotExist:  # the dossier is gone: nothing to tell the portal
-        return
+def _queue(events: list[Any]) -> None:
+    """Queue the new status changes and payment flags of the batch's dossiers for the portal, all
+    in a few statements (nothing while the connector is off; a dossier that is gone is skipped).
+    Each dossier's changes are queued in its history's order, whatever the events' order."""
+    dossier_ids = [e.payload.get("dossier_id") for e in events]
+    portal.portal_push_record_many(dossier_ids=[pk for pk in dossier_ids if isinstance(pk, int)])
 
 
-for _topic in (*STATUS_TOPICS, *PAYMENT_TOPICS):
-    event_subscribe(_topic)(_queue)
+event_subscribe_batch(*STATUS_TOPICS, *PAYMENT_TOPICS)(_queue)

@@ -7,10 +7,11 @@ from typing import Any
 
 from django.utils import timezone
 
-from hcmgov.core.services import event_subscribe
+from hcmgov.core.services import event_subscribe, event_subscribe_batch
 from hcmgov.dossiers import selectors as dossiers
+from hcmgov.dossiers import selectors_batch as dossiers_batch
 from hcmgov.identity import selectors as identity
-from hcmgov.notifications.services import notification_queue
+from hcmgov.notifications.services import Outgoing, notification_queue, notification_queue_many
 
 TEXTS = {
     "dossier.submitted": ("Đã nhận hồ sơ trực tuyến", "Online dossier received"),
@@ -35,7 +36,25 @@ SMS_TOPICS = {
 
 
 def _notify(event: Any) -> None:
-    dossier, note = dossiers.dossier_for_notice(dossier_id=event.payload["dossier_id"])
+    """One event's messages (see ``_notify_batch``)."""
+    _notify_batch([event])
+
+
+def _notify_batch(events: list[Any]) -> None:
+    """The applicant's e-mail (and SMS, for :data:`SMS_TOPICS`) of each event of an outbox batch:
+    its dossiers read in one query, its messages queued in one statement (each once: the dedupe
+    key is the event's). An event whose dossier is gone queues nothing."""
+    found = dossiers_batch.dossiers_for_notice(dossier_ids=[e.payload["dossier_id"] for e in events])
+    messages: list[Outgoing] = []
+    for event in events:
+        if event.payload["dossier_id"] not in found:
+            continue
+        dossier, note = found[event.payload["dossier_id"]]
+        messages.extend(_messages(event, dossier, note))
+    notification_queue_many(messages=messages)
+
+
+def _messages(event: Any, dossier: Any, note: str) -> list[Outgoing]:
     vi, en = TEXTS[event.topic]
     due = timezone.localtime(dossier.appointment_at or dossier.due_at)
     body = (
@@ -46,20 +65,25 @@ def _notify(event: Any) -> None:
         f"{en}: {dossier.code}\n{dossier.procedure.name_en}\nDue: {due:%Y-%m-%d %H:%M}.\n"
         f"Lookup secret: {dossier.tracking_secret}\n"
     )
-    notification_queue(
-        recipient=dossier.applicant,
-        subject=f"[{dossier.code}] {vi} / {en}",
-        body=body,
-        dedupe_key=f"{event.topic}:{event.pk}",
-    )
-    if event.topic in SMS_TOPICS:
-        notification_queue(
+    messages = [
+        Outgoing(
             recipient=dossier.applicant,
-            channel="sms",
-            subject="",
-            body=f"HCMGOV: Ho so {dossier.code}: {vi}. Hen tra: {due:%d/%m/%Y}. Tra cuu: {dossier.tracking_secret}",
-            dedupe_key=f"{event.topic}:{event.pk}:sms",
+            subject=f"[{dossier.code}] {vi} / {en}",
+            body=body,
+            dedupe_key=f"{event.topic}:{event.pk}",
         )
+    ]
+    if event.topic in SMS_TOPICS:
+        messages.append(
+            Outgoing(
+                recipient=dossier.applicant,
+                channel="sms",
+                subject="",
+                body=f"HCMGOV: Ho so {dossier.code}: {vi}. Hen tra: {due:%d/%m/%Y}. Tra cuu: {dossier.tracking_secret}",
+                dedupe_key=f"{event.topic}:{event.pk}:sms",
+            )
+        )
+    return messages
 
 
 def _step_notice(event: Any) -> None:
@@ -89,7 +113,6 @@ def _step_notice(event: Any) -> None:
         )
 
 
-for _topic in TEXTS:
-    event_subscribe(_topic)(_notify)
+event_subscribe_batch(*TEXTS)(_notify_batch)
 for _topic in ("step.reminder", "step.escalation"):
     event_subscribe(_topic)(_step_notice)

@@ -31,6 +31,7 @@ import hashlib
 import logging
 import secrets
 import smtplib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -101,6 +102,39 @@ def notification_queue(
             )
     except IntegrityError:
         return None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to queue with :func:`notification_queue_many` (the arguments of ``notification_queue``)."""
+
+    recipient: Any
+    subject: str
+    body: str
+    dedupe_key: str
+    channel: str = "email"
+
+
+def notification_queue_many(*, messages: list[Outgoing]) -> int:
+    """``notification_queue`` of many messages in one statement (an outbox batch's): those whose
+    ``dedupe_key`` exists, or whose recipient has no address on their channel, are skipped.
+    Returns how many were handed to the database (on PostgreSQL, duplicates ignored among them)."""
+    rows = []
+    for m in messages:
+        address = m.recipient.email if m.channel == "email" else m.recipient.phone
+        if address:
+            rows.append(
+                Notification(
+                    recipient=m.recipient,
+                    channel=m.channel,
+                    address=address,
+                    subject=m.subject[:250],
+                    body=m.body,
+                    dedupe_key=m.dedupe_key[:120],
+                )
+            )
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
 
 
 def notifications_send_pending(*, batch: int = 100) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hcmgov.core.services import event_subscribe
+from hcmgov.core.services import event_subscribe, event_subscribe_batch
 from hcmgov.payments import services
 from hcmgov.payments.models import OrderState, PaymentOrder
 
@@ -18,14 +18,24 @@ REFUND_REASONS = {
 }
 
 
-@event_subscribe("dossier.submitted")
-def _order(event: Any) -> None:
-    services.order_ensure(dossier_id=event.payload["dossier_id"])
+# batch handlers, a query or two for the batch's dossiers: one-event handlers on these hot topics would
+# also cut the outbox's batches for notifications and the portal (``core.services._deliver_together``)
 
 
-@event_subscribe("dossier.finished")
-def _at_result(event: Any) -> None:
-    services.order_request_at_result(dossier_id=event.payload["dossier_id"])
+@event_subscribe_batch("dossier.submitted")
+def _order(events: list[Any]) -> None:
+    services.orders_ensure(
+        dossier_ids=[event.payload["dossier_id"] for event in events],
+        request_ids={event.payload["dossier_id"]: event.request_id for event in events},
+    )
+
+
+@event_subscribe_batch("dossier.finished")
+def _at_result(events: list[Any]) -> None:
+    services.orders_request_at_result(
+        dossier_ids=[event.payload["dossier_id"] for event in events],
+        request_ids={event.payload["dossier_id"]: event.request_id for event in events},
+    )
 
 
 def _refund(event: Any) -> None:

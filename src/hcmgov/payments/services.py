@@ -22,10 +22,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from hcmgov.audit.services import audited
+from hcmgov.common import context
 from hcmgov.common.config import config
 from hcmgov.common.db import fast_cursor, fast_insert
 from hcmgov.common.errors import DomainError, Message
@@ -113,6 +115,40 @@ def order_ensure(*, dossier_id: int, now: dt.datetime | None = None) -> PaymentO
         return PaymentOrder.objects.filter(dossier_id=dossier_id).exclude(state=OrderState.CANCELLED).first()
 
 
+def orders_ensure(
+    *, dossier_ids: list[int], request_ids: dict[int, str] | None = None, now: dt.datetime | None = None
+) -> None:
+    """``order_ensure`` of each of ``dossier_ids`` (an outbox batch's submissions): the live orders
+    and the dossiers read in one query each, then an order made for each dossier that owes a fee
+    and has none (as ``order_ensure``, one at a time: each its own insert and events), under the
+    request id ``request_ids`` gives for its dossier (the submission's: the audit and the order's
+    events trace back to it)."""
+    request_ids = request_ids or {}
+    from hcmgov.dossiers import selectors_batch
+
+    live = PaymentOrder.objects.filter(dossier_id__in=dossier_ids).exclude(state=OrderState.CANCELLED)
+    ordered = set(live.values_list("dossier_id", flat=True))
+    missing = [pk for pk in dict.fromkeys(dossier_ids) if pk not in ordered]
+    if not missing:
+        return
+    found = selectors_batch.dossiers_by_ids(dossier_ids=missing)
+    for dossier_id in missing:
+        dossier = found.get(dossier_id)
+        if dossier is None:
+            raise ObjectDoesNotExist(f"dossier {dossier_id}")  # as order_ensure: the event is tried again
+        if not order_possible(dossier=dossier):
+            continue
+        stage, lines = order_lines(dossier=dossier)
+        amount = fees.fees_total(lines)
+        if amount <= 0:
+            continue
+        try:
+            with transaction.atomic(), context.acting_as(context.get_actor(), request_ids.get(dossier_id) or None):
+                _order_create(dossier=dossier, stage=stage, lines=lines, amount=amount, now=now or timezone.now())
+        except IntegrityError:  # made meanwhile by the pay page: found there
+            continue
+
+
 @audited("payment.order_create")
 def _order_create(
     *, dossier: Any, stage: str, lines: list[fees.FeeLine], amount: int, now: dt.datetime
@@ -142,6 +178,17 @@ def order_request_at_result(*, dossier_id: int) -> PaymentOrder | None:
     if order is not None:
         _publish(order, "payment.requested", amount=order.amount)
     return order
+
+
+def orders_request_at_result(*, dossier_ids: list[int], request_ids: dict[int, str] | None = None) -> None:
+    """``order_request_at_result`` of each of ``dossier_ids`` (an outbox batch's results), the
+    orders read in one query; each request published under the request id ``request_ids`` gives
+    for its dossier."""
+    request_ids = request_ids or {}
+    due = PaymentOrder.objects.filter(dossier_id__in=dossier_ids, stage=Stage.RESULT, state=OrderState.DUE)
+    for order in due.order_by("id"):
+        with context.acting_as(context.get_actor(), request_ids.get(order.dossier_id) or None):
+            _publish(order, "payment.requested", amount=order.amount)
 
 
 def order_due(*, dossier_id: int) -> PaymentOrder:

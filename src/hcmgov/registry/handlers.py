@@ -1,27 +1,22 @@
 """Outbox reactions of the shared data store: a submitted dossier's declared facts kept and
-checked against the base registries (``services.dossier_facts_record``; idempotent); a person who
-logged in with the national e-ID has their population record fetched ahead of their first form
-(``services.login_prefetch``)."""
+checked against the base registries (``declared.dossier_facts_record_many``, a batch at a time;
+idempotent); a person who logged in with the national e-ID has their population record fetched
+ahead of their first form (``services.login_prefetch``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
-
-from hcmgov.core.services import event_subscribe
-from hcmgov.registry import services
+from hcmgov.core.services import event_subscribe, event_subscribe_batch
+from hcmgov.registry import declared, services
 
 
-@event_subscribe("dossier.submitted")
-def _declared(event: Any) -> None:
-    dossier_id = event.payload.get("dossier_id")
-    if not isinstance(dossier_id, int):
-        return
-    try:
-        services.dossier_facts_record(dossier_id=dossier_id)
-    except ObjectDoesNotExist:
-        return
+@event_subscribe_batch("dossier.submitted")
+def _declared(events: list[Any]) -> None:
+    """The batch's submitted dossiers' declared facts, kept and checked together
+    (``declared.dossier_facts_record_many``; a dossier that is gone is skipped)."""
+    dossier_ids = [event.payload.get("dossier_id") for event in events]
+    declared.dossier_facts_record_many(dossier_ids=[pk for pk in dossier_ids if isinstance(pk, int)])
 
 
 @event_subscribe("identity.eid_login")

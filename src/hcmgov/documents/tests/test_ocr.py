@@ -199,10 +199,23 @@ def test_without_tesseract_the_error_says_so(monkeypatch, png_bytes):
 
 
 def test_a_page_taking_too_long_is_stopped(monkeypatch, scan):
-    monkeypatch.setattr(ocr, "OCR_TIMEOUT", 1)  # a page takes 2–3 s
+    """Tesseract is killed at the timeout (1 s at least). The page is the scan tiled 4 × 4: sixteen
+    pages of text, far more than a second's work on any machine (one page took 2–3 s on a loaded
+    runner and under 1 s on an idle one, too close to the limit to be a test)."""
+    import io
+
+    from PIL import Image
+
+    page = Image.open(io.BytesIO(scan))
+    big = Image.new(page.mode, (page.width * 4, page.height * 4), "white")
+    for i in range(16):
+        big.paste(page, ((i % 4) * page.width, (i // 4) * page.height))
+    out = io.BytesIO()
+    big.save(out, format="JPEG", quality=85, dpi=(300, 300))
+    monkeypatch.setattr(ocr, "OCR_TIMEOUT", 1)
 
     with pytest.raises(ocr.OcrUnavailable) as raised:
-        ocr.recognise(data=scan, content_type="image/jpeg")
+        ocr.recognise(data=out.getvalue(), content_type="image/jpeg")
 
     assert raised.value.code == "ocr_timeout"
     assert "quá 1 giây" in raised.value.message.vi
