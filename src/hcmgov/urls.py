@@ -17,6 +17,8 @@ urlpatterns = [
     path("", include("hcmgov.identity.provider.urls")),
     path("", include("hcmgov.feedback.urls")),
     path("", include("hcmgov.opendata.urls")),
+    path("", include("hcmgov.reporting.urls_dashboard")),
+    path("", include("hcmgov.reporting.urls_reports")),
     path("", include("hcmgov.web.urls")),
 ]
 

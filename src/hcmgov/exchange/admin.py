@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -113,8 +114,22 @@ class AccessRightAdmin(admin.ModelAdmin):
     list_select_related = ("consumer__member", "service__system__member")
 
 
+class ChannelForm(forms.ModelForm):
+    class Meta:
+        model = Channel
+        fields = ("service", "topics", "schema")
+
+    def clean_schema(self) -> Any:
+        schema = self.cleaned_data.get("schema")
+        problem = events.schema_problem(schema)
+        if problem is not None:
+            raise forms.ValidationError(f"Không phải JSON Schema hợp lệ / Not a valid JSON Schema: {problem}")
+        return schema
+
+
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelForm
     list_display = ("__str__", "topics")
     search_fields = ("service__code", "service__name", "service__system__code")
     list_select_related = ("service__system__member",)

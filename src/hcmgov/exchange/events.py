@@ -19,6 +19,8 @@ worker that dies leaves its rows due again when the lease runs out; at worst an 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import logging
 import random
 import secrets
@@ -29,8 +31,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
 from hcmgov.audit.services import audit_record, audited
+from hcmgov.common.errors import FieldError, Message
 from hcmgov.exchange import envelope as shape
 from hcmgov.exchange.adapters import subscriber as callback
 from hcmgov.exchange.models import (
@@ -133,6 +138,49 @@ def system_for_account(*, account: Any) -> InformationSystem | None:
     )
 
 
+# --- the channel's schema --------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _validator(schema_json: str) -> Draft202012Validator:
+    return Draft202012Validator(json.loads(schema_json), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def schema_problem(schema: Any) -> str | None:
+    """Why ``schema`` cannot be a channel's data schema (not a JSON Schema 2020-12 object), or None."""
+    if schema in (None, {}):
+        return None
+    if not isinstance(schema, dict):
+        return "a JSON Schema must be an object"
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        return exc.message
+    return None
+
+
+def data_schema_errors(*, schema: Any, data: dict[str, Any], most: int = 5) -> list[FieldError]:
+    """Where ``data`` breaks ``schema`` (a channel's published JSON Schema; none: nothing to
+    check), at most ``most`` places, each with its path under ``data``. Subscribers rely on the
+    schema the channel publishes: an event that breaks it is refused rather than sent."""
+    if not isinstance(schema, dict) or not schema:
+        return []
+    problem = schema_problem(schema)
+    if problem is not None:
+        why = Message(f"Lược đồ của kênh không hợp lệ: {problem}", f"The channel's schema is not valid: {problem}")
+        return [FieldError("schema", "schema_invalid", why)]
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    found = sorted(validator.iter_errors(data), key=lambda e: [str(part) for part in e.path])
+    return [
+        FieldError(
+            ".".join(["data", *(str(part) for part in error.absolute_path)]),
+            str(error.validator),
+            Message(f"Không đúng lược đồ: {error.message}", f"Does not match the schema: {error.message}"),
+        )
+        for error in found[:most]
+    ]
+
+
 # --- publishing and subscribing -----------------------------------------------------------------------
 
 
@@ -154,6 +202,14 @@ def channel_publish(
             "exchange_event_invalid",
             "Sự kiện cần mã (tối đa 64 ký tự), loại và dữ liệu dạng đối tượng JSON.",
             "An event needs an id (at most 64 characters), a type and data that is a JSON object.",
+        )
+    problems = data_schema_errors(schema=channel.schema, data=data)
+    if problems:
+        raise shape.refuse(
+            "exchange_event_schema",
+            "Dữ liệu sự kiện không đúng lược đồ đã công bố của kênh.",
+            "The event's data does not match the channel's published schema.",
+            errors=problems,
         )
     now = timezone.now()
     envelope: dict[str, Any] = {

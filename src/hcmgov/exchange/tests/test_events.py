@@ -630,3 +630,35 @@ def test_a_callback_that_became_internal_is_not_called(world, subscriber, settin
     assert delivery.state == DeliveryState.PENDING
     assert "internal address" in delivery.last_error
     assert subscriber.requests == []
+
+
+def test_an_event_breaking_the_channels_schema_is_refused_and_kept_in_the_outbox(world, subscriber):
+    """Subscribers rely on the schema a channel publishes: an event that breaks it is not sent. A
+    platform event stays undelivered in the outbox with the reason (retried, then left for an
+    operator), and the others go on."""
+    channel = world[0]
+    channel.schema = {"type": "object", "required": ["dossier_id", "key"],
+                      "properties": {"dossier_id": {"type": "integer"}, "key": {"type": "string"}}}  # fmt: skip
+    channel.save()
+    events.channels_forget()
+    with pytest.raises(DomainError) as refused:
+        events.channel_publish(channel=channel, event_id="x-1", type="t", data={"dossier_id": "bảy"})
+    assert refused.value.code == "exchange_event_schema"
+    assert {e.field for e in refused.value.errors} == {"data", "data.dossier_id"}
+    good = publish(key="HS-1")
+    bad = core.event_publish(topic=TOPIC, key="HS-2", payload={"dossier_id": "bảy"})
+    core.outbox_deliver()
+    bad.refresh_from_db()
+    good.refresh_from_db()
+    assert good.delivered_at is not None
+    assert bad.delivered_at is None
+    assert bad.attempts == 1
+    assert "exchange_event_schema" in bad.last_error
+    assert list(Delivery.objects.values_list("event__subject", flat=True)) == ["HS-1"]
+
+
+def test_a_channels_schema_must_be_a_json_schema():
+    assert events.schema_problem({"type": "object"}) is None
+    assert events.schema_problem(None) is None
+    assert events.schema_problem({"type": "không-phải-kiểu"}) is not None
+    assert events.schema_problem(["a"]) == "a JSON Schema must be an object"

@@ -1,0 +1,5 @@
+"""Pages of the reporting app: dashboard (filled in by the pages' work)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
