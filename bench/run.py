@@ -190,7 +190,9 @@ def machine(url: str) -> dict[str, Any]:
     ).split()
     dirty = bool(run("git", "status", "--porcelain", "--untracked-files=no"))
     return {
-        "nproc": int(run("nproc") or os.cpu_count() or 0),
+        # the cores this process may use (not `nproc`: it obeys OMP_THREAD_LIMIT, which the OCR
+        # module sets to 1 for Tesseract in every process that loads Django)
+        "nproc": len(os.sched_getaffinity(0)),
         "cpu_model": cpu,
         "ram_gib": round(mem_kb / 1024 / 1024, 1),
         "kernel": platform.release(),
