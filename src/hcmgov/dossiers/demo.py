@@ -701,7 +701,7 @@ class Generator:
         state = None
         if waiting is not None and waiting[6] == StepState.OPEN:
             text, task_ids = self.state(procedure.pk, sample, waiting[0]).fresh(_uuids)
-            state = self.out.js(text)
+            state = self.out.engine_state(text)  # encrypted at rest
         else:
             task_ids = _uuids(len(done) + (waiting is not None))
         rows = batch.steps

@@ -13,9 +13,10 @@ can name their dossier (and a supplement request its step) without a round trip 
 
 Timestamps travel as integer microseconds since the epoch (UTC) and are turned into what the
 writer needs by :meth:`ts` (text for COPY, aware datetimes for the ORM); JSON travels as text.
-A dossier's form data is encrypted at rest (``Dossier.form_data``): COPY bypasses the field, so
-:meth:`CopyWriter.form` encrypts each row's itself (a fresh nonce each, as the field would), and
-``bulk_create`` lets the field do it.
+A dossier's form data and engine state are encrypted at rest (``Dossier.form_data``,
+``workflow_state``): COPY bypasses the fields, so :meth:`CopyWriter.form` and
+:meth:`CopyWriter.engine_state` encrypt each row's itself (a fresh nonce each, as the field
+would), and ``bulk_create`` lets the field do it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 from django.db import connection, models
 
 from hcmgov.common.crypto import encrypt_text
-from hcmgov.dossiers.models import FORM_DATA_CONTEXT, ProcessingStat
+from hcmgov.dossiers.models import FORM_DATA_CONTEXT, WORKFLOW_STATE_CONTEXT, ProcessingStat
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 EPOCH_ORDINAL = EPOCH.date().toordinal()
@@ -105,6 +106,11 @@ class CopyWriter:
         return encrypt_text(text, context=FORM_DATA_CONTEXT)
 
     @staticmethod
+    def engine_state(text: str) -> Any:
+        """A dossier's engine state (JSON text) as its column stores it: ciphertext."""
+        return encrypt_text(text, context=WORKFLOW_STATE_CONTEXT)
+
+    @staticmethod
     def ids(model: type[models.Model], n: int) -> list[int]:
         if n == 0:
             return []
@@ -148,6 +154,11 @@ class OrmWriter:
     def form(value: Any) -> Any:
         """A dossier's form data (from :meth:`js`) as it is: ``bulk_create`` encrypts it."""
         return value
+
+    @staticmethod
+    def engine_state(text: str) -> Any:
+        """A dossier's engine state (JSON text) as a value: ``bulk_create`` encrypts it."""
+        return json.loads(text)
 
     @staticmethod
     def ids(model: type[models.Model], n: int) -> list[int]:

@@ -39,6 +39,9 @@ STATUS_EN = {
 
 # Bound into every ciphertext of ``Dossier.form_data`` (common.crypto): never changes.
 FORM_DATA_CONTEXT = "dossiers.dossier.form_data"
+# … of the engine's state (it carries the form's facts) and of the post's addressee: never change
+WORKFLOW_STATE_CONTEXT = "dossiers.dossier.workflow_state"
+DELIVERY_TO_CONTEXT = "dossiers.dossier.delivery_to"
 
 # closed for good: nothing more happens to the dossier (no step, no fee)
 CLOSED = frozenset({Status.NOT_RECEIVED, Status.WITHDRAWN, Status.STOPPED, Status.RETURNED})
@@ -92,7 +95,7 @@ class Dossier(models.Model):
     # processing: the flow version it runs on and the engine's state (catalog.flows, dossiers.engine)
     flow = models.ForeignKey("catalog.ProcessFlow", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     # not editable, as form_data: the engine's state carries the form's facts (engine.start)
-    workflow_state = models.JSONField(null=True, blank=True, editable=False)
+    workflow_state = EncryptedJSONField(context=WORKFLOW_STATE_CONTEXT, null=True, blank=True, editable=False)
     # the legal clock (dossiers.clock): ``due_at`` is the legal due moment, moved only by suspension;
     # ``appointment_at`` is what the applicant was last told (an apology letter sets a new one)
     appointment_at = models.DateTimeField(null=True, blank=True)
@@ -111,7 +114,9 @@ class Dossier(models.Model):
     # the result by the public postal service (the postal app owns the carriages): where to, and
     # the fee the carrier quoted when the applicant chose it
     result_by_post = models.BooleanField(default=False)
-    delivery_to = models.JSONField(null=True, blank=True, help_text="name, phone, address, ward_code")
+    delivery_to = EncryptedJSONField(
+        context=DELIVERY_TO_CONTEXT, null=True, blank=True, help_text="name, phone, address, ward_code (encrypted)"
+    )
     delivery_fee = models.PositiveIntegerField(null=True, blank=True, help_text="Đồng, as quoted when chosen.")
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -18,7 +18,7 @@ from django.test import override_settings
 from hcmgov.audit.models import AuditEvent
 from hcmgov.common import crypto
 from hcmgov.dossiers.demo_copy import CopyWriter, OrmWriter
-from hcmgov.dossiers.models import FORM_DATA_CONTEXT, Dossier
+from hcmgov.dossiers.models import DELIVERY_TO_CONTEXT, FORM_DATA_CONTEXT, WORKFLOW_STATE_CONTEXT, Dossier
 from hcmgov.dossiers.tests.conftest import VALID_FORM
 
 K1 = base64.urlsafe_b64encode(b"1" * 32).decode()
@@ -132,7 +132,8 @@ def test_migrations_encrypt_the_stored_forms_and_decrypt_them_back(submit, monke
         assert len(raw) == 21
         assert all(v.startswith("v1:") and PERSONAL_ID not in v for v in raw.values())
         assert json.loads(crypto.decrypt_text(raw[dossier.pk], context=FORM_DATA_CONTEXT)) == plain
-        assert Dossier.objects.get(pk=dossier.pk).form_data == plain
+        # only the form: at 0015 the later encrypted columns still hold plain JSON
+        assert Dossier.objects.only("form_data").get(pk=dossier.pk).form_data == plain
         assert sorted(d["n"] for d in Dossier.objects.exclude(pk=dossier.pk).values_list("form_data", flat=True)) == (
             list(range(20))
         )
@@ -141,5 +142,74 @@ def test_migrations_encrypt_the_stored_forms_and_decrypt_them_back(submit, monke
         back = {pk: as_json(v) for pk, v in raw_forms().items()}
         assert back[dossier.pk] == plain
         assert sorted(v["n"] for pk, v in back.items() if pk != dossier.pk) == list(range(20))
+    finally:
+        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+# --- the engine's state and the post's addressee (migrations 0016–0017) ---------------------------------
+
+
+def raw_columns(pk: int) -> tuple[Any, Any]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT workflow_state, delivery_to FROM dossiers_dossier WHERE id = %s", [pk])
+        return cur.fetchone()
+
+
+@pytest.mark.django_db
+def test_the_engine_state_and_the_addressee_are_ciphertext(submit):
+    dossier, _ = submit()
+    address = {"name": "Nguyễn Văn An", "phone": "0903123456", "address": "12 Lê Lợi", "ward_code": "26734"}
+    Dossier.objects.filter(pk=dossier.pk).update(delivery_to=address)
+    state, delivery = raw_columns(dossier.pk)
+    assert delivery.startswith("v1:")
+    assert "0903123456" not in delivery
+    assert json.loads(crypto.decrypt_text(delivery, context=DELIVERY_TO_CONTEXT)) == address
+    fresh = Dossier.objects.get(pk=dossier.pk)
+    assert fresh.delivery_to == address
+    if fresh.workflow_state is not None:  # a procedure with a flow
+        assert state.startswith("v1:")
+        assert json.loads(crypto.decrypt_text(state, context=WORKFLOW_STATE_CONTEXT)) == fresh.workflow_state
+    Dossier.objects.filter(pk=dossier.pk).update(delivery_to=None)
+    assert raw_columns(dossier.pk)[1] is None
+
+
+def test_the_demo_copy_writer_encrypts_each_engine_state():
+    text = json.dumps({"tasks": {"a": 1}})
+    first = CopyWriter.engine_state(text)
+    assert first != CopyWriter.engine_state(text)
+    assert json.loads(crypto.decrypt_text(first, context=WORKFLOW_STATE_CONTEXT)) == {"tasks": {"a": 1}}
+    assert OrmWriter.engine_state(text) == {"tasks": {"a": 1}}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrations_encrypt_the_engine_state_and_the_addressee_and_decrypt_them_back(submit, monkeypatch):
+    dossier, _ = submit()
+    before, after = [("dossiers", "0015_form_data_encrypt")], [("dossiers", "0017_state_delivery_encrypt")]
+    address = {"name": "Trần Thị Bình", "phone": "0912000111", "address": "5 Hai Bà Trưng", "ward_code": "26740"}
+    try:
+        executor = migrate(before)
+        OldDossier = executor.loader.project_state(before).apps.get_model("dossiers", "Dossier")
+        OldDossier.objects.filter(pk=dossier.pk).update(workflow_state={"step": "a"}, delivery_to=address)
+        base = OldDossier.objects.values().get(pk=dossier.pk)
+        monkeypatch.setattr("hcmgov.dossiers.migrations.0017_state_delivery_encrypt.BATCH", 3, raising=False)
+        OldDossier.objects.bulk_create([
+            OldDossier(**{**base, "id": None, "code": f"Y-{i}", "workflow_state": {"n": i},
+                          "delivery_to": None if i % 2 else {**address, "n": i}})
+            for i in range(8)
+        ])  # fmt: skip
+        migrate(after)
+        state, delivery = raw_columns(dossier.pk)
+        assert state.startswith("v1:")
+        assert delivery.startswith("v1:")
+        assert "0912000111" not in delivery
+        assert Dossier.objects.get(pk=dossier.pk).delivery_to == address
+        assert Dossier.objects.get(pk=dossier.pk).workflow_state == {"step": "a"}
+        others = Dossier.objects.exclude(pk=dossier.pk).order_by("code")
+        assert [d.workflow_state["n"] for d in others] == list(range(8))
+        assert [d.delivery_to and d.delivery_to["n"] for d in others] == [0, None, 2, None, 4, None, 6, None]
+        migrate(before)
+        state, delivery = raw_columns(dossier.pk)
+        assert as_json(state) == {"step": "a"}
+        assert as_json(delivery) == address
     finally:
         migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
