@@ -49,7 +49,7 @@ from hcmgov.exchange.models import (
     SystemState,
 )
 from hcmgov.identity import selectors as identity
-from hcmgov.notifications.services import notification_queue
+from hcmgov.notifications.services import notification_queue, notification_queue_address
 
 log = logging.getLogger(__name__)
 
@@ -373,10 +373,9 @@ def _record(delivery: Delivery, answer: callback.Answer, *, now: dt.datetime) ->
 
 
 def _alert_dead(delivery: Delivery, *, now: dt.datetime) -> None:
-    """Tell that ``delivery`` failed for good: an audit event and an ERROR log line for each; a
-    notification to every active administrator with an e-mail, at most one a day per subscription
-    (the dead-letter list has the rest). The subscriber's ``contact_email`` is named in both but
-    not mailed: the notifications app queues messages to accounts only."""
+    """Tell that ``delivery`` failed for good: an audit event and an ERROR log line for each; an
+    e-mail to every active administrator and to the subscriber's ``contact_email``, at most one a
+    day per subscription and address (the dead-letter list has the rest)."""
     subscription = Subscription.objects.select_related("subscriber__member", "channel__service__system__member").get(
         pk=delivery.subscription_id
     )
@@ -419,6 +418,12 @@ def _alert_dead(delivery: Delivery, *, now: dt.datetime) -> None:
                 body=body,
                 dedupe_key=f"exchange.dead:{subscription.pk}:{day}:{user.pk}",
             )
+    notification_queue_address(
+        address=system.contact_email,
+        subject=subject,
+        body=body,
+        dedupe_key=f"exchange.dead:{subscription.pk}:{day}:contact",
+    )
 
 
 def _claim(*, batch: int, now: dt.datetime) -> list[Delivery]:

@@ -23,7 +23,10 @@ class Notification(models.Model):
         SENT = "sent", "Đã gửi / Sent"
         FAILED = "failed", "Gửi không được / Failed"
 
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    # the account it goes to; None: a plain address with no account (a department system's contact)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
     channel = models.CharField(max_length=8, choices=[("email", "E-mail"), ("sms", "SMS"), ("inapp", "In-app")])
     address = models.CharField(max_length=254, blank=True)
     subject = models.CharField(max_length=250)

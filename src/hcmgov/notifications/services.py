@@ -104,6 +104,21 @@ def notification_queue(
         return None
 
 
+def notification_queue_address(*, address: str, subject: str, body: str, dedupe_key: str) -> Notification | None:
+    """Queue an e-mail to ``address``, which belongs to no account (a department system's contact),
+    unless one with ``dedupe_key`` exists; nothing without an address."""
+    if not address:
+        return None
+    try:
+        with transaction.atomic():
+            return Notification.objects.create(
+                recipient=None, channel="email", address=address, subject=subject[:250], body=body,
+                dedupe_key=dedupe_key[:120],
+            )  # fmt: skip
+    except IntegrityError:
+        return None
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """A message to queue with :func:`notification_queue_many` (the arguments of ``notification_queue``)."""

@@ -313,6 +313,9 @@ def test_after_the_last_attempt_a_delivery_is_dead_and_the_operators_are_told(wo
     assert "failed for good" in mail.subject
     assert subscription.callback_url in mail.body
     assert "lienhe@quan1.example.vn" in mail.body
+    [to_contact] = Notification.objects.filter(address="lienhe@quan1.example.vn")  # one a day, as the operators'
+    assert to_contact.recipient is None
+    assert to_contact.subject == mail.subject
     assert any("failed for good" in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
 
 
