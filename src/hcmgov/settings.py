@@ -580,6 +580,31 @@ EXCHANGE_LOG_RETENTION_DAYS = config(
     help="Days message-log records stay in the database before they are archived to the document store.",
     group="exchange",
 )
+EXCHANGE_DELIVERY_MAX_ATTEMPTS = config(
+    "HCMGOV_EXCHANGE_DELIVERY_MAX_ATTEMPTS",
+    12,
+    help="Attempts to deliver an event to a subscriber before it is dead (12: about 14 to 20 hours of a "
+    "subscriber down, with the waits below).",
+    group="exchange",
+)
+EXCHANGE_DELIVERY_RETRY_BASE_SECONDS = config(
+    "HCMGOV_EXCHANGE_DELIVERY_RETRY_BASE_SECONDS",
+    30,
+    help="Wait before the second delivery attempt; it doubles with each failure (with jitter).",
+    group="exchange",
+)
+EXCHANGE_DELIVERY_RETRY_CAP_SECONDS = config(
+    "HCMGOV_EXCHANGE_DELIVERY_RETRY_CAP_SECONDS",
+    6 * 3600,
+    help="Longest wait between two delivery attempts.",
+    group="exchange",
+)
+EXCHANGE_DELIVERY_TIMEOUT_SECONDS = config(
+    "HCMGOV_EXCHANGE_DELIVERY_TIMEOUT_SECONDS",
+    10.0,
+    help="Seconds a subscriber's callback has to answer a delivery (under 200: a worker's claim lasts 10 minutes).",
+    group="exchange",
+)
 
 # --- open data datastore (hcmgov.opendata.datastore: CKAN's DataStore API) -------------------------
 HCMGOV_OPENDATA_MIN_COUNT = config(

@@ -28,6 +28,7 @@ import time as monotonic_clock
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
@@ -53,11 +54,18 @@ from hcmgov.notifications.services import notification_queue, notification_queue
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 12  # about 14 to 20 hours of a subscriber down before an event is dead
-RETRY_BASE = dt.timedelta(seconds=30)
-RETRY_CAP = dt.timedelta(hours=6)
-TIMEOUT_SECONDS = 10.0
+# the delivery policy (settings HCMGOV_EXCHANGE_DELIVERY_*; defaults: 12 attempts, about 14 to 20
+# hours of a subscriber down before an event is dead)
+MAX_ATTEMPTS = int(settings.EXCHANGE_DELIVERY_MAX_ATTEMPTS)
+RETRY_BASE = dt.timedelta(seconds=int(settings.EXCHANGE_DELIVERY_RETRY_BASE_SECONDS))
+RETRY_CAP = dt.timedelta(seconds=int(settings.EXCHANGE_DELIVERY_RETRY_CAP_SECONDS))
+TIMEOUT_SECONDS = float(settings.EXCHANGE_DELIVERY_TIMEOUT_SECONDS)
 LEASE = dt.timedelta(minutes=10)  # a claim's life; a batch stops sending well before it runs out
+if not 0 < TIMEOUT_SECONDS * 3 < LEASE.total_seconds() or MAX_ATTEMPTS < 1 or RETRY_BASE > RETRY_CAP:
+    raise ImproperlyConfigured(
+        "HCMGOV_EXCHANGE_DELIVERY_*: the timeout must be above 0 and under a third of the 10-minute lease, "
+        "at least one attempt, and the first wait no longer than the longest"
+    )
 SUBSCRIPTION_FIELDS = ("channel", "subscriber", "callback_url", "filters", "active")  # never the secret
 
 
