@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from hcmgov.registry import registries as decl
 from hcmgov.registry import services
-from hcmgov.registry.facts import FACTS, comparable, fact_value
-from hcmgov.registry.models import CheckState, FactCheck, Record, RecordState, RecordVersion, Registry
+from hcmgov.registry.facts import FACTS
+from hcmgov.registry.models import FactCheck, Record, RecordState, RecordVersion, Registry
 
 # the columns services.record_put writes
 WRITTEN = ["state", "source", "source_ref", "fetched_at", "next_lookup_at", "lookup_attempts", "last_error",
@@ -130,14 +130,7 @@ def _check_many(todo: list[tuple[Any, dict[str, Any]]], registries: dict[str, Re
             if not fact.registry or not keys[fact.subject]:
                 continue
             record = records[(fact.registry, keys[fact.subject])]
-            if record is None or record.state != RecordState.CURRENT or record.facts is None:
-                state, values = CheckState.UNVERIFIED, None
-            else:
-                held = fact_value(record.facts, fact.path) if fact.path else keys[fact.subject]
-                if comparable(held) == comparable(value):
-                    state, values = CheckState.VERIFIED, None
-                else:
-                    state, values = CheckState.DIFFERS, {"declared": value, "registry": held}
+            state, values = services.fact_check_outcome(fact, record, key=keys[fact.subject], declared=value)
             checks.append(
                 FactCheck(dossier_id=dossier.pk, fact=name, dossier_code=dossier.code, state=state,
                           registry=registries[fact.registry], values=values, checked_at=now)

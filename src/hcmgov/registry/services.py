@@ -408,6 +408,19 @@ def dossier_facts_record(*, dossier_id: int, now: dt.datetime | None = None) -> 
     return _check(dossier_id=dossier.pk, dossier_code=dossier.code, applicant=applicant, declared=declared, now=now)
 
 
+def fact_check_outcome(
+    fact: Any, record: Record | None, *, key: str, declared: Any
+) -> tuple[str, dict[str, Any] | None]:
+    """What a registry says of a declared fact: verified (the same), differs (both values kept, for
+    an official to resolve) or unverified (no current record to compare with)."""
+    if record is None or record.state != RecordState.CURRENT or record.facts is None:
+        return CheckState.UNVERIFIED, None
+    held = fact_value(record.facts, fact.path) if fact.path else key
+    if comparable(held) == comparable(declared):
+        return CheckState.VERIFIED, None
+    return CheckState.DIFFERS, {"declared": declared, "registry": held}
+
+
 def _check(
     *, dossier_id: int, dossier_code: str, applicant: Any, declared: dict[str, Any], now: dt.datetime
 ) -> list[FactCheck]:
@@ -423,15 +436,7 @@ def _check(
             records[fact.registry] = record_of(registry_code=fact.registry, key=keys[fact.subject])
             if records[fact.registry] is None:
                 _queue_lookup(fact.registry, keys[fact.subject], now)
-        record = records[fact.registry]
-        if record is None or record.state != RecordState.CURRENT or record.facts is None:
-            state, values = CheckState.UNVERIFIED, None
-        else:
-            held = fact_value(record.facts, fact.path) if fact.path else keys[fact.subject]
-            if comparable(held) == comparable(value):
-                state, values = CheckState.VERIFIED, None
-            else:
-                state, values = CheckState.DIFFERS, {"declared": value, "registry": held}
+        state, values = fact_check_outcome(fact, records[fact.registry], key=keys[fact.subject], declared=value)
         registry = registries.get(fact.registry) or registries.setdefault(fact.registry, _registry(fact.registry))
         checks.append(
             FactCheck(dossier_id=dossier_id, fact=name, dossier_code=dossier_code, state=state, registry=registry,
