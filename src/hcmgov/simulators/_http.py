@@ -88,3 +88,19 @@ def text_answer(
         headers.append(("Content-Disposition", disposition))
     start_response(status, headers)
     return [data]
+
+
+# the errors the JSON simulators share: code → (Vietnamese, English); each adds its own
+ERRORS = {
+    "unauthorized": ("Cần mã truy cập", "An access token is required"),
+    "invalid": ("Dữ liệu không hợp lệ", "Invalid data"),
+    "not_found": ("Không tìm thấy", "Not found"),
+    "method_not_allowed": ("Phương thức không được hỗ trợ", "Method not allowed"),
+}
+
+
+def error_body(code: str, messages: dict[str, tuple[str, str]], **extra: Any) -> dict[str, Any]:
+    """A JSON simulator's error: its code and a bilingual message (from ``messages``, then
+    :data:`ERRORS`; the code itself when neither knows it), with ``extra`` fields."""
+    vi, en = messages.get(code) or ERRORS.get(code) or (code, code)
+    return {"error": code, "message": f"{vi} / {en}", **extra}

@@ -53,7 +53,7 @@ from urllib.parse import unquote
 import yaml
 
 from hcmgov.simulators import StartResponse, WSGIApp
-from hcmgov.simulators._http import Request, json_answer, text_answer
+from hcmgov.simulators._http import Request, error_body, json_answer, text_answer
 
 TOKEN = "sim-portal-token-0123456789"  # noqa: S105 - the simulator's well-known test account
 MODES = ("ok", "down", "slow", "garbage")
@@ -66,17 +66,12 @@ DATES = ("received_at", "appointment_at", "finished_at", "changed_at")
 FLAGS = ("fee_required", "fee_paid", "fee_paid_online")
 
 MESSAGES = {
-    "unavailable": ("Cổng đang gián đoạn, vui lòng thử lại sau", "The portal is unavailable, try again later"),
-    "unauthorized": ("Cần mã truy cập", "An access token is required"),
-    "invalid": ("Dữ liệu không hợp lệ", "Invalid data"),
-    "not_found": ("Không tìm thấy", "Not found"),
-    "method_not_allowed": ("Phương thức không được hỗ trợ", "Method not allowed"),
-}
+    "unavailable": ("Cổng đang gián đoạn, vui lòng thử lại sau", "The portal is unavailable, try again later")
+}  # and _http.ERRORS
 
 
 def _error(code: str, **extra: Any) -> dict[str, Any]:
-    vi, en = MESSAGES.get(code, (code, code))
-    return {"error": code, "message": f"{vi} / {en}", **extra}
+    return error_body(code, MESSAGES, **extra)
 
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: much faster

@@ -32,22 +32,18 @@ from typing import Any
 from urllib.parse import unquote
 
 from hcmgov.simulators import StartResponse, WSGIApp
-from hcmgov.simulators._http import Request, json_answer, text_answer
+from hcmgov.simulators._http import Request, error_body, json_answer, text_answer
 
 TOKEN = "sim-reporting-token-0123456789"  # noqa: S105 - the simulator's well-known test account
 MODES = ("ok", "down", "garbage")
 REQUIRED = ("key", "template_code", "period", "unit_code", "version", "values", "approved_at")
 MESSAGES = {
-    "unavailable": ("Hệ thống đang gián đoạn, vui lòng thử lại sau", "The system is unavailable, try again later"),
-    "unauthorized": ("Cần mã truy cập", "An access token is required"),
-    "invalid": ("Dữ liệu không hợp lệ", "Invalid data"),
-    "not_found": ("Không tìm thấy", "Not found"),
-}
+    "unavailable": ("Hệ thống đang gián đoạn, vui lòng thử lại sau", "The system is unavailable, try again later")
+}  # and _http.ERRORS
 
 
 def _error(code: str, **extra: Any) -> dict[str, Any]:
-    vi, en = MESSAGES.get(code, (code, code))
-    return {"error": code, "message": f"{vi} / {en}", **extra}
+    return error_body(code, MESSAGES, **extra)
 
 
 def validate(body: dict[str, Any]) -> list[str]:
