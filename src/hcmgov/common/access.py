@@ -25,6 +25,7 @@ PUBLIC = "public"
 APPLICANT = "applicant"  # citizens and businesses
 OFFICIAL = "official"  # officials holding a role in an agency
 STAFF = "staff"  # platform administrators
+LEADER_OR_STAFF = "leader-or-staff"  # officials holding the leader role in an agency, and administrators
 
 APPLICANT_KINDS = {"citizen", "business"}
 # Accounts that reach the back office or the admin site prove a second factor (TOTP, django-otp)
@@ -110,9 +111,22 @@ def is_applicant_or_official(user: Any) -> bool:
     return is_applicant(user) or is_official(user)
 
 
+def is_leader_or_staff(user: Any) -> bool:
+    """Who reads the leaders' dashboards: an administrator, or an official holding the leader role
+    (``identity.Role.LEADER``) in some agency today."""
+    if user.is_authenticated and user.is_staff:
+        return True
+    if not is_official(user):
+        return False
+    from hcmgov.identity import selectors as identity  # common imports no app at import time
+
+    return bool(identity.user_agency_ids(user=user, roles={"leader"}))
+
+
 applicant_required = _require(APPLICANT, is_applicant)
 official_required = _require(OFFICIAL, is_official)
 staff_required = _require(STAFF, lambda u: u.is_staff)
+leader_or_staff_required = _require(LEADER_OR_STAFF, is_leader_or_staff)
 login_required = _require("authenticated", lambda u: True)
 # the password is enough: the pages that ask for (or enrol) the second factor, and log out
 password_only = _require("password-only", lambda u: True, second_factor=False)

@@ -1,7 +1,7 @@
 """The open data portal for people (``/du-lieu-mo/``): server-rendered pages that work without
 JavaScript, Vietnamese first. The search page is ``package_search`` (``opendata.search``) with
 its facets as links; a dataset's page shows its resources, and for a datastore table a preview
-(``datastore_search``) and its chart drawn as SVG (``portal_chart``); downloads are in
+(``datastore_search``) and its chart drawn as SVG (``common.svgchart``); downloads are in
 ``portal_downloads``. Public: open data is for anyone; private and withdrawn datasets are not here.
 
 The query string follows CKAN's own portal (``q``, ``organization``, ``groups``, ``tags``,
@@ -21,10 +21,10 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from hcmgov.common.access import public
+from hcmgov.common.svgchart import chart_for
 from hcmgov.opendata import datastore, search, selectors
 from hcmgov.opendata.ckan import CkanError, Context
 from hcmgov.opendata.models import State
-from hcmgov.opendata.portal_chart import chart_for
 
 # facet → (Vietnamese, English) heading, in the order the page shows them
 FACETS = {

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from hcmgov.common.errors import NotFound
-from hcmgov.reporting.models import NationalExport, Period, Report, ReportEvent, ReportStatus, ReportTemplate
+from hcmgov.core import selectors as core
+from hcmgov.identity import selectors as identity
+from hcmgov.reporting.access import PEOPLES_COMMITTEES, REVIEWERS
+from hcmgov.reporting.models import (
+    NationalExport,
+    Period,
+    Report,
+    ReportEvent,
+    ReportStatus,
+    ReportTemplate,
+    TemplateIndicator,
+)
 
 
 def template_get(*, code: str) -> ReportTemplate:
@@ -68,3 +80,53 @@ def report_history(*, report: Report) -> list[ReportEvent]:
 def export_list(*, state: str | None = None) -> QuerySet[NationalExport]:
     qs = NationalExport.objects.select_related("report__period__template")
     return qs.filter(state=state) if state else qs
+
+
+# --- the officials' pages (views_reports) ----------------------------------------------------------
+
+
+def _committee_windows(*, user: Any, roles: set[str] | None, field: str) -> Q | None:
+    """Reports whose ``field`` (a unit code path) names a unit of a People's Committee where
+    ``user`` holds one of ``roles`` today, for the periods whose cut-off end falls while that
+    committee stood (as ``access.report_may`` reads it); None when there is none."""
+    agency_ids = identity.user_agency_ids(user=user, roles=roles)
+    if not agency_ids:
+        return None
+    found = core.agency_list().filter(pk__in=agency_ids, kind__in=PEOPLES_COMMITTEES, unit__isnull=False)
+    where: Q | None = None
+    for agency in found:
+        if agency.unit is None:  # excluded by the query; for the type checker
+            continue
+        window = Q(**{field: agency.unit.code}, period__cutoff_end__gte=agency.valid_from)
+        if agency.valid_to is not None:
+            window &= Q(period__cutoff_end__lte=agency.valid_to)
+        where = window if where is None else where | window
+    return where
+
+
+def report_list_kept(*, user: Any) -> QuerySet[Report]:
+    """The reports ``user`` keeps (their units' People's Committees), latest periods first."""
+    where = _committee_windows(user=user, roles=None, field="unit_code")
+    qs = Report.objects.select_related("period__template", "parent")
+    if where is None:
+        return qs.none()
+    return qs.filter(where).order_by("-period__cutoff_end", "period__template__code", "level", "unit_code")
+
+
+def report_list_to_review(*, user: Any, status: str | None = ReportStatus.SUBMITTED) -> QuerySet[Report]:
+    """The reports ``user`` reviews as a head or leader of the unit above (the top report: of its
+    own unit), in ``status`` (submitted: waiting for a decision)."""
+    below = _committee_windows(user=user, roles=REVIEWERS, field="parent__unit_code")
+    top = _committee_windows(user=user, roles=REVIEWERS, field="unit_code")
+    qs = Report.objects.select_related("period__template", "parent")
+    if below is None or top is None:
+        return qs.none()
+    qs = qs.filter(below | (top & Q(parent__isnull=True)))
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-period__cutoff_end", "period__template__code", "level", "unit_code")
+
+
+def template_lines(*, template: ReportTemplate) -> list[TemplateIndicator]:
+    """The template's indicators in order, with their unit of measure and prefill source."""
+    return list(TemplateIndicator.objects.filter(template=template).select_related("indicator").order_by("position"))

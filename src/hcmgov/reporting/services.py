@@ -296,7 +296,8 @@ def report_save(*, report: Report, values: dict[str, Any], actor: Any = None) ->
     kept, errors = rules.check(specs, merged, report.period.template.rules, final=False)
     if errors:
         raise _invalid(errors)
-    report.prefilled = [c for c in report.prefilled if c not in values or values[c] == report.values.get(c)]
+    # compared as read (a page posts "0" for the prefilled 0): an unchanged figure stays the platform's
+    report.prefilled = [c for c in report.prefilled if c not in values or kept.get(c) == report.values.get(c)]
     report.values = kept
     report.save(update_fields=["values", "prefilled"])
     _event(report, "saved", actor)

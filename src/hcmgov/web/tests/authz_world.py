@@ -48,6 +48,8 @@ RULES = {
     "password-only": SIGNED_IN,
     "applicant-or-official": CITIZENS | OFFICIALS,
     "official-or-staff": OFFICIALS | {ADMIN},
+    # the leaders' dashboards: officials holding the leader role (every official here does), administrators
+    "leader-or-staff": OFFICIALS | {ADMIN},
 }
 
 ROLES = ("receiver", "specialist", "head", "leader", "clerk", "agency_admin")
@@ -70,6 +72,8 @@ class World:
     verify_token: str  # the QR code's token of a result X issued for ``dossier``
     document_id: int  # a file of ``dossier``
     open_resource_id: str  # the resource of the open dataset "du-lieu-ma-tran" (the portal's download)
+    # the report of X's unit for period REPORT_PERIOD of the demo template (the officials' report pages)
+    report_unit: str = ""
 
 
 def _official(agency: Any, field: str = "") -> Any:
@@ -139,6 +143,7 @@ def build_world(*, submit: Any, agency: Any, citizen: Any) -> World:
         verify_token=token,
         document_id=document_id,
         open_resource_id=str(open_dataset.resources.first().pk),
+        report_unit=_report(agency),
     )
 
 
@@ -156,3 +161,19 @@ def _result(dossier: Any, agency: Any, component: Any) -> str:
         agency=agency, certificate=certificate, signed_sha256="cd" * 32, signed_at=now, verify_token="matrix0token0001",
     )  # fmt: skip
     return "matrix0token0001"
+
+
+REPORT_TEMPLATE, REPORT_PERIOD = "TTHC-THANG", "2025-M09"
+
+
+def _report(agency: Any) -> str:
+    """A period of the demo template opened for X's unit alone (a commune of 2025 with no unit
+    above: X's own leaders review it); X's officials keep it."""
+    from hcmgov.reporting import demo
+    from hcmgov.reporting import services as reporting
+
+    template = demo.demo_template_load()
+    reporting.period_open(
+        template=template, key=REPORT_PERIOD, structure=agency.unit.structure.key, unit_codes=[agency.unit.code]
+    )
+    return str(agency.unit.code)

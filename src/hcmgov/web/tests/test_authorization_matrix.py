@@ -29,6 +29,8 @@ from hcmgov.web.tests.authz_world import (
     APPLICANT,
     OFFICIALS,
     OTHER_FIELD,
+    REPORT_PERIOD,
+    REPORT_TEMPLATE,
     RIGHT_OFFICIAL,
     RULES,
     World,
@@ -48,6 +50,8 @@ OWNERS = {
     "official": {RIGHT_OFFICIAL, OTHER_FIELD},  # an official of X: their agency's administrators
     # a document of a data store: its owner, and the officials of the agency that digitised it
     "component": {APPLICANT, RIGHT_OFFICIAL, OTHER_FIELD},
+    # a unit's periodic report: its People's Committee's officials (any field), and the reviewers above
+    "report": {RIGHT_OFFICIAL, OTHER_FIELD},
 }
 
 
@@ -59,6 +63,7 @@ class Route:
 
 
 CODE = {"code": "dossier.code"}
+REPORT = {"template": "=" + REPORT_TEMPLATE, "period": "=" + REPORT_PERIOD, "unit": "report_unit"}
 ROUTES: dict[str, Route] = {
     "healthz": Route({}),
     "readyz": Route({}),
@@ -141,6 +146,11 @@ ROUTES: dict[str, Route] = {
     "office/can-bo/": Route({}),
     "office/can-bo/moi/": Route({}),
     "office/can-bo/<int:user_id>/": Route({"user_id": "official_id"}, "official"),
+    # the officials' periodic reports (reporting/urls_reports.py): the list (each official's own),
+    # a report and its review (the report of X's unit in the world)
+    "office/bao-cao/": Route({}),
+    "office/bao-cao/<str:template>/<str:period>/<str:unit>/": Route(REPORT, "report"),
+    "office/bao-cao/<str:template>/<str:period>/<str:unit>/xem-xet/": Route(REPORT, "report"),
     # the city's OpenID provider: its authorization and logout pages declare rules (above the
     # table: ``o/authorize/`` authenticated, ``o/logout/`` public)
     ".well-known/openid-configuration": Route({}),
@@ -148,6 +158,15 @@ ROUTES: dict[str, Route] = {
     "o/authorize/": Route({}),
     "o/logout/": Route({}),
     "o/jwks/": Route({}),
+    # the leaders' dashboards (reporting/urls_dashboard.py): leaders and administrators, every agency
+    "dashboard/": Route({}),
+    "dashboard/chi-so-766/": Route({}),
+    "dashboard/chi-so-766.xlsx": Route({}),
+    "dashboard/chi-so-766.pdf": Route({}),
+    "dashboard/chi-so-766/co-quan/<str:code>/": Route({"code": "dossier.agency.code"}),
+    "dashboard/chi-so-766/co-quan/<str:code>/<str:indicator>/": Route(
+        {"code": "dossier.agency.code", "indicator": "=2.1"}
+    ),
 }
 # OAuth 2.0 endpoints that authenticate the client or the bearer token themselves: a browser
 # session counts for nothing there, so every actor gets the same refusal.

@@ -1,8 +1,7 @@
-"""The chart of a datastore preview, drawn on the server as SVG (``opendata/_chart.html``): the
-first numeric column over the first text or date column, a line for a series in time (dates
-each after the last), bars otherwise. No library and no script
-(docs/decisions/0020-open-data-portal-pages.md); the preview table beside it is its text
-alternative."""
+"""Charts drawn on the server as SVG: bars, or a line for a series in time. No library and no
+script (docs/decisions/0020-open-data-portal-pages.md); the page puts a table of the same figures
+beside each chart as its text alternative. Used by the open data portal (a datastore preview:
+``chart_for``) and the leaders' dashboards (``draw``). Moved here from ``opendata/portal_chart.py``."""
 
 from __future__ import annotations
 
@@ -48,6 +47,8 @@ class Chart:
     left: int = LEFT
     plot_right: int = WIDTH - RIGHT
     label_y: int = HEIGHT - BOTTOM + 14
+    goal: float | None = None  # y of a goal line (a plan's target), None: none
+    goal_value: str = ""
 
 
 def number(value: float) -> str:
@@ -73,8 +74,8 @@ def pick_columns(fields: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str
 
 
 def chart_for(fields: list[dict[str, Any]], records: list[dict[str, Any]]) -> Chart | None:
-    """The chart of a preview's rows, or None when there is no sensible one (no numeric column,
-    fewer than two rows with a value)."""
+    """The chart of a datastore preview's rows, or None when there is no sensible one (no numeric
+    column, fewer than two rows with a value)."""
     picked = pick_columns(fields)
     if picked is None:
         return None
@@ -92,15 +93,26 @@ def chart_for(fields: list[dict[str, Any]], records: list[dict[str, Any]]) -> Ch
     # stations read on the same day are two bars, not a zigzag)
     labels = [label for label, _ in rows]
     in_time = x_field is not None and x_field["type"] in DATES and all(a < b for a, b in itertools.pairwise(labels))
-    kind = "line" if in_time else "bar"
-    low, high = min(0.0, *(v for _, v in rows)), max(0.0, *(v for _, v in rows))
+    return draw(rows, kind="line" if in_time else "bar", x_field=x_field["id"] if x_field else "#",
+                y_field=y_field["id"])  # fmt: skip
+
+
+def draw(
+    rows: list[tuple[str, float]], *, kind: str, x_field: str, y_field: str, high: float | None = None,
+    goal: float | None = None,
+) -> Chart:  # fmt: skip
+    """The chart of ``rows`` (label, value) as ``kind`` ("bar" or "line"). ``high``: the top of the
+    value axis at least (100 for percentages); ``goal``: a value drawn as a line across (a target)."""
+    values = [v for _, v in rows]
+    low = min(0.0, *values) if values else 0.0
+    high = max(0.0, high or 0.0, goal or 0.0, *values)
     span = (high - low) or 1.0
     plot_h, plot_w = HEIGHT - TOP - BOTTOM, WIDTH - LEFT - RIGHT
 
     def y_of(v: float) -> float:
         return round(TOP + (high - v) / span * plot_h, 1)
 
-    step = plot_w / len(rows)
+    step = plot_w / max(len(rows), 1)
     marks = []
     for i, (label, value) in enumerate(rows):
         top, zero = y_of(max(value, 0.0)), y_of(min(value, 0.0))
@@ -111,5 +123,6 @@ def chart_for(fields: list[dict[str, Any]], records: list[dict[str, Any]]) -> Ch
                           label_x=round(centre, 1)))  # fmt: skip
     ticks = [(y_of(v), number(v)) for v in sorted({low, 0.0, (low + high) / 2, high})]
     points = " ".join(f"{m.cx},{m.cy}" for m in marks) if kind == "line" else ""
-    return Chart(kind=kind, x_field=x_field["id"] if x_field else "#", y_field=y_field["id"], marks=marks,
-                 ticks=ticks, baseline=y_of(0.0), points=points)  # fmt: skip
+    return Chart(kind=kind, x_field=x_field, y_field=y_field, marks=marks, ticks=ticks, baseline=y_of(0.0),
+                 points=points, goal=None if goal is None else y_of(goal),
+                 goal_value="" if goal is None else number(goal))  # fmt: skip

@@ -1,0 +1,323 @@
+"""The leaders' dashboards (``/dashboard/``): the plan's targets against live figures, and the
+service-quality index of Decision 766/QĐ-TTg by agency with its drill-down to the dossiers.
+
+Pages only: the figures come from ``reporting.targets`` and ``reporting.quality``; the index is
+read from ``service_index_cached`` (Arrow bytes in the cache) and the targets are kept in the cache
+under the warehouse's file signatures, so a page does no counting of its own. Exports (XLSX, PDF)
+are in ``views_dashboard_export``. Docs: docs/reporting/index-766.md, docs/reporting/plan-targets.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from hcmgov.common.access import leader_or_staff_required
+from hcmgov.common.svgchart import draw
+from hcmgov.core import selectors as core
+from hcmgov.reporting import quality, targets
+from hcmgov.warehouse import selectors as warehouse
+
+TARGETS_SECONDS = 300  # the targets read counts from the database too: at most five minutes old
+SORTS = {"agency", "total", "g1", "g2", "g3", "g4", "g5"}
+DRILLABLE = ("2.1", "3.1", "3.3", "3.4", "4.4")  # the dossier-based figures (quality.index_dossiers)
+_LABEL = {"month": re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"), "quarter": re.compile(r"^(\d{4})-Q([1-4])$")}
+
+
+class BadRequestError(Exception):
+    """Input the dashboards cannot answer: shown as a bilingual error page, never a 500."""
+
+    def __init__(self, status: int, vi: str, en: str) -> None:
+        super().__init__(en)
+        self.status, self.vi, self.en = status, vi, en
+
+
+def error_page(request: HttpRequest, exc: BadRequestError) -> HttpResponse:
+    return render(request, "reporting/dashboard_error.html", {"vi": exc.vi, "en": exc.en}, status=exc.status)
+
+
+def percent(rate: float | None) -> str:
+    """A share as a percentage with one decimal, Vietnamese style (``66,7 %``); "—" when none."""
+    return "—" if rate is None else f"{rate * 100:.1f}".replace(".", ",") + " %"
+
+
+def points_text(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}".rstrip("0").rstrip(".").replace(".", ",")
+
+
+# --- the plan's targets ----------------------------------------------------------------------------
+
+
+def _targets_cached() -> list[targets.TargetReport]:
+    """``plan_targets()`` from the cache while no warehouse file of the dossiers changed, for at
+    most ``TARGETS_SECONDS`` (accounts, officials and systems are counted in the database)."""
+    files = warehouse.warehouse_partition_files(table="dossiers") or []
+    stamp = quality._signature(files)  # the index's own signature of the files
+    key = f"dash:targets:{stamp}:{int(timezone.now().timestamp() // TARGETS_SECONDS)}"
+    found: list[targets.TargetReport] | None = cache.get(key)
+    if found is None:
+        found = targets.plan_targets()
+        cache.set(key, found, TARGETS_SECONDS)
+    return found
+
+
+@dataclass
+class TargetCard:
+    """What the page shows of one target."""
+
+    report: targets.TargetReport
+    city: targets.TargetValue | None  # the latest city value
+    goal_text: str
+    bar: float  # width of the bar, % of the scale (0–100)
+    goal_at: float  # where the goal mark stands on the bar
+    chart: Any  # the monthly trend (svgchart.Chart) or None
+    months: list[tuple[str, str, str]]  # the trend as a table: (month, value, n/d)
+    tables: list[tuple[str, str, list[dict[str, Any]]]]  # (scope vi, scope en, rows)
+    city_text: str = ""
+    city_counts: str = ""
+
+
+SCOPES = {"agency": ("Theo cơ quan", "By agency"), "level": ("Theo cấp", "By level"),
+          "kind": ("Theo loại tài khoản", "By kind of account")}  # fmt: skip
+
+
+# the keys of the level and kind scopes, named (Vietnamese / English)
+KEY_NAMES = {"city": "Cấp thành phố / city", "district": "Cấp huyện / district", "commune": "Cấp xã / commune",
+             "citizen": "Công dân / citizens", "business": "Doanh nghiệp / businesses"}  # fmt: skip
+
+
+def _row(value: targets.TargetValue, names: dict[str, str]) -> dict[str, Any]:
+    name = KEY_NAMES.get(value.key, "") if value.scope in ("level", "kind") else names.get(value.key, "")
+    return {"key": value.key, "name": name, "rate": percent(value.rate),
+            "counts": f"{value.numerator:,} / {value.denominator:,}".replace(",", "."), "goal": percent(value.goal),
+            "met": value.met}  # fmt: skip
+
+
+def target_card(report: targets.TargetReport, names: dict[str, str]) -> TargetCard:
+    t = report.target
+    goal_text = ("≥ " if t.at_least else "") + percent(t.target)
+    if t.by_level:
+        goal_text = "; ".join(f"{KEY_NAMES.get(level, level)} {percent(goal)}" for level, goal in t.by_level.items())
+    city_values = sorted((v for v in report.values if v.scope == "city"), key=lambda v: v.month)
+    city = city_values[-1] if city_values else None
+    latest = city.month if city else ""
+    chart, months = None, []
+    series = [v for v in city_values if v.month and v.rate is not None]
+    if len(series) >= 2:  # a trend needs two points
+        chart = draw([(v.month, round((v.rate or 0) * 100, 1)) for v in series], kind="line",
+                     x_field="tháng / month", y_field="%", high=100, goal=t.target * 100)  # fmt: skip
+    months = [(v.month, percent(v.rate), f"{v.numerator} / {v.denominator}") for v in city_values if v.month]
+    tables = []
+    for scope, (vi, en) in SCOPES.items():
+        rows = [_row(v, names) for v in report.values if v.scope == scope and v.month == latest]
+        if rows:
+            tables.append((vi, en, sorted(rows, key=lambda r: r["key"])))
+    rate = city.rate if city else None
+    return TargetCard(report=report, city=city, goal_text=goal_text, bar=round(min(rate or 0.0, 1.0) * 100, 1),
+                      goal_at=round(min(t.target, 1.0) * 100, 1), chart=chart, months=months,
+                      tables=tables, city_text=percent(rate),
+                      city_counts=_row(city, names)["counts"] if city else "")  # fmt: skip
+
+
+def _agency_names() -> dict[str, str]:
+    return dict(core.agency_list().values_list("code", "name"))
+
+
+@leader_or_staff_required
+def targets_page(request: HttpRequest) -> HttpResponse:
+    """``/dashboard/``: each target of the plan, its 2025 goal, the live city value against it."""
+    names = _agency_names()
+    cards = [target_card(report, names) for report in _targets_cached()]
+    return render(request, "reporting/dashboard.html", {"cards": cards, "percent": percent})
+
+
+# --- the index of Decision 766 ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The index's period asked for: ``kind`` month or quarter, ``label`` (2026-03, 2026-Q1)."""
+
+    kind: quality.Period
+    label: str
+    sort: str
+    descending: bool
+
+    @property
+    def start(self) -> dt.date:
+        """The period's first day (``index_dossiers``' ``period_start``)."""
+        year, part = self.label.split("-")
+        month = int(part) if self.kind == "month" else (int(part[1:]) - 1) * 3 + 1
+        return dt.date(int(year), month, 1)
+
+    def query(self, **changes: Any) -> str:
+        order = "desc" if self.descending else "asc"
+        values = {"period": self.kind, "p": self.label, "sort": self.sort, "order": order}
+        values.update(changes)
+        return urlencode(values)
+
+
+def index_table(kind: quality.Period) -> pa.Table:
+    return quality.service_index_cached(period=kind)
+
+
+def parse_choice(request: HttpRequest, table_of: Any = index_table) -> tuple[Choice, pa.Table, list[str]]:
+    """The period, sort and order of the GET form, checked; the cached index of that kind of period
+    and the periods it holds (newest first)."""
+    kind = request.GET.get("period", "month")
+    if kind not in _LABEL:
+        raise BadRequestError(400, f"Kỳ không hợp lệ: {kind!r} (tháng: month, quý: quarter).",
+                              f"Unknown kind of period {kind!r}: month or quarter.")  # fmt: skip
+    sort = request.GET.get("sort", "total")
+    if sort not in SORTS:
+        raise BadRequestError(400, f"Không sắp xếp được theo {sort!r}.", f"Cannot sort by {sort!r}.")
+    order = request.GET.get("order", "asc" if sort == "agency" else "desc")
+    if order not in ("asc", "desc"):
+        raise BadRequestError(400, f"Thứ tự không hợp lệ: {order!r} (asc, desc).", f"Unknown order {order!r}.")
+    table = table_of(kind)
+    periods = sorted(set(table.column("period").to_pylist()), reverse=True)
+    label = request.GET.get("p") or (periods[0] if periods else "")
+    if label and not _LABEL[kind].match(label):
+        raise BadRequestError(400, f"Kỳ {label!r} không đúng dạng (2026-03 hoặc 2026-Q1).",
+                              f"Period {label!r} is not well formed (2026-03 or 2026-Q1).")  # fmt: skip
+    if label and periods and label not in periods:
+        raise BadRequestError(404, f"Không có số liệu cho kỳ {label}.", f"There are no figures for {label}.")
+    return Choice(kind, label, sort, order == "desc"), table, periods  # type: ignore[arg-type]
+
+
+def _period_rows(table: pa.Table, label: str) -> list[dict[str, Any]]:
+    return table.filter(pc.equal(table.column("period"), label)).to_pylist()
+
+
+def agency_scores(table: pa.Table, label: str) -> list[dict[str, Any]]:
+    """Per agency of the period: each group's (earned, measurable maximum) and the total, as
+    ``quality.IndexRow.group_points`` counts them (indicators without a figure leave both)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in _period_rows(table, label):
+        row = out.setdefault(r["key"], {"key": r["key"], "groups": {g: [0.0, 0.0] for g in quality.GROUPS}})
+        if r["points"] is not None:
+            row["groups"][r["group"]][0] += r["points"]
+            row["groups"][r["group"]][1] += r["max_points"]
+    for row in out.values():
+        row["groups"] = {g: (round(e, 4), m) for g, (e, m) in row["groups"].items()}
+        row["total"] = (round(sum(e for e, _ in row["groups"].values()), 4), sum(m for _, m in row["groups"].values()))
+    return list(out.values())
+
+
+def _sort_key(row: dict[str, Any], sort: str) -> Any:
+    if sort == "agency":
+        return row["key"]
+    earned, most = row["total"] if sort == "total" else row["groups"][int(sort[1])]
+    return (earned / most if most else -1.0, earned)  # compared on the share of what is measurable
+
+
+def sorted_scores(table: pa.Table, choice: Choice) -> list[dict[str, Any]]:
+    rows = agency_scores(table, choice.label)
+    return sorted(rows, key=lambda r: (_sort_key(r, choice.sort), r["key"]), reverse=choice.descending)
+
+
+def _score_cells(row: dict[str, Any]) -> list[str]:
+    return [f"{points_text(e)} / {points_text(m)}" for e, m in (*row["groups"].values(), row["total"])]
+
+
+@leader_or_staff_required
+def index_page(request: HttpRequest) -> HttpResponse:
+    """``/dashboard/chi-so-766/``: the agencies' five group scores and total for one period."""
+    try:
+        choice, table, periods = parse_choice(request)
+    except BadRequestError as exc:
+        return error_page(request, exc)
+    names = _agency_names()
+    rows = [{**r, "name": names.get(r["key"], ""), "cells": _score_cells(r)} for r in sorted_scores(table, choice)]
+    headers = [("agency", "Cơ quan", "Agency")] + [
+        (f"g{g}", vi, en) for g, (en, vi, _) in quality.GROUPS.items()
+    ] + [("total", "Tổng điểm", "Total")]  # fmt: skip
+    sort_links = [
+        (key, vi, en, choice.query(sort=key, order="asc" if choice.sort == key and choice.descending else "desc"))
+        for key, vi, en in headers
+    ]
+    return render(request, "reporting/dashboard_index.html", {
+        "choice": choice, "periods": periods, "rows": rows, "sort_links": sort_links,
+        "not_measurable": [i for i in quality.INDICATORS if not i.measurable],
+    })  # fmt: skip
+
+
+def _agency_rows(table: pa.Table, choice: Choice, code: str, names: dict[str, str]) -> list[dict[str, Any]]:
+    """The agency's figures of the period (none: no dossier of it counted then); an agency the
+    platform does not know is a 404."""
+    if code not in names:
+        raise BadRequestError(404, f"Không có cơ quan mã {code!r}.", f"There is no agency with the code {code!r}.")
+    return [r for r in _period_rows(table, choice.label) if r["key"] == code] if choice.label else []
+
+
+@leader_or_staff_required
+def agency_page(request: HttpRequest, code: str) -> HttpResponse:
+    """One agency's index for a period: every indicator with its formula, counts, rate and points,
+    or why it is not measurable, and a link to the dossiers behind each dossier-based figure."""
+    try:
+        choice, table, periods = parse_choice(request)
+        names = _agency_names()
+        found = {r["indicator"]: r for r in _agency_rows(table, choice, code, names)}
+    except BadRequestError as exc:
+        return error_page(request, exc)
+    items = []
+    for ind in quality.INDICATORS:
+        r = found.get(ind.key)
+        reason = ind.reason
+        items.append({
+            "ind": ind, "row": r, "reason": reason, "rate": percent(r["rate"]) if r else "",
+            "points": points_text(r["points"]) if r else "", "max": points_text(ind.points),
+            "drill": ind.key in DRILLABLE and r is not None and r["denominator"] > 0,
+            "missing": (r["denominator"] - r["numerator"]) if r else 0,
+        })  # fmt: skip
+    mine = table.filter(pc.equal(table.column("key"), code))
+    total = next(iter(agency_scores(mine, choice.label)), None) or {
+        "groups": dict.fromkeys(quality.GROUPS, (0.0, 0.0)), "total": (0.0, 0.0)}  # fmt: skip
+    history = [(p, agency_scores(mine, p)) for p in sorted(periods)]
+    series = [(p, rows[0]["total"]) for p, rows in history if rows and rows[0]["total"][1]]
+    chart = None
+    if len(series) >= 2:  # a trend needs two points
+        chart = draw([(p, round(e / m * 100, 1)) for p, (e, m) in series], kind="line", x_field="kỳ / period",
+                     y_field="%", high=100)  # fmt: skip
+    trend = [(p, f"{points_text(e)} / {points_text(m)}") for p, (e, m) in series]
+    return render(request, "reporting/dashboard_agency.html", {
+        "choice": choice, "code": code, "name": names.get(code, ""), "items": items, "counted": bool(found),
+        "groups": [(g, vi, en, total["groups"][g]) for g, (en, vi, _) in quality.GROUPS.items()],
+        "total": f"{points_text(total['total'][0])} / {points_text(total['total'][1])}", "chart": chart,
+        "trend": trend,
+    })  # fmt: skip
+
+
+@leader_or_staff_required
+def drill_page(request: HttpRequest, code: str, indicator: str) -> HttpResponse:
+    """The dossiers behind one figure: by default those that miss it, ``?meeting=1`` those that
+    meet it (``quality.index_dossiers``: the same rules as the figure)."""
+    try:
+        if indicator not in DRILLABLE:
+            raise BadRequestError(404, f"Chỉ tiêu {indicator!r} không có danh sách hồ sơ.",
+                                  f"Indicator {indicator!r} has no list of dossiers.")  # fmt: skip
+        choice, table, _ = parse_choice(request)
+        names = _agency_names()
+        rows = _agency_rows(table, choice, code, names)
+    except BadRequestError as exc:
+        return error_page(request, exc)
+    row = next((r for r in rows if r["indicator"] == indicator), None)
+    meeting = request.GET.get("meeting") == "1"
+    codes = []
+    if row is not None and row["denominator"]:  # nothing counted: no dossier behind it, no query
+        codes = quality.index_dossiers(indicator=indicator, key=code, period_start=choice.start,
+                                       period=choice.kind, meeting=meeting)  # fmt: skip
+    return render(request, "reporting/dashboard_drill.html", {
+        "choice": choice, "code": code, "name": names.get(code, ""), "ind": quality.BY_KEY[indicator],
+        "row": row, "meeting": meeting, "codes": codes,
+    })  # fmt: skip
