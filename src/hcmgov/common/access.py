@@ -120,7 +120,8 @@ def is_leader_or_staff(user: Any) -> bool:
         return False
     from hcmgov.identity import selectors as identity  # common imports no app at import time
 
-    return bool(identity.user_agency_ids(user=user, roles={"leader"}))
+    # the role scopes are read once per request (the back office's pages read them too)
+    return any(scope.role == "leader" for scope in identity.user_role_scopes(user=user))
 
 
 applicant_required = _require(APPLICANT, is_applicant)
