@@ -26,7 +26,7 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import duckdb
@@ -62,6 +62,8 @@ class IndexIndicator:
     source: str = ""
     confidence: str = RECONSTRUCTED
     reason: str = ""  # why it is not measurable ("" : measurable)
+    formula_vi: str = ""  # the formula and the reason in Vietnamese (VI below), shown first
+    reason_vi: str = ""
 
     @property
     def measurable(self) -> bool:
@@ -133,7 +135,43 @@ INDICATORS: tuple[IndexIndicator, ...] = (
     IndexIndicator("5.4", 5, "Satisfaction with procedures", "Hài lòng về giải quyết TTHC", 6,
                    "ratings not \"not satisfied\" (score 3–5) ÷ ratings, by month rated", source="warehouse: ratings"),
 )  # fmt: skip
+_NATIONAL_VI = "do CSDL quốc gia về thủ tục hành chính lưu, nền tảng này không có"
+_NOT_EXTRACTED_VI = "chưa được trích xuất vào kho dữ liệu phân tích"
+# key → (formula, reason when not measurable) in Vietnamese, as the pages show them first
+VI: dict[str, tuple[str, str]] = {
+    "1.1": ("TTHC công bố đúng hạn ÷ TTHC được công bố", "ngày quyết định và công bố TTHC " + _NATIONAL_VI),
+    "1.2": ("TTHC cập nhật đúng hạn ÷ TTHC được cập nhật", "ngày cập nhật TTHC " + _NATIONAL_VI),
+    "1.3": ("TTHC công khai đủ các nội dung ÷ TTHC",
+            "danh mục không ghi nhận nội dung nào của TTHC được công khai ở đâu (bộ phận một cửa, cổng)"),
+    "1.4": ("hồ sơ đã đồng bộ ÷ hồ sơ tiếp nhận",
+            "trạng thái đồng bộ từng hồ sơ với Cổng DVC quốc gia " + _NOT_EXTRACTED_VI),
+    "2.1": ("(hồ sơ giải quyết trước hạn hoặc đúng hạn + hồ sơ đang giải quyết chưa đến hạn) ÷ (hồ sơ đã giải "
+            "quyết + hồ sơ đang giải quyết) trong kỳ; không tính thời gian chờ bổ sung; yêu cầu bổ sung quá một "
+            "lần tính là trễ hạn", ""),
+    "3.1": ("hồ sơ nộp trực tuyến ÷ hồ sơ của các TTHC cung cấp DVCTT toàn trình", ""),
+    "3.2": ("TTHC có phí đã tích hợp Nền tảng thanh toán quốc gia ÷ TTHC có phí",
+            "danh mục không ghi nhận từng TTHC đã tích hợp Nền tảng thanh toán quốc gia hay chưa"),
+    "3.3": ("TTHC có phí có ít nhất một hồ sơ thanh toán trực tuyến ÷ TTHC có phí có hồ sơ", ""),
+    "3.4": ("hồ sơ thanh toán trực tuyến ÷ hồ sơ của TTHC có phí", ""),
+    "4.1": ("hồ sơ có kết quả điện tử ÷ hồ sơ đã giải quyết", "kết quả do phân hệ tài liệu giữ, " + _NOT_EXTRACTED_VI),
+    "4.2": ("hồ sơ số hoá đủ thành phần ÷ hồ sơ tiếp nhận",
+            "không có ghi nhận thành phần giấy nào được số hoá tại bộ phận một cửa"),
+    "4.3": ("bản sao chứng thực điện tử ÷ bản sao chứng thực", "nền tảng không cấp bản sao chứng thực"),
+    "4.4": ("hồ sơ dùng lại thành phần trong kho dữ liệu ÷ hồ sơ nộp", ""),
+    "4.5": ("kết quả đưa vào kho dữ liệu của người nộp ÷ kết quả",
+            "kết quả do phân hệ tài liệu giữ, " + _NOT_EXTRACTED_VI),
+    "4.6": ("hồ sơ được đối chiếu CSDL quốc gia về dân cư ÷ hồ sơ",
+            "kết quả đối chiếu dữ liệu của kho dùng chung " + _NOT_EXTRACTED_VI),
+    "4.7": ("hồ sơ nộp sau khi đăng nhập bằng định danh điện tử ÷ hồ sơ nộp trực tuyến",
+            "hồ sơ không ghi nhận người nộp đã xác thực bằng cách nào"),
+    "5.2": ("phản ánh, kiến nghị xử lý xong đúng hạn ÷ phản ánh, kiến nghị đã xử lý xong, theo tháng tiếp nhận", ""),
+    "5.3": ("trả lời không bị đánh giá \"không hài lòng\" ÷ trả lời được đánh giá", ""),
+    "5.4": ("đánh giá không \"không hài lòng\" (3–5 điểm) ÷ lượt đánh giá, theo tháng đánh giá", ""),
+}  # fmt: skip
+INDICATORS = tuple(replace(i, formula_vi=VI[i.key][0], reason_vi=VI[i.key][1]) for i in INDICATORS)
 BY_KEY = {i.key: i for i in INDICATORS}
+UNIT_FEEDBACK = ("feedback is addressed to agencies, not units",
+                 "phản ánh, kiến nghị gửi đến cơ quan, không theo đơn vị hành chính")  # fmt: skip
 
 
 @dataclass
@@ -145,6 +183,7 @@ class Figure:
     denominator: int = 0
     measurable: bool = True
     reason: str = ""
+    reason_vi: str = ""
 
     @property
     def rate(self) -> float | None:
@@ -465,8 +504,8 @@ def service_index(
     for row in rows.values():
         for ind in INDICATORS:
             if ind.key not in row.figures:
-                reason = ind.reason or "feedback is addressed to agencies, not units"
-                row.figures[ind.key] = Figure(ind.key, measurable=False, reason=reason)
+                reason, reason_vi = (ind.reason, ind.reason_vi) if ind.reason else UNIT_FEEDBACK
+                row.figures[ind.key] = Figure(ind.key, measurable=False, reason=reason, reason_vi=reason_vi)
         row.figures = {i.key: row.figures[i.key] for i in INDICATORS}
     return [rows[k] for k in sorted(rows)]
 

@@ -11,7 +11,7 @@ officials and connected systems from their apps' selectors (counts only, never a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
@@ -35,6 +35,7 @@ class PlanTarget:
     at_least: bool = False  # "≥ 50 %": the plan's wording
     source: str = ""
     reason: str = ""  # why it is not measurable ("": measurable)
+    reason_vi: str = ""  # the same in Vietnamese (REASONS_VI), shown first
 
     @property
     def measurable(self) -> bool:
@@ -67,6 +68,14 @@ TARGETS: tuple[PlanTarget, ...] = (
     PlanTarget("city_email", "Officials using the city e-mail", "Cán bộ sử dụng thư điện tử công vụ", 1.0,
                source="identity: officials with an address on the city's e-mail domains ÷ officials (current)"),
 )  # fmt: skip
+REASONS_VI = {
+    "online_integrated": "danh mục không ghi nhận DVCTT toàn trình nào đã tích hợp Cổng DVC quốc gia",
+    "authenticated": "không có ghi nhận các giao dịch trên hệ thống của Thành phố và cách xác thực từng giao dịch",
+    "work_records_online": "chưa có nguồn số liệu cho đến khi phân hệ văn phòng điện tử ghi nhận hồ sơ công việc",
+    "reports_online": "cần danh mục các chế độ báo cáo định kỳ của Thành phố, kể cả các báo cáo ngoài nền tảng: "
+                      "nền tảng chỉ biết các mẫu báo cáo nó vận hành",
+}  # fmt: skip
+TARGETS = tuple(replace(t, reason_vi=REASONS_VI.get(t.key, "")) for t in TARGETS)
 BY_KEY = {t.key: t for t in TARGETS}
 
 
@@ -104,6 +113,7 @@ class TargetReport:
     target: PlanTarget
     values: list[TargetValue] = field(default_factory=list)
     reason: str = ""
+    reason_vi: str = ""
 
     @property
     def measurable(self) -> bool:
@@ -111,7 +121,11 @@ class TargetReport:
 
 
 class NotMeasurableError(Exception):
-    """A target's source is not in place yet; the message says why."""
+    """A target's source is not in place yet; the message says why (``vi``: in Vietnamese)."""
+
+    def __init__(self, reason: str, vi: str = "") -> None:
+        super().__init__(reason)
+        self.vi = vi
 
 
 # --- one function per target -----------------------------------------------------------------------
@@ -157,7 +171,10 @@ def city_email() -> list[TargetValue]:
     counted once per agency they hold a role in)."""
     domains = list(getattr(settings, "CITY_EMAIL_DOMAINS", []) or [])
     if not domains:
-        raise NotMeasurableError("the city's e-mail domains are not configured (setting CITY_EMAIL_DOMAINS)")
+        raise NotMeasurableError(
+            "the city's e-mail domains are not configured (setting CITY_EMAIL_DOMAINS)",
+            "chưa khai báo tên miền thư điện tử công vụ của Thành phố (HCMGOV_CITY_EMAIL_DOMAINS)",
+        )
     rows = identity.official_email_counts(domains=domains)
     values = [TargetValue("city_email", "agency", r["agency_code"], "", r["city_email"], r["officials"]) for r in rows]
     return [
@@ -171,13 +188,13 @@ def periodic_reports_on_system() -> list[TargetValue]:
     per agency and period. The reporting cycle (``reporting.services``) runs the templates it holds,
     but the denominator is every reporting regime of the city, most of them still on paper or in
     other systems: not measurable until that register exists (issue note)."""
-    raise NotMeasurableError(BY_KEY["reports_online"].reason)
+    raise NotMeasurableError(BY_KEY["reports_online"].reason, BY_KEY["reports_online"].reason_vi)
 
 
 def work_records_online() -> list[TargetValue]:
     """The boundary for the electronic office: work records handled online ÷ work records, per
     level (city 90 %, district 80 %, commune 60 %). Not measurable until the office app records them."""
-    raise NotMeasurableError(BY_KEY["work_records_online"].reason)
+    raise NotMeasurableError(BY_KEY["work_records_online"].reason, BY_KEY["work_records_online"].reason_vi)
 
 
 _COMPUTE: dict[str, Any] = {
@@ -197,12 +214,12 @@ def plan_targets(*, con: duckdb.DuckDBPyConnection | None = None) -> list[Target
     for target in TARGETS:
         compute = _COMPUTE.get(target.key)
         if compute is None:
-            reports.append(TargetReport(target, reason=target.reason))
+            reports.append(TargetReport(target, reason=target.reason, reason_vi=target.reason_vi))
             continue
         try:
             values = compute(con=con) if compute is dossiers_online else compute()
         except NotMeasurableError as exc:
-            reports.append(TargetReport(target, reason=str(exc)))
+            reports.append(TargetReport(target, reason=str(exc), reason_vi=exc.vi))
             continue
         reports.append(TargetReport(target, values=values))
     return reports

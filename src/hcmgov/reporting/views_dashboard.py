@@ -273,9 +273,9 @@ def agency_page(request: HttpRequest, code: str) -> HttpResponse:
     items = []
     for ind in quality.INDICATORS:
         r = found.get(ind.key)
-        reason = ind.reason
         items.append({
-            "ind": ind, "row": r, "reason": reason, "rate": percent(r["rate"]) if r else "",
+            "ind": ind, "row": r, "reason": ind.reason, "reason_vi": ind.reason_vi,
+            "rate": percent(r["rate"]) if r else "",
             "points": points_text(r["points"]) if r else "", "max": points_text(ind.points),
             "drill": ind.key in DRILLABLE and r is not None and r["denominator"] > 0,
             "missing": (r["denominator"] - r["numerator"]) if r else 0,

@@ -82,7 +82,7 @@ def test_the_targets_page_shows_each_target_as_plan_targets_gives_it(leader_clie
         assert f'id="target-{report.target.key}"' in html
         if not report.measurable:
             assert re.search(rf'class="dash-na" data-target="{report.target.key}"><strong>Chưa đo được', html)
-            assert escape(report.reason) in html
+            assert escape(report.reason_vi) in html  # Vietnamese first
         elif card.city is not None:
             assert f'data-target="{report.target.key}">{percent(card.city.rate)}</strong>' in html
     # March's dossiers: 7 of 8 submitted online (d6 at the desk) → 87,5 %, goal ≥ 50 % met
@@ -182,9 +182,9 @@ def test_the_agency_page_shows_each_indicator_with_its_formula_points_and_reason
     assert "50,0 %" in ind
     assert "(3 / 6)" in ind
     assert "10 / 20" in ind
-    assert quality.BY_KEY["2.1"].formula.split(";")[0] in html
+    assert quality.BY_KEY["2.1"].formula_vi.split(";")[0] in html  # Vietnamese first
     for key in ("1.1", "3.2", "4.7"):
-        assert quality.BY_KEY[key].reason in re.search(rf'<tr id="ind-{key}".*?</tr>', html).group(0)
+        assert quality.BY_KEY[key].reason_vi in re.search(rf'<tr id="ind-{key}".*?</tr>', html).group(0)
     assert 'id="agency-total">34,75 / 60<' in html
     drill = reverse("dashboard_drill", args=[agency.code, "2.1"])
     assert f'href="{drill}?{MARCH_HTML}&amp;sort=total&amp;order=desc"' in html

@@ -242,3 +242,10 @@ def test_group_totals_are_the_decisions():
     assert totals == {1: 18, 2: 20, 3: 22, 4: 22, 5: 18}
     assert sum(totals.values()) == 100
     assert all(i.confidence == quality.RECONSTRUCTED for i in quality.INDICATORS)
+
+
+def test_every_indicator_has_its_formula_and_reason_in_vietnamese():
+    """Pages show Vietnamese first: each indicator's formula, and each unmeasurable one's reason."""
+    for ind in quality.INDICATORS:
+        assert ind.formula_vi, ind.key
+        assert bool(ind.reason_vi) == bool(ind.reason), ind.key

@@ -87,3 +87,8 @@ def test_targets_without_a_source_say_why():
     assert targets.BY_KEY["work_records_online"].by_level == {"city": 0.9, "district": 0.8, "commune": 0.6}
     with pytest.raises(targets.NotMeasurableError):
         targets.periodic_reports_on_system()
+
+
+def test_every_unmeasurable_target_says_why_in_vietnamese():
+    for target in targets.TARGETS:
+        assert bool(target.reason_vi) == bool(target.reason), target.key
