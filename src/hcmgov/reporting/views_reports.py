@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from hcmgov.common.access import official_required
-from hcmgov.common.errors import DomainError, NotFound
+from hcmgov.common.errors import DomainError, Message, NotFound
 from hcmgov.reporting import selectors, services
 from hcmgov.reporting.access import KEEP, REVIEW, report_may
 from hcmgov.reporting.models import EDITABLE, ReportStatus
@@ -54,7 +54,7 @@ REVIEW_ACTIONS = {"return", "approve", "reopen"}
 
 
 def _say(request: HttpRequest, vi: str, en: str) -> str:
-    return en if (getattr(request, "LANGUAGE_CODE", "vi") or "vi").startswith("en") else vi
+    return Message(vi, en).in_language(getattr(request, "LANGUAGE_CODE", None))
 
 
 def _report(request: HttpRequest, template: str, period: str, unit: str) -> Any:

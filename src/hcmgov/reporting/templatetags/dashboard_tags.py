@@ -13,11 +13,7 @@ register = template.Library()
 
 @register.filter
 def reads_dashboards(user: Any) -> bool:
-    """Leaders and administrators (the dashboards' rule); worked out once per request's user."""
+    """Leaders and administrators (the dashboards' rule; the roles it reads are read once per request)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    found = getattr(user, "_reads_dashboards", None)
-    if found is None:
-        found = is_leader_or_staff(user)
-        user._reads_dashboards = found
-    return bool(found)
+    return is_leader_or_staff(user)
