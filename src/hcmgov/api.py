@@ -25,6 +25,7 @@ from hcmgov.identity.api import me_router
 from hcmgov.payments.api import ipn_router
 from hcmgov.payments.api import router as payments_router
 from hcmgov.postal.api import router as postal_router
+from hcmgov.reporting.api import router as reporting_router
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ api.add_router("/payments", ipn_router)
 api.add_router("/", postal_router)
 api.add_router("/", documents_router)
 api.add_router("/exchange", exchange_router)
+api.add_router("/reporting", reporting_router)
 
 
 def _language(request: HttpRequest) -> str:
