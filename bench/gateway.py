@@ -124,10 +124,10 @@ def granian(app: str, port: int, workers: int, interface: str, extra: list[str] 
 
 def ensure_nginx() -> str:
     found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if found:
+    if found and Path("/usr/lib/nginx/modules/ngx_http_js_module.so").exists():
         return found
-    log("nginx not found: installing the Debian package (nginx-light)")
-    apt = ["apt-get", "install", "-y", "-qq", "nginx-light"]
+    log("nginx or its njs module not found: installing the Debian packages (nginx-light, libnginx-mod-http-js)")
+    apt = ["apt-get", "install", "-y", "-qq", "nginx-light", "libnginx-mod-http-js"]
     if os.geteuid() != 0:
         apt.insert(0, "sudo")
     if subprocess.run(apt, check=False).returncode != 0:
@@ -191,6 +191,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--gateway-workers", default="1,2", help="gateway processes to try (one run each)")
+    parser.add_argument("--edge-workers", default="1,2", help="edge nginx workers to try ('' for none)")
     parser.add_argument("--nginx-workers", type=int, default=1)
     parser.add_argument("--providers", default="light,tracking")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or run.DEFAULT_DB)
@@ -220,8 +221,11 @@ def main() -> None:
 
     counts = [int(n) for n in args.gateway_workers.split(",")]
     ports = {k: run.free_port() for k in ("light", "web", "nginx")}
+    edge_counts = [int(n) for n in args.edge_workers.split(",") if n.strip()]
     for n in counts:
         ports[f"gateway-w{n}"] = run.free_port()
+    for n in edge_counts:
+        ports[f"edge-w{n}"] = run.free_port()
     light = Proc(
         "upstream", granian("upstream:application", ports["light"], 1, "asgi"), env,
         f"http://127.0.0.1:{ports['light']}/records/1", cwd=BENCH,
@@ -246,6 +250,15 @@ def main() -> None:
         )
         for n in counts
     }
+    # the gateway's fast path: nginx with the njs module, and its control plane (hcmgov exchange edge)
+    for n in edge_counts:
+        gateways[f"edge-w{n}"] = Proc(
+            f"edge-w{n}",
+            [str(VENV_BIN / "hcmgov"), "exchange", "edge", "--port", str(ports[f"edge-w{n}"]), "--workers", str(n),
+             "--dir", str(WORK / f"edge-w{n}")],
+            env,
+            f"http://127.0.0.1:{ports[f'edge-w{n}']}/healthz",
+        )  # fmt: skip
     conf_dir = Path(tempfile.mkdtemp(prefix="hcmgov-nginx-"))
     (conf_dir / "nginx.conf").write_text(
         NGINX_CONF.format(
@@ -306,8 +319,8 @@ def main() -> None:
                 t1 = dt.datetime.now(dt.UTC).isoformat()
                 lat = measure(base, lines, 1, max(5, args.duration // 2), groups)
                 entry = {"throughput": thr, "latency_1_connection": lat}
-                if target.startswith("gateway"):
-                    time.sleep(1)  # the log writer's last batch
+                if target.startswith(("gateway", "edge")):
+                    time.sleep(1.5)  # the log writer's last batch (the edge: nginx's lines shipped)
                     # the calls that began during the measured run: every one wrk counted, and
                     # those still in flight when it stopped (at most one per connection)
                     written = int(
@@ -332,6 +345,15 @@ def main() -> None:
             best = max(gateways, key=lambda g: res[g]["throughput"]["throughput_per_s"])
             res["gateway"] = via = res[best]
             res["gateway_best"] = best
+            for kind in ("gateway", "edge"):
+                mine = [g for g in gateways if g.startswith(kind + "-")]
+                if mine:
+                    top = max(mine, key=lambda g: res[g]["throughput"]["throughput_per_s"])
+                    res[f"ratio_{kind}_best_to_direct"] = round(
+                        res[top]["throughput"]["throughput_per_s"]
+                        / max(1e-9, res["direct"]["throughput"]["throughput_per_s"]),
+                        3,
+                    )
             direct = res["direct"]
             res["ratio_gateway_to_direct"] = round(
                 via["throughput"]["throughput_per_s"] / max(1e-9, direct["throughput"]["throughput_per_s"]), 3
@@ -366,6 +388,7 @@ def main() -> None:
             "name": "gateway",
             "target": {"ratio_to_direct": TARGET_RATIO, "added_p50_ms": TARGET_ADDED_P50_MS},
             "gateway_workers": counts,
+            "edge_workers": edge_counts,
             "nginx_workers": args.nginx_workers,
             "connections": args.connections,
             "duration_s": args.duration,
@@ -385,7 +408,8 @@ def report(r: dict[str, Any]) -> str:
         "",
         f"{r['date']}; {m.get('nproc')} cores ({m.get('cpu_model')}), commit {m.get('git_commit')}; calibration"
         f" {r['calibration']['hello_req_per_s']:,} req/s (bare Django hello; MEASUREMENTS.md: 11,100). Gateway:"
-        f" granian ASGI (uvloop), {' and '.join(map(str, r['gateway_workers']))} worker(s), the better counted;"
+        " `gateway-wN` the Python gateway on granian ASGI (uvloop), `edge-wN` its fast path (nginx with njs and"
+        " the control plane shipping its message log: docs/decisions/0024), N workers; the best of all counted;"
         f" nginx {r['nginx_workers']} worker(s), keepalive to the"
         f" provider; wrk 1 thread, {r['connections']} connections for {r['duration_s']} s, then 1 connection for"
         " latency. Provider, gateway, nginx, PostgreSQL and wrk share the cores.",
@@ -398,7 +422,7 @@ def report(r: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, res in r["providers"].items():
-        for target in ("direct", "nginx", *(k for k in res if k.startswith("gateway-"))):
+        for target in ("direct", "nginx", *(k for k in res if k.startswith(("gateway-", "edge-")))):
             t, lat = res[target]["throughput"], res[target]["latency_1_connection"]
             c = t["cpu"]["cpu_percent_of_all_cores"]
             provider_cpu = c["provider_light"] if name == "light" else c["provider_web"]
@@ -411,8 +435,10 @@ def report(r: dict[str, Any]) -> str:
               " message log complete | met |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for name, res in r["providers"].items():
         ml = res["gateway"]["message_log"]
+        best = res.get("gateway_best", "")
         lines.append(
-            f"| {name} | **{res['ratio_gateway_to_direct']:.0%}** | {res['ratio_nginx_to_direct']:.0%} |"
+            f"| {name} | **{res['ratio_gateway_to_direct']:.0%}** ({best}; Python gateway"
+            f" {res.get('ratio_gateway_best_to_direct', 0):.0%}) | {res['ratio_nginx_to_direct']:.0%} |"
             f" **{res['added_p50_ms']:.2f} ms** | {res['nginx_added_p50_ms']:.2f} ms |"
             f" {ml['records_written']:,} records for {ml['calls_answered']:,} calls |"
             f" {'yes' if res['met'] else '**no**'} |"

@@ -469,6 +469,10 @@ OAUTH2_PROVIDER = {
     "REQUEST_APPROVAL_PROMPT": "auto",  # consent once per client and scopes, while a token is live
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if _https else ["http", "https"],
     "CLIENT_SECRET_HASHER": "pbkdf2_client_secret",
+    # the gateway's tokens (client credentials, scope hcmgov.exchange) are signed JWTs that its edge
+    # checks without a database read; every other token stays an opaque random string
+    "ACCESS_TOKEN_GENERATOR": "hcmgov.identity.provider.exchange_tokens.access_token_generate",
+    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
 }
 
 # --- the data sharing platform's gateway (hcmgov.exchange.gateway; docs/decisions/0016) -------------
@@ -482,6 +486,40 @@ EXCHANGE_REDIS_URL = config(
     "EXCHANGE_REDIS_URL",
     "",
     help="Redis for the gateway's rate limits and quotas, shared by all its processes. Empty: per process.",
+    group="exchange",
+)
+EXCHANGE_TOKEN_KEYS = config(
+    "EXCHANGE_TOKEN_KEYS",
+    "",
+    help="Keys (comma-separated, newest first, each at least 32 characters) that sign the gateway's access tokens "
+    "(JWT, HS256, RFC 9068): the first signs, all verify, so the gateway's edge checks a caller without a database "
+    "read. Empty: one key derived from HCMGOV_SECRET_KEY (development only).",
+    group="exchange",
+    secret=True,
+)
+EXCHANGE_EDGE_PORT = config(
+    "EXCHANGE_EDGE_PORT",
+    8002,
+    help="Port of the gateway's edge (nginx with njs: `hcmgov exchange edge`), the fast path of /x/ "
+    "(docs/decisions/0024).",
+    group="exchange",
+)
+EXCHANGE_EDGE_WORKERS = config(
+    "EXCHANGE_EDGE_WORKERS",
+    0,
+    help="nginx worker processes of the edge (0: one per core).",
+    group="exchange",
+)
+EXCHANGE_EDGE_NGINX = config(
+    "EXCHANGE_EDGE_NGINX",
+    "nginx",
+    help="The nginx binary the edge runs (Debian's nginx-light, with libnginx-mod-http-js).",
+    group="exchange",
+)
+EXCHANGE_EDGE_NJS_MODULE = config(
+    "EXCHANGE_EDGE_NJS_MODULE",
+    "/usr/lib/nginx/modules/ngx_http_js_module.so",
+    help="nginx's njs module (Debian: libnginx-mod-http-js). Empty: nginx has it built in.",
     group="exchange",
 )
 EXCHANGE_REGISTRY_REFRESH = config(

@@ -66,6 +66,12 @@ def _derive(secret: str, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret.encode())
 
 
+def derived_key(secret: str, purpose: str) -> bytes:
+    """A 256-bit key for ``purpose`` derived from ``secret`` by HKDF-SHA256 (development defaults:
+    each purpose its own key, none of them the secret itself)."""
+    return _derive(secret, purpose.encode())
+
+
 @lru_cache(maxsize=8)
 def _keyring(spec: str, secret: str) -> Keyring:
     if not spec.strip():

@@ -1,7 +1,8 @@
 """``hcmgov exchange``: the gateway's message log — ``verify`` its chains (exit code 1 on any
 problem), ``seal`` their heads with an RFC 3161 time stamp, ``archive`` the records past their
-retention into the document store. The same functions run as periodic tasks
-(:mod:`hcmgov.exchange.logchain`)."""
+retention into the document store (the same functions run as periodic tasks,
+:mod:`hcmgov.exchange.logchain`) — and ``edge``, the gateway's fast path: nginx with its njs module
+and the control plane beside it (:mod:`hcmgov.exchange.edge.control`), until stopped."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: Any) -> None:
-        actions = parser.add_subparsers(dest="action", required=True, metavar="{verify,seal,archive}")
+        actions = parser.add_subparsers(dest="action", required=True, metavar="{verify,seal,archive,edge}")
         verify = actions.add_parser(
             "verify",
             help="Kiểm tra chuỗi băm và niêm phong / check the hash chains and their seals (exit code 1 on a problem).",
@@ -44,8 +45,24 @@ class Command(BaseCommand):
             "(default: EXCHANGE_LOG_RETENTION_DAYS).",
         )
 
+        edge = actions.add_parser(
+            "edge",
+            help="Chạy lối nhanh của cổng /x/ (nginx + njs) / run the gateway's fast path (nginx, njs) until stopped.",
+        )
+        edge.add_argument("--port", type=int, default=None, help="Cổng / port (default: EXCHANGE_EDGE_PORT).")
+        edge.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="Số tiến trình nginx / nginx workers (EXCHANGE_EDGE_WORKERS).",
+        )
+        edge.add_argument("--dir", default=None, help="Thư mục làm việc / working folder (default: var/edge).")
+
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         try:
+            if action == "edge":
+                self.edge(port=options.get("port"), workers=options.get("workers"), directory=options.get("dir"))
+                return
             if action == "verify":
                 self.verify(node=options.get("node"), archives=bool(options.get("archives")))
             elif action == "seal":
@@ -75,6 +92,32 @@ class Command(BaseCommand):
                 f"the message log has problems in {len(report.problems)} chain(s).",
                 returncode=1,
             )
+
+    def edge(self, *, port: int | None, workers: int | None, directory: str | None) -> None:
+        import signal
+        from pathlib import Path
+
+        from hcmgov.exchange.edge.control import Edge, edge_settings
+
+        edge = Edge(edge_settings(port=port, workers=workers, directory=Path(directory) if directory else None))
+        stopping: list[int] = []
+
+        def stop(signum: int, _frame: Any) -> None:
+            stopping.append(signum)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            edge.start()
+        except (OSError, RuntimeError) as exc:
+            raise CommandError(f"Không khởi động được nginx / nginx could not start: {exc}") from exc
+        self.stdout.write(f"edge: {edge.url}/x/ (nginx pid {edge.process.pid if edge.process else '-'})")
+        self.stdout.flush()
+        try:
+            edge.run(stop=lambda: bool(stopping))
+        finally:
+            edge.stop()
+            self.stdout.write(f"edge: stopped, {edge.shipped} calls logged")
 
     def seal(self) -> None:
         seals = logchain.log_seal()

@@ -1,0 +1,387 @@
+"""The edge's control plane: one Python process beside its nginx (``hcmgov exchange edge``).
+
+It writes nginx's configuration and the registry from the registry's snapshot, starts nginx, and
+then, in a loop:
+
+- **ships the message log**: nginx writes one JSON line per call (``gateway.js``'s ``logLine``)
+  to ``access.log``; the control plane links each onto its own hash chain and stores them in
+  batches (:class:`~hcmgov.exchange.gateway.logwriter.LogWriter`, as the Python gateway does), and
+  keeps the offset it has stored up to in ``access.pos``. A restart reads again from that offset
+  and skips the lines already stored (same request id and instant), so nothing is lost or stored
+  twice. The file is rotated (renamed, nginx told to reopen) once it is large and fully read.
+- **re-reads the registry** every ``EXCHANGE_REGISTRY_REFRESH`` seconds and reloads nginx
+  (gracefully: calls in flight finish on the old workers) when services, systems, rights or keys
+  changed;
+- **counts each system's calls of the day** (Vietnam's day) from the lines it ships, and marks a
+  system over its daily quota in the registry (a reload) when it reaches it. The quota is thus
+  enforced within the shipping interval plus a reload, not on the exact call: a system may go a
+  few calls over (the rate limit bounds how many).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from hcmgov.common import metrics
+from hcmgov.exchange import selectors
+from hcmgov.exchange.edge import config
+from hcmgov.exchange.gateway.logwriter import LogWriter
+from hcmgov.exchange.models import MessageLogRecord
+from hcmgov.exchange.selectors import Snapshot
+
+log = logging.getLogger("hcmgov.exchange.edge")
+
+VN = dt.timezone(dt.timedelta(hours=7))
+_LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+ROTATE_BYTES = 64 * 1024 * 1024
+COUNTED_OUT = frozenset(  # refusals that took nothing of a system's quota (the Python limiter's view)
+    {
+        "exchange_unauthenticated",
+        "exchange_unknown_client",
+        "exchange_no_right",
+        "exchange_rate_limited",
+        "exchange_daily_quota",
+        "exchange_bad_header",
+        "exchange_unknown_service",
+    }
+)
+
+
+def edge_settings(
+    *, port: int | None = None, workers: int | None = None, directory: Path | None = None
+) -> config.EdgeSettings:
+    user, group = config.worker_user()
+    return config.EdgeSettings(
+        user=user,
+        user_group=group,
+        port=port if port is not None else int(settings.EXCHANGE_EDGE_PORT),
+        workers=workers if workers is not None else int(settings.EXCHANGE_EDGE_WORKERS),
+        directory=directory or Path(settings.VAR_DIR) / "edge",
+        python_gateway=settings.EXCHANGE_GATEWAY_URL,
+        njs_module=settings.EXCHANGE_EDGE_NJS_MODULE,
+    )
+
+
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def entry_from_line(line: dict[str, str]) -> dict[str, Any]:
+    """A message-log entry (as the Python gateway records one) from nginx's JSON line (strings;
+    an njs variable never set is empty)."""
+    get = line.get
+    return {
+        "at": dt.datetime.fromtimestamp(float(line["at"]), dt.UTC),
+        "request_id": get("request_id", "")[:64],
+        "client_id": get("client_id", "")[:100],
+        "consumer": get("consumer", "")[:200],
+        "service": get("service", "")[:300],
+        "method": get("method", "")[:10],
+        "path": get("path", "")[:2000],
+        "end_user": get("end_user", "")[:200],
+        "status": int(get("status") or 0),
+        "error": get("error", "")[:60],
+        "duration_ms": round(float(get("seconds") or 0) * 1000, 3),
+        "request_bytes": int(get("request_bytes") or 0),
+        "response_bytes": int(get("response_bytes") or 0),
+        "request_sha256": get("request_sha256", ""),  # "" only when nginx could not read the body back
+        # no body went through the hashing filter: nothing was sent (HEAD, 204, 304)
+        "response_sha256": get("response_sha256") or EMPTY_SHA256,
+    }
+
+
+@dataclass
+class Quotas:
+    """Calls of the day per system (Vietnam's day), from the lines shipped."""
+
+    day: str = ""
+    used: dict[str, int] = field(default_factory=dict)
+    _day_starts: dt.datetime = _LATEST  # the day of ``used``, as instants (none yet: every line is another day)
+    _day_ends: dt.datetime = _EARLIEST
+
+    def count(self, entry: dict[str, Any]) -> None:
+        if not entry["client_id"] or entry["error"] in COUNTED_OUT:
+            return
+        at = entry["at"]
+        if at >= self._day_ends or at < self._day_starts:  # another day (a new one, or a late line)
+            local = at.astimezone(VN)
+            day = local.strftime("%Y%m%d")
+            if day != self.day:
+                self.day, self.used = day, {}
+            self._day_starts = local.replace(hour=0, minute=0, second=0, microsecond=0)
+            self._day_ends = self._day_starts + dt.timedelta(days=1)
+        self.used[entry["client_id"]] = self.used.get(entry["client_id"], 0) + 1
+
+    def load(self, now: float) -> None:
+        """Start from what the message log holds for today (every gateway process's calls)."""
+        start = dt.datetime.fromtimestamp(now, VN).replace(hour=0, minute=0, second=0, microsecond=0)
+        self.day = start.strftime("%Y%m%d")
+        rows = (
+            MessageLogRecord.objects.filter(at__gte=start)
+            .exclude(client_id="")
+            .exclude(error__in=COUNTED_OUT)
+            .values_list("client_id")
+        )
+        self.used = {}
+        for (client_id,) in rows.iterator(chunk_size=5000):
+            self.used[client_id] = self.used.get(client_id, 0) + 1
+
+    def over(self, snapshot: Snapshot, now: float) -> set[str]:
+        if dt.datetime.fromtimestamp(now, VN).strftime("%Y%m%d") != self.day:
+            self.day, self.used = dt.datetime.fromtimestamp(now, VN).strftime("%Y%m%d"), {}
+        return {
+            c.client_id
+            for c in snapshot.consumers.values()
+            if c.daily_quota and self.used.get(c.client_id, 0) >= c.daily_quota
+        }
+
+
+class Edge:
+    def __init__(self, edge: config.EdgeSettings, *, writer: LogWriter | None = None, nginx: str | None = None):
+        self.settings = edge
+        self.dir = edge.directory
+        self.nginx = nginx or settings.EXCHANGE_EDGE_NGINX
+        self.writer = writer or LogWriter(interval=settings.EXCHANGE_LOG_INTERVAL)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.snapshot = Snapshot()
+        self.quotas = Quotas()
+        self.over: set[str] = set()
+        self.written: tuple[str, str] = ("", "")
+        self.shipped = 0
+        self._log = self.dir / "access.log"
+        self._pos_file = self.dir / "access.pos"
+        self._offset = 0
+        self._inode = 0
+        self._pending = b""
+        self._uncertain_until = -1  # after a restart: lines up to this offset may be stored already
+        self._counters: dict[tuple[str, int, str], Any] = {}
+        self._histograms: dict[str, Any] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.port}"
+
+    # --- configuration ---------------------------------------------------------------------------
+
+    def write(self) -> bool:
+        """Write nginx.conf and registry.json from the snapshot; whether anything changed."""
+        conf = config.nginx_conf(self.snapshot, self.settings)
+        reg = config.registry_json(config.registry(self.snapshot, over_quota=self.over))
+        if (conf, reg) == self.written:
+            return False
+        for name, text in (("registry.json", reg), ("nginx.conf", conf)):
+            path = self.dir / name
+            tmp = path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the token keys are in it
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            tmp.replace(path)
+        self.written = (conf, reg)
+        return True
+
+    def refresh(self, *, now: float | None = None) -> bool:
+        """Re-read the registry; reload nginx when its configuration changed."""
+        close_old_connections()
+        self.snapshot = selectors.registry_snapshot(now=time.time())
+        self.over = self.quotas.over(self.snapshot, now or time.time())
+        changed = self.write()
+        if changed and self.process is not None:
+            self.reload()
+        return changed
+
+    def check(self) -> None:
+        done = subprocess.run(  # noqa: S603 - our nginx, our configuration
+            [self.nginx, "-t", "-q", "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode:
+            raise RuntimeError(f"nginx -t: {done.stderr.strip()}")
+
+    def reload(self) -> None:
+        try:
+            self.check()
+        except RuntimeError:
+            log.exception("edge: the new configuration is refused; the running one stays")
+            return
+        assert self.process is not None
+        self.process.send_signal(signal.SIGHUP)
+
+    # --- the process -----------------------------------------------------------------------------
+
+    def start(self, *, timeout: float = 15.0) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        temp = self.settings.temp
+        for path in (temp, *(temp / sub for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))):
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if self.settings.user:  # nginx started as root: its workers run as this user and write there
+                shutil.chown(path, self.settings.user, self.settings.user_group)
+        self._resume()
+        self.quotas.load(time.time())
+        self.refresh()
+        self.check()
+        self.writer.start()
+        self.process = subprocess.Popen(  # noqa: S603
+            [self.nginx, "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(self.url + "/healthz", timeout=1).read()  # noqa: S310 - our own nginx
+                return
+            except OSError:
+                if self.process.poll() is not None:
+                    err = self.process.stderr.read().decode() if self.process.stderr else ""
+                    raise RuntimeError(f"nginx stopped: {err.strip()}") from None
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGQUIT)  # graceful: calls in flight finish, logs flushed
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+        self.ship()
+        self.writer.stop()
+
+    def run(self, *, stop: Any = None, ship_every: float = 0.05) -> None:
+        """The loop: ship the log, re-read the registry every few seconds (until ``stop()`` is true
+        or nginx ends)."""
+        next_refresh = time.monotonic() + settings.EXCHANGE_REGISTRY_REFRESH
+        while not (stop and stop()):
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"nginx ended with code {self.process.returncode}")
+            try:
+                self.ship()
+                if time.monotonic() >= next_refresh:
+                    next_refresh = time.monotonic() + settings.EXCHANGE_REGISTRY_REFRESH
+                    self.refresh()
+            except Exception:  # the database is away: nginx goes on, the lines wait in the file
+                log.exception("edge: control loop")
+                close_old_connections()
+                time.sleep(1.0)
+            time.sleep(ship_every)
+
+    # --- the message log -------------------------------------------------------------------------
+
+    def _resume(self) -> None:
+        try:
+            saved = json.loads(self._pos_file.read_text())
+            self._offset, self._inode = int(saved["offset"]), int(saved["inode"])
+        except (OSError, ValueError, KeyError):
+            self._offset, self._inode = 0, 0
+        try:
+            stat = self._log.stat()
+        except FileNotFoundError:
+            self._offset, self._inode = 0, 0
+            return
+        if stat.st_ino != self._inode or stat.st_size < self._offset:
+            self._offset, self._inode = 0, stat.st_ino  # another file: read it whole, checking each line
+        self._uncertain_until = stat.st_size
+
+    def _save_position(self) -> None:
+        tmp = self._pos_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"offset": self._offset, "inode": self._inode}))
+        tmp.replace(self._pos_file)
+
+    def ship(self) -> int:
+        """Store the lines nginx has written since the last call; how many."""
+        try:
+            stat = self._log.stat()
+        except FileNotFoundError:
+            return 0
+        if stat.st_ino != self._inode:
+            self._inode, self._offset, self._pending = stat.st_ino, 0, b""
+        if stat.st_size <= self._offset:
+            return 0
+        with self._log.open("rb") as f:
+            f.seek(self._offset)
+            data = self._pending + f.read(stat.st_size - self._offset)
+        end = data.rfind(b"\n") + 1
+        complete, self._pending = data[:end], data[end:]
+        start_offset = self._offset
+        self._offset = stat.st_size
+        lines = [json.loads(raw) for raw in complete.splitlines() if raw.strip()]
+        entries = [entry_from_line(line) for line in lines]
+        if self._uncertain_until > start_offset:
+            entries = self._not_stored(entries)
+            self._uncertain_until = -1
+        tally: dict[tuple[str, int, str], list[float]] = {}
+        for entry in entries:
+            self.writer.append(entry)
+            self.quotas.count(entry)
+            key = (entry["service"] or "-", entry["status"], entry["error"])
+            tally.setdefault(key, []).append(entry["duration_ms"] / 1000)
+        self._count(tally)
+        if not self.writer.flush(timeout=30.0):
+            self._offset = start_offset  # not stored: read again next time (the writer keeps its queue)
+            self._pending = b""
+            raise RuntimeError("edge: the message log could not be written")
+        self._save_position()
+        self.shipped += len(entries)
+        if self._offset >= ROTATE_BYTES and not self._pending and self._log.name == "access.log":
+            self._rotate()
+        return len(entries)
+
+    def _not_stored(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Of lines read again after a restart, those not already in the message log."""
+        if not entries:
+            return entries
+        stored = set(
+            MessageLogRecord.objects.filter(
+                request_id__in={e["request_id"] for e in entries}, at__gte=min(e["at"] for e in entries)
+            ).values_list("request_id", "at")
+        )
+        return [e for e in entries if (e["request_id"], e["at"]) not in stored]
+
+    def _rotate(self) -> None:
+        old = self._log.with_suffix(".log.1")
+        self._log.replace(old)
+        if self.process is not None:
+            self.process.send_signal(signal.SIGUSR1)  # nginx reopens access.log
+        time.sleep(max(0.2, self.settings.log_flush_ms / 1000 * 4))
+        self._log = old
+        try:
+            self.ship()  # what the workers wrote to the old file before they reopened
+        finally:
+            self._log = self.dir / "access.log"
+            self._inode, self._offset, self._pending = 0, 0, b""
+
+    def _count(self, tally: dict[tuple[str, int, str], list[float]]) -> None:
+        """The calls shipped, into the metrics: one update per label, not one per call (each update
+        of a multi-process metric writes its file)."""
+        for (label, status, error), seconds in tally.items():
+            key = (label, status, error)
+            counter = self._counters.get(key)
+            if counter is None:
+                counter = self._counters[key] = metrics.EXCHANGE_CALLS.labels(label, str(status), error)
+            counter.inc(len(seconds))
+            histogram = self._histograms.get(label)
+            if histogram is None:
+                histogram = self._histograms[label] = metrics.EXCHANGE_LATENCY.labels(label)
+            for value in seconds:
+                histogram.observe(value)
