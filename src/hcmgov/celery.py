@@ -23,5 +23,7 @@ TASK_APPS = [
     "hcmgov.opendata",
     "hcmgov.warehouse",
     "hcmgov.reporting",
+    "hcmgov.iot",
+    "hcmgov.ngsi",
 ]
 app.autodiscover_tasks(TASK_APPS)

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "hcmgov.opendata",
     "hcmgov.warehouse",
     "hcmgov.reporting",
+    "hcmgov.iot",
+    "hcmgov.ngsi",
     "hcmgov.web",
 ]
 
@@ -830,3 +832,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_queue / "control"),  # kombu's default is "control" in the working directory
         "store_processed": False,
     }
+
+# --- IoT platform (hcmgov.iot: devices, MQTT and HTTP ingestion, readings, rollups, VN_AQI) --------
+
+# --- NGSI-LD context broker (hcmgov.ngsi: /ngsi-ld/v1) ---------------------------------------------

@@ -19,6 +19,8 @@ urlpatterns = [
     path("", include("hcmgov.opendata.urls")),
     path("", include("hcmgov.reporting.urls_dashboard")),
     path("", include("hcmgov.reporting.urls_reports")),
+    path("ngsi-ld/v1/", include("hcmgov.ngsi.urls")),
+    path("", include("hcmgov.iot.urls")),
     path("", include("hcmgov.web.urls")),
 ]
 

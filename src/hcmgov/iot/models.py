@@ -1,0 +1,1 @@
+"""The IoT platform's devices, readings and their rollups (issue 11)."""

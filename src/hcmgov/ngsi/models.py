@@ -1,0 +1,1 @@
+"""The NGSI-LD context broker's entities and subscriptions (issue 11)."""
