@@ -524,6 +524,29 @@ EXCHANGE_EDGE_NJS_MODULE = config(
     help="nginx's njs module (Debian: libnginx-mod-http-js). Empty: nginx has it built in.",
     group="exchange",
 )
+EXCHANGE_EDGE_TLS_CERTIFICATE = config(
+    "EXCHANGE_EDGE_TLS_CERTIFICATE",
+    "",
+    help="PEM certificate (chain) the edge serves HTTPS with. Empty: plain HTTP (TLS ends at the load balancer).",
+    group="exchange",
+)
+EXCHANGE_EDGE_TLS_KEY = config(
+    "EXCHANGE_EDGE_TLS_KEY", "", help="The private key of EXCHANGE_EDGE_TLS_CERTIFICATE (PEM file).", group="exchange"
+)
+EXCHANGE_EDGE_TLS_CLIENT_CA = config(
+    "EXCHANGE_EDGE_TLS_CLIENT_CA",
+    "",
+    help="PEM file of the CA(s) whose client certificates the edge accepts (mutual TLS). Systems registered with a "
+    "certificate must then present it (RFC 8705 binding by thumbprint); others may still call with their token only.",
+    group="exchange",
+)
+EXCHANGE_TRUST_EDGE_HEADERS = config(
+    "EXCHANGE_TRUST_EDGE_HEADERS",
+    False,
+    help="The Python gateway trusts the edge's X-Hcmgov-Client-Certificate header (set it only where the Python "
+    "gateway is reachable from the edge alone).",
+    group="exchange",
+)
 EXCHANGE_REGISTRY_REFRESH = config(
     "EXCHANGE_REGISTRY_REFRESH",
     5.0,

@@ -12,6 +12,7 @@ stamp (:class:`LogSeal`) so that any record can be proven unaltered.
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -86,6 +87,13 @@ class InformationSystem(models.Model):
     burst = models.PositiveIntegerField(default=100, help_text="Calls it may make at once above the rate.")
     daily_quota = models.PositiveIntegerField(default=0, help_text="Calls per day; 0: no daily quota.")
     contact_email = models.EmailField(blank=True, help_text="Told when deliveries to it fail for good.")
+    certificate_sha256 = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[RegexValidator(r"^[0-9a-f]{64}$", "SHA-256, 64 chữ số hex thường / 64 lower-case hex digits.")],
+        help_text="SHA-256 of its TLS client certificate (DER), RFC 8705 §3.1: when set, its calls through the "
+        "gateway's edge must come over mutual TLS with that certificate, and its token alone is not enough.",
+    )
 
     class Meta:
         ordering = ["member__code", "code"]

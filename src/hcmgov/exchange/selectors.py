@@ -59,6 +59,7 @@ class Consumer:
     rate: int
     burst: int
     daily_quota: int
+    certificate_sha256: str = ""  # bound to this TLS client certificate (RFC 8705): the edge checks it
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ def registry_snapshot(*, now: float = 0.0) -> Snapshot:
             system.rate_per_second,
             system.burst,
             system.daily_quota,
+            system.certificate_sha256,
         )
         for system in InformationSystem.objects.select_related("member")
         .filter(member__active=True, state=SystemState.CONNECTED)

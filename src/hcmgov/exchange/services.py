@@ -85,8 +85,12 @@ def system_connect(
     burst: int = 100,
     daily_quota: int = 0,
     contact_email: str = "",
+    certificate_pem: str = "",
 ) -> InformationSystem:
-    """Register (or update) a member's information system as connected to the platform."""
+    """Register (or update) a member's information system as connected to the platform. With
+    ``certificate_pem`` (its TLS client certificate) its calls must also present that certificate
+    (mutual TLS, RFC 8705's binding by thumbprint)."""
+    thumbprint = certificate_thumbprint(certificate_pem) if certificate_pem.strip() else ""
     system, _ = InformationSystem.objects.update_or_create(
         member=member,
         code=_code(code),
@@ -98,14 +102,34 @@ def system_connect(
             "burst": burst,
             "daily_quota": daily_quota,
             "contact_email": contact_email,
+            "certificate_sha256": thumbprint,
             "state": SystemState.CONNECTED,
         },
     )
     if system.connected_at is None:
         system.connected_at = timezone.now()
         system.save(update_fields=["connected_at"])
-    audit_record(action="exchange.system_connect", obj=system, after={"code": code, "client_id": client_id})
+    audit_record(
+        action="exchange.system_connect",
+        obj=system,
+        after={"code": code, "client_id": client_id, "certificate_sha256": thumbprint},
+    )
     return system
+
+
+def certificate_thumbprint(pem: str) -> str:
+    """SHA-256 (hex) of a PEM certificate's DER encoding, as RFC 8705 binds a client to it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    try:
+        certificate = x509.load_pem_x509_certificate(pem.strip().encode())
+    except ValueError:
+        raise DomainError(
+            "exchange_bad_certificate",
+            Message("Chứng thư số không đọc được (cần PEM).", "The certificate cannot be read (PEM expected)."),
+        ) from None
+    return certificate.fingerprint(hashes.SHA256()).hex()
 
 
 @transaction.atomic

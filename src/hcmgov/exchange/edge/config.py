@@ -68,6 +68,9 @@ class EdgeSettings:
     log_flush_ms: int = 50
     user: str = ""  # the workers' user when nginx starts as root ("": nginx's own choice)
     user_group: str = ""
+    tls_certificate: str = ""  # HTTPS (files, PEM); with tls_client_ca, client certificates are asked for
+    tls_key: str = ""
+    tls_client_ca: str = ""
 
     @property
     def temp(self) -> Path:
@@ -137,6 +140,7 @@ def registry(snapshot: Snapshot, *, over_quota: set[str]) -> dict[str, Any]:
                 "name": c.name,
                 "cls": classes[(max(1, c.rate), max(c.burst, c.rate, 1))],
                 "over": c.client_id in over_quota,
+                "cert": c.certificate_sha256,
             }
             for c in snapshot.consumers.values()
         },
@@ -193,6 +197,26 @@ def _location(service: ServiceEntry, classes: dict[tuple[int, int], int], log: P
     return [*lines, "}"]
 
 
+def _tls(edge: EdgeSettings) -> list[str]:
+    if not edge.tls_certificate:
+        return []
+    lines = [
+        f"        ssl_certificate {edge.tls_certificate};",
+        f"        ssl_certificate_key {edge.tls_key};",
+        "        ssl_protocols TLSv1.2 TLSv1.3;",
+        "        ssl_session_cache shared:gw_tls:10m;",
+    ]
+    if edge.tls_client_ca:
+        # optional: a system bound to a certificate is refused without it (gateway.js), others may
+        # still call with their token alone
+        lines += [
+            f"        ssl_client_certificate {edge.tls_client_ca};",
+            "        ssl_verify_client optional;",
+            "        ssl_verify_depth 3;",
+        ]
+    return lines
+
+
 def nginx_conf(snapshot: Snapshot, edge: EdgeSettings) -> str:
     d = edge.directory
     log = d / "access.log"
@@ -227,6 +251,7 @@ def nginx_conf(snapshot: Snapshot, edge: EdgeSettings) -> str:
         "    js_set $gw_service_path gw.servicePath;",
         "    js_set $gw_request_sha gw.requestHash;",
         "    js_set $gw_request_bytes gw.requestBytes;",
+        "    js_set $gw_certificate gw.certificate;",
         "    js_var $gw_error;",
         "    js_var $gw_response_sha;",
         "    js_var $gw_response_bytes;",
@@ -256,7 +281,8 @@ def nginx_conf(snapshot: Snapshot, edge: EdgeSettings) -> str:
     out += [
         f"    upstream gw_python {{ server {python.hostname}:{python.port or 80}; keepalive 16; }}",
         "    server {",
-        f"        listen {edge.host}:{edge.port} backlog=4096;",
+        f"        listen {edge.host}:{edge.port}{' ssl' if edge.tls_certificate else ''} backlog=4096;",
+        *_tls(edge),
         '        location = /healthz { default_type application/json; return 200 \'{"status":"ok"}\'; }',
     ]
     for service in fast:
@@ -281,6 +307,7 @@ def nginx_conf(snapshot: Snapshot, edge: EdgeSettings) -> str:
         "            proxy_set_header Authorization $http_authorization;",
         "            proxy_set_header X-Request-Id $http_x_request_id;",
         "            proxy_set_header X-Hcmgov-Client $http_x_hcmgov_client;",
+        "            proxy_set_header X-Hcmgov-Client-Certificate $gw_certificate;",
         "            proxy_pass_request_headers on;",
         "            proxy_pass_header X-Request-Id;",
         "            client_max_body_size 0;",

@@ -27,6 +27,7 @@ import logging
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -75,6 +76,9 @@ def edge_settings(
         directory=directory or Path(settings.VAR_DIR) / "edge",
         python_gateway=settings.EXCHANGE_GATEWAY_URL,
         njs_module=settings.EXCHANGE_EDGE_NJS_MODULE,
+        tls_certificate=settings.EXCHANGE_EDGE_TLS_CERTIFICATE,
+        tls_key=settings.EXCHANGE_EDGE_TLS_KEY,
+        tls_client_ca=settings.EXCHANGE_EDGE_TLS_CLIENT_CA,
     )
 
 
@@ -174,7 +178,8 @@ class Edge:
 
     @property
     def url(self) -> str:
-        return f"http://{self.settings.host}:{self.settings.port}"
+        scheme = "https" if self.settings.tls_certificate else "http"
+        return f"{scheme}://{self.settings.host}:{self.settings.port}"
 
     # --- configuration ---------------------------------------------------------------------------
 
@@ -245,7 +250,7 @@ class Edge:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                urllib.request.urlopen(self.url + "/healthz", timeout=1).read()  # noqa: S310 - our own nginx
+                urllib.request.urlopen(self.url + "/healthz", timeout=1, context=self._probe_tls()).read()  # noqa: S310
                 return
             except OSError:
                 if self.process.poll() is not None:
@@ -254,6 +259,16 @@ class Edge:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
+
+    def _probe_tls(self) -> ssl.SSLContext | None:
+        """The liveness probe of our own child nginx on its local address: that it answers, not who
+        it is (its certificate names the public host)."""
+        if not self.settings.tls_certificate:
+            return None
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
 
     def stop(self, timeout: float = 15.0) -> None:
         if self.process is not None:

@@ -78,7 +78,21 @@ function caller(r) {
     if (consumer === undefined) {
         return {code: 'exchange_unknown_client'};
     }
+    if (consumer.cert && certificate(r) !== consumer.cert) {
+        // bound to its TLS client certificate (RFC 8705): the token alone is not enough
+        return {code: 'exchange_certificate_required', client: claims.client_id, consumer: consumer};
+    }
     return {code: '', client: claims.client_id, consumer: consumer};
+}
+
+// The SHA-256 (hex) of the client certificate nginx verified for this connection, or "".
+function certificate(r) {
+    if (r.variables.ssl_client_verify !== 'SUCCESS') {
+        return '';
+    }
+    var pem = r.variables.ssl_client_raw_cert || '';
+    var body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+    return body ? crypto.createHash('sha256').update(Buffer.from(body, 'base64')).digest('hex') : '';
 }
 
 function allowed(rights, method, path) {
@@ -147,6 +161,8 @@ function verdict(r) {
     var who = caller(r);
     if (who.code) {
         v.code = v.code || who.code;
+        v.client = who.client || '';
+        v.consumer = who.consumer ? who.consumer.name : '';
         return v;
     }
     v.client = who.client;
@@ -350,5 +366,5 @@ function requestBytes(r) {
 
 export default {
     code, requestId, client, consumer, servicePath, endUser, limitKey, target, hashBody, refused, requestHash,
-    requestBytes
+    requestBytes, certificate
 };

@@ -60,6 +60,7 @@ HOP = frozenset(
         b"host",
         b"authorization",
         b"x-hcmgov-client",
+        b"x-hcmgov-client-certificate",
         b"x-forwarded-for",
     }
 )
@@ -91,6 +92,11 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         401,
         "Mã truy cập không hợp lệ, đã hết hạn, hoặc hệ thống gọi chưa được đăng ký trên nền tảng.",
         "The access token is not valid or has expired, or the calling system is not registered.",
+    ),
+    "exchange_certificate_required": (
+        401,
+        "Hệ thống gọi phải xuất trình chứng thư số TLS đã đăng ký (xác thực hai chiều, mTLS).",
+        "The calling system must present its registered TLS client certificate (mutual TLS).",
     ),
     "exchange_no_right": (
         403,
@@ -366,6 +372,8 @@ class Gateway:
         if consumer is None:
             raise Refusal("exchange_unknown_client")
         call.client_id, call.consumer = consumer.client_id, consumer.name
+        if consumer.certificate_sha256 and _presented_certificate(headers) != consumer.certificate_sha256:
+            raise Refusal("exchange_certificate_required")
         return consumer
 
     # --- metadata ------------------------------------------------------------------------------------
@@ -686,6 +694,18 @@ def _request_id(headers: list[Any]) -> str:
                 raise Refusal("exchange_bad_header", detail="X-Request-Id")
             return rid
     return f"{_ID_PREFIX}{next(_ids):x}"
+
+
+def _presented_certificate(headers: list[Any]) -> str:
+    """The SHA-256 of the TLS client certificate the edge verified for this call (its header), when
+    this process is configured to trust the edge's headers; else "" — a system bound to a
+    certificate is then refused here, as this process cannot see the caller's TLS."""
+    if not settings.EXCHANGE_TRUST_EDGE_HEADERS:
+        return ""
+    for name, value in headers:
+        if name == b"x-hcmgov-client-certificate":
+            return value.decode("latin-1").strip().lower()
+    return ""
 
 
 def _wants_english(headers: list[Any]) -> bool:

@@ -307,3 +307,122 @@ def test_the_log_survives_a_restart_of_the_control_plane_without_a_gap_or_a_doub
         again.writer.stop()
     assert MessageLogRecord.objects.count() == 5
     assert chain_verify().ok
+
+
+# --- mutual TLS: a system bound to its client certificate (RFC 8705) ----------------------------------
+
+
+def _pki(directory: Path) -> dict[str, Path]:
+    """A CA, the edge's server certificate and two client certificates of that CA, as PEM files."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def issue(cn: str, issuer_key: Any, issuer: x509.Name, *, ca: bool = False, san: str = "") -> tuple[Any, Any]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(cn))
+            .issuer_name(issuer if not ca else name(cn))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if san:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
+        return key, builder.sign(key if ca else issuer_key, hashes.SHA256())
+
+    ca_key, ca = issue("hcmgov test CA", None, name("hcmgov test CA"), ca=True)
+    files: dict[str, Path] = {}
+
+    def write(stem: str, key: Any, cert: Any) -> None:
+        files[stem] = directory / f"{stem}.pem"
+        files[stem].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        files[stem + "_key"] = directory / f"{stem}.key"
+        files[stem + "_key"].write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+
+    write("ca", ca_key, ca)
+    for stem, cn in (("server", "localhost"), ("client", "mot-cua"), ("other", "khac")):
+        key, cert = issue(cn, ca_key, ca.subject, san=cn)
+        write(stem, key, cert)
+    for path in files.values():
+        path.chmod(0o644)  # nginx's master reads them (it starts as root; the test may not)
+    return files
+
+
+def _tls_call(url: str, token: str, ca: Path, cert: Path | None = None, key: Path | None = None) -> tuple[int, bytes]:
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    context = ssl.create_default_context(cafile=str(ca))
+    context.check_hostname = False
+    if cert is not None:
+        context.load_cert_chain(str(cert), str(key))
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as answer:  # noqa: S310
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_a_system_bound_to_its_certificate_needs_it_over_mutual_tls(client, agency, tmp_path):
+    pki = _pki(tmp_path / "pki")
+    with Department() as department:
+        token, consumer, _ = build(client, agency, department.url)
+        services.system_connect(
+            member=consumer.member,
+            code=consumer.code,
+            name=consumer.name,
+            name_en=consumer.name_en,
+            client_id=consumer.client_id,
+            rate_per_second=1000,
+            burst=1000,
+            certificate_pem=pki["client"].read_text(),
+        )
+        user, group = worker_user()
+        edge = Edge(
+            EdgeSettings(
+                user=user,
+                user_group=group,
+                port=free_port(),
+                workers=1,
+                directory=tmp_path / "edge",
+                python_gateway=f"http://127.0.0.1:{free_port()}",
+                njs_module=settings.EXCHANGE_EDGE_NJS_MODULE,
+                log_flush_ms=10,
+                tls_certificate=str(pki["server"]),
+                tls_key=str(pki["server_key"]),
+                tls_client_ca=str(pki["ca"]),
+            ),
+            writer=LogWriter(node="edge-tls", interval=0.01),
+        )
+        edge_url = edge.url
+        assert edge_url.startswith("https://")
+        try:
+            edge.start()
+            url = f"{edge_url}/x/{SERVICE}/records/7"
+            status, body = _tls_call(url, token, pki["ca"], pki["client"], pki["client_key"])
+            assert status == 200, body
+            status, body = _tls_call(url, token, pki["ca"])  # the token alone
+            assert (status, problem_code(body)) == (401, "exchange_certificate_required")
+            status, body = _tls_call(url, token, pki["ca"], pki["other"], pki["other_key"])  # another's certificate
+            assert (status, problem_code(body)) == (401, "exchange_certificate_required")
+        finally:
+            edge.stop()

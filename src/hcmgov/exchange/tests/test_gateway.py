@@ -425,3 +425,22 @@ def test_bodies_are_kept_encrypted_when_the_service_asks_and_a_key_is_set(client
         assert record.hash == record_hash(stored_fields(record), record.prev_hash)
     finally:
         _fernet.cache_clear()
+
+
+def test_a_system_bound_to_a_certificate_is_refused_here_unless_the_edge_vouches_for_it(client, agency, settings):
+    """The Python gateway cannot see the caller's TLS: a bound system passes only with the edge's
+    header, and only where the setting says the edge is the one way in."""
+    with Department() as department:
+        token, consumer, _ = build(client, agency, department.url)
+        consumer.certificate_sha256 = "ab" * 32
+        consumer.save()
+        gateway = Gateway(writer=LogWriter(node="test-bound", interval=0.01))
+        with gateway_running(gateway) as url:
+            vouched = {"X-Hcmgov-Client-Certificate": "ab" * 32}
+            status, _, body = call(f"{url}/x/{SERVICE}/records/1", token=token, headers=vouched)
+            assert (status, problem_code(body)) == (401, "exchange_certificate_required")
+            settings.EXCHANGE_TRUST_EDGE_HEADERS = True
+            assert call(f"{url}/x/{SERVICE}/records/1", token=token, headers=vouched)[0] == 200
+            status, _, body = call(f"{url}/x/{SERVICE}/records/1", token=token)
+            assert (status, problem_code(body)) == (401, "exchange_certificate_required")
+            assert "x-hcmgov-client-certificate" not in department.seen[-1]["headers"]
