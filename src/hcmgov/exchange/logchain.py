@@ -59,7 +59,15 @@ HASHED = (
 )
 
 
+# json.dumps(data, ensure_ascii=False, separators=(",", ":")), with its encoder made once (dumps
+# makes a new one on every call when given options): the same text
+_CANONICAL_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _canonical(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int:  # most fields: as they are (bool is not int here: it goes on)
+        return value
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, float):
@@ -72,7 +80,7 @@ def record_hash(fields: dict[str, Any], prev_hash: str) -> str:
     The encrypted bodies enter by their own SHA-256 (``bodies_sha256``), so the hash does not
     depend on how they are stored."""
     data = [_canonical(fields.get(name)) for name in HASHED]
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    payload = _CANONICAL_JSON.encode(data)
     return hashlib.sha256(f"{prev_hash}\n{payload}".encode()).hexdigest()
 
 

@@ -16,7 +16,6 @@ import socket
 import threading
 import time
 from collections import deque
-from itertools import islice
 from typing import Any
 
 from django.db import close_old_connections, connections
@@ -72,6 +71,7 @@ class LogWriter:
         self.batch = batch
         self.limit = limit
         self.queue: deque[dict[str, Any]] = deque()
+        self._in_flight = 0
         self.written = 0
         self.failures = 0
         self._wake = threading.Event()
@@ -94,17 +94,21 @@ class LogWriter:
             self._wake.set()
 
     def overloaded(self) -> bool:
-        return len(self.queue) >= self.limit
+        return len(self.queue) + self._in_flight >= self.limit
+
+    def pending(self) -> int:
+        """Records not stored yet: queued, or being written."""
+        return len(self.queue) + self._in_flight
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything appended so far is stored (tests, shutdown)."""
         deadline = time.monotonic() + timeout
         self._wake.set()
         with self._idle:
-            while self.queue and time.monotonic() < deadline:
+            while self.pending() and time.monotonic() < deadline:
                 self._wake.set()
                 self._idle.wait(0.02)
-        return not self.queue
+        return not self.pending()
 
     def stop(self, timeout: float = 10.0) -> None:
         self.flush(timeout)
@@ -149,17 +153,23 @@ class LogWriter:
     def _write_all(self) -> None:
         while self.queue:
             n = min(self.batch, len(self.queue))
+            # Taken off the queue first (only this thread takes, from the left; callers append on
+            # the right meanwhile: iterating the deque in place would fail as it grows), counted
+            # as in flight until stored, and put back in front, in order, if the INSERT fails.
+            self._in_flight = n
+            batch = [self.queue.popleft() for _ in range(n)]
             seq, last = self.chain.seq, self.chain.last_hash
             rows: list[tuple[Any, ...]] = []
             try:
-                rows = [_link(self.chain, _sealed(e)) for e in islice(self.queue, n)]
+                rows = [_link(self.chain, _sealed(e)) for e in batch]
                 fast_insert_many(MessageLogRecord, COLUMNS, rows)
             except Exception:
                 if not self._stored_already(rows[-1] if rows else None):
                     self.chain.seq, self.chain.last_hash = seq, last  # the same places next time: no gap
+                    self.queue.extendleft(reversed(batch))
+                    self._in_flight = 0
                     raise
-            for _ in range(n):  # only now: a failed INSERT leaves them queued, in order
-                self.queue.popleft()
+            self._in_flight = 0
             self.written += n
         with self._idle:
             self._idle.notify_all()
