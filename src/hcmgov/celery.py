@@ -25,5 +25,6 @@ TASK_APPS = [
     "hcmgov.reporting",
     "hcmgov.iot",
     "hcmgov.ngsi",
+    "hcmgov.office",
 ]
 app.autodiscover_tasks(TASK_APPS)

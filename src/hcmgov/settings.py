@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "hcmgov.reporting",
     "hcmgov.iot",
     "hcmgov.ngsi",
+    "hcmgov.office",
     "hcmgov.web",
 ]
 
@@ -859,3 +860,5 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 # --- IoT platform (hcmgov.iot: devices, MQTT and HTTP ingestion, readings, rollups, VN_AQI) --------
 
 # --- NGSI-LD context broker (hcmgov.ngsi: /ngsi-ld/v1) ---------------------------------------------
+
+# --- electronic office (hcmgov.office: official documents, registers, work records) ----------------

@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("hcmgov.reporting.urls_reports")),
     path("ngsi-ld/v1/", include("hcmgov.ngsi.urls")),
     path("", include("hcmgov.iot.urls")),
+    path("", include("hcmgov.office.urls")),
     path("", include("hcmgov.web.urls")),
 ]
 

@@ -1,0 +1,1 @@
+"""The electronic office: official documents, their registers, and work records (issue 12)."""
