@@ -401,6 +401,14 @@ def main() -> None:
     log(f"done in {time.monotonic() - started_at:,.0f} s: bench/results/gateway.json, gateway.md")
 
 
+def _per_call(t: dict[str, Any], *percents: float) -> str:
+    """CPU time a call cost each process group (µs), from its share of all cores over the run:
+    where the time goes, whatever the ratio."""
+    cpu = t["cpu"]
+    calls = max(1, t["requests"])
+    return " / ".join(f"{p / 100 * cpu['cores'] * cpu['seconds'] * 1e6 / calls:.0f}" for p in percents)
+
+
 def report(r: dict[str, Any]) -> str:
     m = r["machine"]
     lines = [
@@ -418,18 +426,19 @@ def report(r: dict[str, Any]) -> str:
         f" {TARGET_ADDED_P50_MS} ms.",
         "",
         "| provider | path | throughput | p50 | p99 | errors | 1-connection p50 | CPU % provider / gateway /"
-        " nginx / PostgreSQL / wrk |",
-        "|---|---|---|---|---|---|---|---|",
+        " nginx / PostgreSQL / wrk | CPU µs a call: provider / gateway / nginx |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, res in r["providers"].items():
         for target in ("direct", "nginx", *(k for k in res if k.startswith(("gateway-", "edge-")))):
             t, lat = res[target]["throughput"], res[target]["latency_1_connection"]
             c = t["cpu"]["cpu_percent_of_all_cores"]
             provider_cpu = c["provider_light"] if name == "light" else c["provider_web"]
+            per_call = _per_call(t, provider_cpu, c["gateway"], c["nginx"])
             lines.append(
                 f"| {name} | {target} | **{t['throughput_per_s']:,.0f}/s** | {t['p50_ms']:.2f} ms |"
                 f" {t['p99_ms']:.2f} ms | {t['errors']} of {t['requests']:,} | {lat['p50_ms']:.2f} ms |"
-                f" {provider_cpu} / {c['gateway']} / {c['nginx']} / {c['postgresql']} / {c['wrk']} |"
+                f" {provider_cpu} / {c['gateway']} / {c['nginx']} / {c['postgresql']} / {c['wrk']} | {per_call} |"
             )
     lines += ["", "| provider | gateway / direct | nginx / direct | added p50 (gateway) | added p50 (nginx) |"
               " message log complete | met |", "|---|---|---|---|---|---|---|"]  # fmt: skip
