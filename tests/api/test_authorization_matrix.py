@@ -40,6 +40,8 @@ OWNERS = {
     "consent": {APPLICANT},
     "payment_order": {RIGHT_OFFICIAL, OTHER_FIELD},  # the agency's desk collects fees of every field
     "exchange_system": set(),  # a registered information system's machine client: no person, whatever their role
+    # a unit's periodic report: its People's Committee's officials (any field), and the reviewers above
+    "report": {RIGHT_OFFICIAL, OTHER_FIELD},
 }
 DOSSIER_PATH = re.compile(r"^/api/v1/dossiers/\{code\}")
 
@@ -107,6 +109,19 @@ OPERATIONS: dict[str, Op] = {
         "exchange_system", body={"channel": 1, "callback_url": "https://example.vn/events"}
     ),
     "DELETE /api/v1/exchange/subscriptions/{subscription_id}": Op("exchange_system"),
+    # the reporting system (reporting/api.py): the report of X's unit in the world
+    "GET /api/v1/reporting/templates": Op(),
+    "GET /api/v1/reporting/periods": Op(),
+    "GET /api/v1/reporting/reports": Op(),
+    "GET /api/v1/reporting/reports/{report_id}": Op("report"),
+    "PUT /api/v1/reporting/reports/{report_id}/values": Op("report", body={"values": {"ghi_chu": "Ma trận"}}),
+    "POST /api/v1/reporting/reports/{report_id}/submit": Op("report"),
+    "POST /api/v1/reporting/reports/{report_id}/approve": Op("report"),
+    "POST /api/v1/reporting/reports/{report_id}/return": Op("report", body=REASON),
+    "POST /api/v1/reporting/reports/{report_id}/reopen": Op("report", body=REASON),
+    # the dashboards' figures: leaders (every official of the world is one) and administrators
+    "GET /api/v1/reporting/quality-index": Op(),
+    "GET /api/v1/reporting/targets": Op(),
 }
 PATH_PARAMS = {
     "step_id": "step_id",
@@ -115,6 +130,7 @@ PATH_PARAMS = {
     "order_id": "order_id",
     "token": "verify_token",
     "subscription_id": "=1",
+    "report_id": "report_id",
 }
 
 

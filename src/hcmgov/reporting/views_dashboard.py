@@ -3,35 +3,30 @@ service-quality index of Decision 766/QĐ-TTg by agency with its drill-down to t
 
 Pages only: the figures come from ``reporting.targets`` and ``reporting.quality``; the index is
 read from ``service_index_cached`` (Arrow bytes in the cache) and the targets are kept in the cache
-under the warehouse's file signatures, so a page does no counting of its own. Exports (XLSX, PDF)
+under the warehouse's file signatures, so a page does no counting of its own. The reads the API
+gives too (the index's periods and scores, the cached targets) are in ``selectors``. Exports (XLSX, PDF)
 are in ``views_dashboard_export``. Docs: docs/reporting/index-766.md, docs/reporting/plan-targets.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.http import urlencode
 
 from hcmgov.common.access import leader_or_staff_required
+from hcmgov.common.errors import DomainError
 from hcmgov.common.svgchart import draw
-from hcmgov.core import selectors as core
-from hcmgov.reporting import quality, targets
-from hcmgov.warehouse import selectors as warehouse
+from hcmgov.reporting import quality, selectors, targets
 
-TARGETS_SECONDS = 300  # the targets read counts from the database too: at most five minutes old
 SORTS = {"agency", "total", "g1", "g2", "g3", "g4", "g5"}
 DRILLABLE = ("2.1", "3.1", "3.3", "3.4", "4.4")  # the dossier-based figures (quality.index_dossiers)
-_LABEL = {"month": re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"), "quarter": re.compile(r"^(\d{4})-Q([1-4])$")}
 
 
 class BadRequestError(Exception):
@@ -56,19 +51,6 @@ def points_text(value: float | None) -> str:
 
 
 # --- the plan's targets ----------------------------------------------------------------------------
-
-
-def _targets_cached() -> list[targets.TargetReport]:
-    """``plan_targets()`` from the cache while no warehouse file of the dossiers changed, for at
-    most ``TARGETS_SECONDS`` (accounts, officials and systems are counted in the database)."""
-    files = warehouse.warehouse_partition_files(table="dossiers") or []
-    stamp = quality._signature(files)  # the index's own signature of the files
-    key = f"dash:targets:{stamp}:{int(timezone.now().timestamp() // TARGETS_SECONDS)}"
-    found: list[targets.TargetReport] | None = cache.get(key)
-    if found is None:
-        found = targets.plan_targets()
-        cache.set(key, found, TARGETS_SECONDS)
-    return found
 
 
 @dataclass
@@ -130,14 +112,14 @@ def target_card(report: targets.TargetReport, names: dict[str, str]) -> TargetCa
 
 
 def _agency_names() -> dict[str, str]:
-    return dict(core.agency_list().values_list("code", "name"))
+    return selectors.agency_names()
 
 
 @leader_or_staff_required
 def targets_page(request: HttpRequest) -> HttpResponse:
     """``/dashboard/``: each target of the plan, its 2025 goal, the live city value against it."""
     names = _agency_names()
-    cards = [target_card(report, names) for report in _targets_cached()]
+    cards = [target_card(report, names) for report in selectors.plan_targets_cached()]
     return render(request, "reporting/dashboard.html", {"cards": cards, "percent": percent})
 
 
@@ -173,45 +155,23 @@ def index_table(kind: quality.Period) -> pa.Table:
 
 def parse_choice(request: HttpRequest, table_of: Any = index_table) -> tuple[Choice, pa.Table, list[str]]:
     """The period, sort and order of the GET form, checked; the cached index of that kind of period
-    and the periods it holds (newest first)."""
+    and the periods it holds (newest first) — ``selectors.index_read``, as the API reads it."""
     kind = request.GET.get("period", "month")
-    if kind not in _LABEL:
-        raise BadRequestError(400, f"Kỳ không hợp lệ: {kind!r} (tháng: month, quý: quarter).",
-                              f"Unknown kind of period {kind!r}: month or quarter.")  # fmt: skip
     sort = request.GET.get("sort", "total")
-    if sort not in SORTS:
+    if kind in selectors.INDEX_LABEL and sort not in SORTS:
         raise BadRequestError(400, f"Không sắp xếp được theo {sort!r}.", f"Cannot sort by {sort!r}.")
     order = request.GET.get("order", "asc" if sort == "agency" else "desc")
-    if order not in ("asc", "desc"):
+    if kind in selectors.INDEX_LABEL and order not in ("asc", "desc"):
         raise BadRequestError(400, f"Thứ tự không hợp lệ: {order!r} (asc, desc).", f"Unknown order {order!r}.")
-    table = table_of(kind)
-    periods = sorted(set(table.column("period").to_pylist()), reverse=True)
-    label = request.GET.get("p") or (periods[0] if periods else "")
-    if label and not _LABEL[kind].match(label):
-        raise BadRequestError(400, f"Kỳ {label!r} không đúng dạng (2026-03 hoặc 2026-Q1).",
-                              f"Period {label!r} is not well formed (2026-03 or 2026-Q1).")  # fmt: skip
-    if label and periods and label not in periods:
-        raise BadRequestError(404, f"Không có số liệu cho kỳ {label}.", f"There are no figures for {label}.")
+    try:
+        table, label, periods = selectors.index_read(kind=kind, label=request.GET.get("p") or "", table_of=table_of)
+    except DomainError as exc:
+        raise BadRequestError(exc.status, exc.message.vi, exc.message.en) from None
     return Choice(kind, label, sort, order == "desc"), table, periods  # type: ignore[arg-type]
 
 
-def _period_rows(table: pa.Table, label: str) -> list[dict[str, Any]]:
-    return table.filter(pc.equal(table.column("period"), label)).to_pylist()
-
-
 def agency_scores(table: pa.Table, label: str) -> list[dict[str, Any]]:
-    """Per agency of the period: each group's (earned, measurable maximum) and the total, as
-    ``quality.IndexRow.group_points`` counts them (indicators without a figure leave both)."""
-    out: dict[str, dict[str, Any]] = {}
-    for r in _period_rows(table, label):
-        row = out.setdefault(r["key"], {"key": r["key"], "groups": {g: [0.0, 0.0] for g in quality.GROUPS}})
-        if r["points"] is not None:
-            row["groups"][r["group"]][0] += r["points"]
-            row["groups"][r["group"]][1] += r["max_points"]
-    for row in out.values():
-        row["groups"] = {g: (round(e, 4), m) for g, (e, m) in row["groups"].items()}
-        row["total"] = (round(sum(e for e, _ in row["groups"].values()), 4), sum(m for _, m in row["groups"].values()))
-    return list(out.values())
+    return selectors.index_scores(table=table, label=label)
 
 
 def _sort_key(row: dict[str, Any], sort: str) -> Any:
@@ -253,11 +213,10 @@ def index_page(request: HttpRequest) -> HttpResponse:
 
 
 def _agency_rows(table: pa.Table, choice: Choice, code: str, names: dict[str, str]) -> list[dict[str, Any]]:
-    """The agency's figures of the period (none: no dossier of it counted then); an agency the
-    platform does not know is a 404."""
-    if code not in names:
-        raise BadRequestError(404, f"Không có cơ quan mã {code!r}.", f"There is no agency with the code {code!r}.")
-    return [r for r in _period_rows(table, choice.label) if r["key"] == code] if choice.label else []
+    try:
+        return selectors.index_agency_rows(table=table, label=choice.label, code=code, names=names)
+    except DomainError as exc:
+        raise BadRequestError(exc.status, exc.message.vi, exc.message.en) from None
 
 
 @leader_or_staff_required

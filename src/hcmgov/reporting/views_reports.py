@@ -20,10 +20,9 @@ from hcmgov.common.access import official_required
 from hcmgov.common.errors import DomainError, Message, NotFound
 from hcmgov.reporting import selectors, services
 from hcmgov.reporting.access import KEEP, REVIEW, report_may
-from hcmgov.reporting.models import EDITABLE, ReportStatus
 
 LIST_CAP = 200
-RAW_CAP = 200  # characters of one typed figure (a remark included)
+RAW_CAP = services.RAW_CAP  # characters of one typed figure (a remark included)
 # where a prefilled figure comes from (``Indicator.prefill``, reporting.prefill.SOURCES)
 SOURCE_LABELS = {
     "dossiers_received": ("hồ sơ tiếp nhận trên Cổng dịch vụ công", "dossiers received on the platform"),
@@ -33,22 +32,7 @@ SOURCE_LABELS = {
         "dossiers finished on time on the platform",
     ),
 }
-STATUS_EN = {
-    ReportStatus.DRAFT: "Draft",
-    ReportStatus.SUBMITTED: "Submitted",
-    ReportStatus.RETURNED: "Returned",
-    ReportStatus.APPROVED: "Approved",
-    ReportStatus.REOPENED: "Reopened",
-}
-ACTION_LABELS = {
-    "opened": ("Mở kỳ báo cáo", "Period opened"),
-    "saved": ("Lưu nháp", "Draft saved"),
-    "refilled": ("Lấy lại số liệu từ hệ thống", "Figures read again"),
-    "submitted": ("Gửi báo cáo", "Submitted"),
-    "returned": ("Trả lại", "Returned"),
-    "approved": ("Phê duyệt", "Approved"),
-    "reopened": ("Mở lại", "Reopened"),
-}
+STATUS_EN, ACTION_LABELS = selectors.STATUS_EN, selectors.ACTION_LABELS
 KEEP_ACTIONS = {"save", "submit", "refill"}
 REVIEW_ACTIONS = {"return", "approve", "reopen"}
 
@@ -59,14 +43,11 @@ def _say(request: HttpRequest, vi: str, en: str) -> str:
 
 def _report(request: HttpRequest, template: str, period: str, unit: str) -> Any:
     """The report, when ``request.user`` keeps or reviews it; 404 otherwise (its existence is
-    not revealed to others)."""
+    not revealed to others): ``selectors.report_for``, as the API reads it."""
     try:
-        found = selectors.report_get(period=selectors.period_get(template_code=template, key=period), unit_code=unit)
+        return selectors.report_for(user=request.user, template_code=template, period_key=period, unit_code=unit)
     except NotFound:
         raise Http404(unit) from None
-    if not (report_may(user=request.user, report=found, action=KEEP) or _may_review(request, found)):
-        raise Http404(unit)
-    return found
 
 
 def _may_review(request: HttpRequest, report: Any) -> bool:
@@ -78,8 +59,7 @@ def _url(report: Any) -> str:
 
 
 def _late_now(report: Any, today: Any) -> bool:
-    """Late: first sent after the deadline, or not sent and the deadline passed."""
-    return bool(report.late or (report.first_submitted_at is None and report.deadline < today))
+    return selectors.report_late_now(report=report, today=today)
 
 
 @official_required
@@ -215,8 +195,7 @@ def _render(
                 "total": report.totals.get(ind.code) if report.totals else None,
             }
         )
-    may_keep = report_may(user=request.user, report=report, action=KEEP)
-    may_review = _may_review(request, report)
+    may = selectors.report_actions(user=request.user, report=report)
     history = [(e, ACTION_LABELS.get(e.action, (e.action, e.action))) for e in selectors.report_history(report=report)]
     period = report.period  # the children's too: their links without reading it again for each
     children = [
@@ -233,9 +212,9 @@ def _render(
             "error": error,
             "reason_error": by_field.get("reason"),
             "kept_draft": kept_draft,
-            "can_edit": may_keep and report.status in EDITABLE,
-            "can_decide": may_review and report.status == ReportStatus.SUBMITTED,
-            "can_reopen": may_review and report.status == ReportStatus.APPROVED,
+            "can_edit": may["edit"],
+            "can_decide": may["decide"],
+            "can_reopen": may["reopen"],
             "reason": reason,
             "history": history,
             "children": children,

@@ -74,6 +74,7 @@ class World:
     open_resource_id: str  # the resource of the open dataset "du-lieu-ma-tran" (the portal's download)
     # the report of X's unit for period REPORT_PERIOD of the demo template (the officials' report pages)
     report_unit: str = ""
+    report_id: int = 0  # that report's id (the API's routes)
 
 
 def _official(agency: Any, field: str = "") -> Any:
@@ -143,7 +144,7 @@ def build_world(*, submit: Any, agency: Any, citizen: Any) -> World:
         verify_token=token,
         document_id=document_id,
         open_resource_id=str(open_dataset.resources.first().pk),
-        report_unit=_report(agency),
+        **_report(agency),
     )
 
 
@@ -166,14 +167,15 @@ def _result(dossier: Any, agency: Any, component: Any) -> str:
 REPORT_TEMPLATE, REPORT_PERIOD = "TTHC-THANG", "2025-M09"
 
 
-def _report(agency: Any) -> str:
+def _report(agency: Any) -> dict[str, Any]:
     """A period of the demo template opened for X's unit alone (a commune of 2025 with no unit
-    above: X's own leaders review it); X's officials keep it."""
-    from hcmgov.reporting import demo
+    above: X's own leaders review it); X's officials keep it. Its unit code and id."""
+    from hcmgov.reporting import demo, selectors
     from hcmgov.reporting import services as reporting
 
     template = demo.demo_template_load()
-    reporting.period_open(
+    period = reporting.period_open(
         template=template, key=REPORT_PERIOD, structure=agency.unit.structure.key, unit_codes=[agency.unit.code]
     )
-    return str(agency.unit.code)
+    report = selectors.report_get(period=period, unit_code=agency.unit.code)
+    return {"report_unit": str(agency.unit.code), "report_id": report.pk}
