@@ -41,10 +41,16 @@ def _error(spec: Spec, code: str, vi: str, en: str) -> FieldError:
     return FieldError(field=spec.code, code=code, message=Message(f"{spec.name}: {vi}", f"{spec.name_en}: {en}"))
 
 
+RAW_CAP = 200  # characters of one typed figure (a remark included): the page's field, the API's value
+MAX_EXPONENT = 24  # a figure is at most 10^24 and, but for 0, at least 10^-24 (indicator bounds hold 20 digits)
+
+
 def parse(spec: Spec, raw: Any) -> tuple[Any, FieldError | None]:
     """``raw`` read as the indicator's type: (the JSON value to keep, or the error)."""
     if raw is None or raw == "":
         return None, None
+    if isinstance(raw, str) and len(raw) > RAW_CAP:
+        return None, _error(spec, "length", f"dài quá {RAW_CAP} ký tự.", f"over {RAW_CAP} characters.")
     if spec.type == "text":
         if not isinstance(raw, str):
             return None, _error(spec, "type", "phải là văn bản.", "must be text.")
@@ -53,10 +59,13 @@ def parse(spec: Spec, raw: Any) -> tuple[Any, FieldError | None]:
         return None, _error(spec, "type", "phải là số.", "must be a number.")
     try:
         number = Decimal(str(raw).strip().replace(",", "."))
-    except InvalidOperation:
+    except (InvalidOperation, ValueError):
         return None, _error(spec, "type", "phải là số.", "must be a number.")
     if not number.is_finite():
         return None, _error(spec, "type", "phải là số.", "must be a number.")
+    if number != 0 and abs(number.adjusted()) > MAX_EXPONENT:
+        # 1e999999 is a number, but not one a figure can be (as an integer it would not fit the JSON kept)
+        return None, _error(spec, "range", "số quá lớn hoặc quá nhỏ.", "the number is out of scale.")
     if spec.type == "integer":
         if number != number.to_integral_value():
             return None, _error(spec, "type", "phải là số nguyên.", "must be a whole number.")

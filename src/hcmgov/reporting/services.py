@@ -11,7 +11,6 @@ approved report needs an explicit reopening with a reason; it then counts as a n
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils import timezone
@@ -39,8 +38,6 @@ from hcmgov.reporting.periods import KINDS, period_dates
 TOPIC_APPROVED = "reporting.report_approved"
 AUDIT_FIELDS = ("status", "version", "values", "totals", "late")
 LEVELS = ("commune", "district", "city")
-RAW_CAP = 200  # characters of one typed figure (a remark included): the page's field, the API's value
-MAX_EXPONENT = 24  # a figure is at most 10^24 and, but for 0, at least 10^-24 (indicator bounds hold 20 digits)
 
 
 def _refuse(code: str, vi: str, en: str, status: int = 400, errors: list[FieldError] | None = None) -> DomainError:
@@ -284,32 +281,6 @@ def _invalid(errors: list[FieldError]) -> DomainError:
     )
 
 
-def _out_of_scale(specs: list[rules.Spec], values: dict[str, Any]) -> list[FieldError]:
-    """Typed figures no report can hold, named by their field: a text longer than ``RAW_CAP``, a
-    number beyond ``MAX_EXPONENT`` (``1e999999`` is a number, but not one a figure can be: reading
-    it as an integer would not fit the JSON kept). Other type errors are ``rules.check``'s."""
-    by_code = {spec.code: spec for spec in specs}
-    errors = []
-    for code, raw in values.items():
-        spec = by_code.get(code)
-        if spec is None or isinstance(raw, bool) or not isinstance(raw, int | float | str):
-            continue
-        if isinstance(raw, str) and len(raw) > RAW_CAP:
-            too_long = Message(f"{spec.name}: dài quá {RAW_CAP} ký tự.", f"{spec.name_en}: over {RAW_CAP} characters.")
-            errors.append(FieldError(code, "length", too_long))
-            continue
-        if spec.type not in rules.NUMERIC:
-            continue
-        try:
-            number = Decimal(str(raw).strip().replace(",", "."))
-        except (InvalidOperation, ValueError):
-            continue
-        if number.is_finite() and number != 0 and abs(number.adjusted()) > MAX_EXPONENT:
-            out = Message(f"{spec.name}: số quá lớn hoặc quá nhỏ.", f"{spec.name_en}: the number is out of scale.")
-            errors.append(FieldError(code, "range", out))
-    return errors
-
-
 @audited("reporting.report_save", target="report", fields=AUDIT_FIELDS)
 def report_save(*, report: Report, values: dict[str, Any], actor: Any = None) -> Report:
     """Keep typed figures in a report being drafted (returned, or reopened): each given code is
@@ -322,9 +293,6 @@ def report_save(*, report: Report, values: dict[str, Any], actor: Any = None) ->
         raise _locked(report)
     specs = template_specs(template=report.period.template)
     merged = {**report.values, **values}
-    errors = _out_of_scale(specs, values)
-    if errors:
-        raise _invalid(errors)
     kept, errors = rules.check(specs, merged, report.period.template.rules, final=False)
     if errors:
         raise _invalid(errors)

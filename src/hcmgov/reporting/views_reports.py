@@ -18,11 +18,11 @@ from django.views.decorators.http import require_http_methods
 
 from hcmgov.common.access import official_required
 from hcmgov.common.errors import DomainError, Message, NotFound
-from hcmgov.reporting import selectors, services
+from hcmgov.reporting import rules, selectors, services
 from hcmgov.reporting.access import KEEP, REVIEW, report_may
 
 LIST_CAP = 200
-RAW_CAP = services.RAW_CAP  # characters of one typed figure (a remark included)
+RAW_CAP = rules.RAW_CAP  # characters of one typed figure (a remark included)
 # where a prefilled figure comes from (``Indicator.prefill``, reporting.prefill.SOURCES)
 SOURCE_LABELS = {
     "dossiers_received": ("hồ sơ tiếp nhận trên Cổng dịch vụ công", "dossiers received on the platform"),
