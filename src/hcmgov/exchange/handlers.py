@@ -53,6 +53,8 @@ TOPICS = (
     "feedback.answered",
     "feedback.rejected",
     "rating.submitted",
+    # electronic office: an issued document sent to another agency (office.dispatches)
+    "office.document_sent",
 )
 
 

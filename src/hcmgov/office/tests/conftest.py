@@ -1,0 +1,118 @@
+"""Fixtures of the electronic office's tests: agencies at the three levels, each with its officials
+(drafter, reviewer, signer, clerk), a demo signing certificate (the documents tests' PKI fixtures),
+PDFs to sign, and a subscriber's callback on loopback for the exchange."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from hcmgov.core.models import UnitLevel
+from hcmgov.core.tests.factories import AgencyFactory
+from hcmgov.documents import pki
+from hcmgov.documents.tests.signing_fixtures import no_tsa, pki_folder  # noqa: F401 - fixtures
+from hcmgov.identity.tests.factories import RoleAssignmentFactory, UserFactory
+
+
+@dataclass
+class Staff:
+    agency: Any
+    drafter: Any
+    reviewer: Any
+    signer: Any
+    clerk: Any
+
+
+def staff_of(agency: Any) -> Staff:
+    people = {}
+    for name, role in (("drafter", "specialist"), ("reviewer", "head"), ("signer", "leader"), ("clerk", "clerk")):
+        user = UserFactory(official=True)
+        RoleAssignmentFactory(user=user, agency=agency, role=role)
+        people[name] = user
+    return Staff(agency=agency, **people)
+
+
+@pytest.fixture
+def city(db) -> Staff:
+    agency = AgencyFactory(code="000.00.01.H29", name="Sở Nội vụ", kind="department", level=UnitLevel.CITY, unit=None)
+    return staff_of(agency)
+
+
+@pytest.fixture
+def ward(db) -> Staff:
+    return staff_of(AgencyFactory(name="Ủy ban nhân dân Phường Bến Thành", level=UnitLevel.COMMUNE))
+
+
+@pytest.fixture
+def district(db) -> Staff:
+    return staff_of(
+        AgencyFactory(name="Ủy ban nhân dân Thành phố Thủ Đức", kind="district_pc", level=UnitLevel.DISTRICT)
+    )
+
+
+@pytest.fixture
+def certificate(pki_folder, city):  # noqa: F811 - a fixture of the documents tests
+    return pki.certificate_issue_demo(agency_id=city.agency.pk)
+
+
+@pytest.fixture(scope="session")
+def signable_pdf() -> bytes:
+    """A real PDF as drafts are (rendered by WeasyPrint, fonts embedded)."""
+    from weasyprint import HTML
+
+    return HTML(string="<h1>QUYẾT ĐỊNH</h1><p>Về việc thử nghiệm văn phòng điện tử.</p>").write_pdf()
+
+
+class Subscriber:
+    """A recipient agency's document system on loopback: records the CloudEvents it accepts;
+    ``stop`` takes it down, ``start`` brings it back on the same port."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.port = 0
+        self._lock = threading.Lock()
+        self.start()
+
+    def start(self) -> None:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with owner._lock:
+                    owner.events.append(json.loads(body))
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/van-ban-den"
+
+
+@pytest.fixture
+def subscribers() -> Iterator[list[Subscriber]]:
+    made = [Subscriber(), Subscriber()]
+    yield made
+    for hook in made:
+        with contextlib.suppress(OSError):
+            hook.stop()
