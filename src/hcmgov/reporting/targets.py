@@ -16,10 +16,12 @@ from typing import Any
 
 import duckdb
 from django.conf import settings
+from django.utils import timezone
 
 from hcmgov.catalog import selectors as catalog
 from hcmgov.exchange import selectors as exchange
 from hcmgov.identity import selectors as identity
+from hcmgov.office import selectors as office
 from hcmgov.warehouse import selectors as warehouse
 
 
@@ -61,7 +63,7 @@ TARGETS: tuple[PlanTarget, ...] = (
                source="exchange: systems connected ÷ systems registered (current)"),
     PlanTarget("work_records_online", "Work records handled online", "Hồ sơ công việc xử lý trên môi trường mạng",
                0.9, by_level={"city": 0.9, "district": 0.8, "commune": 0.6},
-               reason="no source until the electronic office (office app) records work records"),
+               source="office: work records closed this year handled online ÷ those closed, per level"),
     PlanTarget("reports_online", "Periodic reports made on the reporting system", "Báo cáo định kỳ trên hệ thống",
                0.8, reason="needs the register of the city's periodic reporting regimes, those kept outside "
                "the platform included: the platform knows only the templates it runs"),
@@ -71,7 +73,6 @@ TARGETS: tuple[PlanTarget, ...] = (
 REASONS_VI = {
     "online_integrated": "danh mục không ghi nhận DVCTT toàn trình nào đã tích hợp Cổng DVC quốc gia",
     "authenticated": "không có ghi nhận các giao dịch trên hệ thống của Thành phố và cách xác thực từng giao dịch",
-    "work_records_online": "chưa có nguồn số liệu cho đến khi phân hệ văn phòng điện tử ghi nhận hồ sơ công việc",
     "reports_online": "cần danh mục các chế độ báo cáo định kỳ của Thành phố, kể cả các báo cáo ngoài nền tảng: "
                       "nền tảng chỉ biết các mẫu báo cáo nó vận hành",
 }  # fmt: skip
@@ -191,10 +192,18 @@ def periodic_reports_on_system() -> list[TargetValue]:
     raise NotMeasurableError(BY_KEY["reports_online"].reason, BY_KEY["reports_online"].reason_vi)
 
 
-def work_records_online() -> list[TargetValue]:
-    """The boundary for the electronic office: work records handled online ÷ work records, per
-    level (city 90 %, district 80 %, commune 60 %). Not measurable until the office app records them."""
-    raise NotMeasurableError(BY_KEY["work_records_online"].reason, BY_KEY["work_records_online"].reason_vi)
+def work_records_online(*, year: int | None = None) -> list[TargetValue]:
+    """Work records of the year closed or archived (their handling over) that were handled online ÷
+    those records, per level of their agency (city 90 %, district 80 %, commune 60 %) and for the
+    city, from the electronic office (``office.selectors.records_online_by_level``: online when
+    every document of the record is electronic and handled on the platform)."""
+    figures = office.records_online_by_level(year=year or timezone.localdate().year)
+    values = [
+        TargetValue("work_records_online", "level", level, "", f["online"], f["total"])
+        for level, f in sorted(figures.items())
+    ]
+    online, total = sum(v.numerator for v in values), sum(v.denominator for v in values)
+    return [TargetValue("work_records_online", "city", "", "", online, total), *values]
 
 
 _COMPUTE: dict[str, Any] = {
