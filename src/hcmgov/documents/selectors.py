@@ -73,3 +73,11 @@ def results_of_dossier(*, dossier_id: int) -> list[Result]:
     return list(
         Result.objects.filter(dossier_id=dossier_id).select_related("component", "agency").order_by("signed_at")
     )
+
+
+def signing_certificate(*, agency_id: int, now: dt.datetime | None = None) -> Any:
+    """The agency's signing certificate in force (``results.certificate_for``), for other apps that
+    sign in the agency's name (the electronic office)."""
+    from hcmgov.documents.results import certificate_for
+
+    return certificate_for(agency_id=agency_id, now=now)

@@ -273,3 +273,11 @@ def platform_file_read(*, key: str) -> bytes:
     with store.open(key, "rb") as handle:
         data: bytes = handle.read()
     return data
+
+
+def pdf_sign(*, pdf: bytes, certificate: Any, reason: str, location: str, now: dt.datetime | None = None) -> Any:
+    """Sign a PDF PAdES with an agency's certificate (``signing.pdf_sign``: B-T when a time-stamping
+    authority is set), for other apps that sign in the agency's name (the electronic office)."""
+    from hcmgov.documents.signing import pdf_sign as sign
+
+    return sign(pdf=pdf, certificate=certificate, reason=reason, location=location, now=now)

@@ -29,9 +29,8 @@ from django.utils import timezone
 from hcmgov.audit.services import audited
 from hcmgov.common.errors import DomainError, Message, NotFound
 from hcmgov.core import services as core_services
-from hcmgov.documents import results as documents_results
+from hcmgov.documents import selectors as documents_selectors
 from hcmgov.documents import services as documents
-from hcmgov.documents import signing as documents_signing
 from hcmgov.identity import selectors as identity
 from hcmgov.office import doctypes
 from hcmgov.office.models import (
@@ -286,14 +285,14 @@ def document_sign(
         raise refuse("not_approved", "Bản dự thảo chưa được duyệt.", "The draft version is not approved.")
     if version.content_type != "application/pdf":
         raise refuse("not_pdf", "Chỉ ký số được tệp PDF.", "Only a PDF can be signed.", 422)
-    certificate = documents_results.certificate_for(agency_id=locked.agency_id, now=now)
+    certificate = documents_selectors.signing_certificate(agency_id=locked.agency_id, now=now)
     if certificate is None:
         raise refuse(
             "no_certificate",
             "Cơ quan chưa có chứng thư số còn hiệu lực.",
             "The agency has no certificate in force.",
         )
-    signed = documents_signing.pdf_sign(
+    signed = documents.pdf_sign(
         pdf=documents.platform_file_read(key=version.file_key),
         certificate=certificate,
         reason=f"Ký văn bản: {locked.summary[:120]}",
