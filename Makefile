@@ -149,6 +149,9 @@ bench: install assets
 	$(PY) bench/package_search.py
 	$(PY) bench/datastore_search.py
 	$(PY) bench/quality_index.py
+	$(PY) bench/gateway.py
+	$(PY) bench/iot_ingest.py
+	$(PY) -m bench.ngsi
 
 clean:
 	rm -rf var $(VENV) frontend/node_modules src/hcmgov/web/static/vendor

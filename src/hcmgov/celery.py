@@ -25,6 +25,5 @@ TASK_APPS = [
     "hcmgov.reporting",
     "hcmgov.iot",
     "hcmgov.ngsi",
-    "hcmgov.office",
 ]
 app.autodiscover_tasks(TASK_APPS)

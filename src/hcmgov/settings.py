@@ -859,6 +859,129 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 
 # --- IoT platform (hcmgov.iot: devices, MQTT and HTTP ingestion, readings, rollups, VN_AQI) --------
 
+IOT_MQTT_URL = config(
+    "IOT_MQTT_URL",
+    "mqtt://127.0.0.1:1883",
+    help="MQTT broker of the IoT ingester and simulator (mqtt:// or mqtts://, user:password@ allowed).",
+    group="iot",
+)
+IOT_MQTT_SHARE_GROUP = config(
+    "IOT_MQTT_SHARE_GROUP",
+    "hcmgov-ingest",
+    help="Shared subscription group of the ingesters ($share/<group>/hcmgov/iot/+/readings): they split the load.",
+    group="iot",
+)
+IOT_MQTT_CLIENT_ID = config(
+    "IOT_MQTT_CLIENT_ID",
+    "",
+    help="Stable MQTT client id of this ingester (its persistent session). Empty: hcmgov-ingest-<host name>.",
+    group="iot",
+)
+IOT_BATCH_READINGS = config(
+    "IOT_BATCH_READINGS", 5000, help="The ingester commits a batch at this many readings…", group="iot"
+)
+IOT_BATCH_MILLISECONDS = config(
+    "IOT_BATCH_MILLISECONDS", 100, help="…or this long after the batch's first message.", group="iot"
+)
+IOT_MESSAGE_MAX_BYTES = config(
+    "IOT_MESSAGE_MAX_BYTES", 65536, help="Largest MQTT message or HTTP batch body accepted (bytes).", group="iot"
+)
+IOT_MESSAGE_MAX_OBSERVATIONS = config(
+    "IOT_MESSAGE_MAX_OBSERVATIONS",
+    1000,
+    help="Most observations (time points) in one MQTT message or HTTP batch.",
+    group="iot",
+)
+IOT_MAX_FUTURE_SECONDS = config(
+    "IOT_MAX_FUTURE_SECONDS", 300, help="Readings timed further ahead than this (clock skew) are refused.", group="iot"
+)
+IOT_DEVICE_RATE_PER_SECOND = config(
+    "IOT_DEVICE_RATE_PER_SECOND",
+    50.0,
+    help="Readings per second one device may send (per ingester process); above it they are quarantined.",
+    group="iot",
+)
+IOT_DEVICE_BURST = config(
+    "IOT_DEVICE_BURST", 1000, help="Readings one device may send at once above its rate.", group="iot"
+)
+IOT_QUARANTINE_PAYLOAD_BYTES = config(
+    "IOT_QUARANTINE_PAYLOAD_BYTES", 4096, help="Refused payloads are kept up to this size.", group="iot"
+)
+IOT_QUARANTINE_MAX_PER_MINUTE = config(
+    "IOT_QUARANTINE_MAX_PER_MINUTE",
+    60,
+    help="Quarantine rows kept per device and reason per minute (all are counted in the metrics).",
+    group="iot",
+)
+IOT_RETENTION_RAW_DAYS = config(
+    "IOT_RETENTION_RAW_DAYS",
+    90,
+    help="Raw readings are kept this many days (whole daily partitions dropped).",
+    group="iot",
+)
+IOT_RETENTION_5M_DAYS = config(
+    "IOT_RETENTION_5M_DAYS", 366, help="5-minute rollups are kept this many days.", group="iot"
+)
+IOT_RETENTION_1H_DAYS = config(
+    "IOT_RETENTION_1H_DAYS", 1827, help="Hourly rollups are kept this many days (5 years).", group="iot"
+)
+IOT_RETENTION_1D_DAYS = config(
+    "IOT_RETENTION_1D_DAYS", 0, help="Daily rollups are kept this many days; 0: forever.", group="iot"
+)
+IOT_PARTITIONS_AHEAD_DAYS = config(
+    "IOT_PARTITIONS_AHEAD_DAYS", 3, help="Daily partitions of the readings created ahead (PostgreSQL).", group="iot"
+)
+CELERY_BEAT_SCHEDULE["iot-storage"] = {"task": "iot.storage_maintain", "schedule": 3600.0}
+
+
 # --- NGSI-LD context broker (hcmgov.ngsi: /ngsi-ld/v1) ---------------------------------------------
+NGSI_LD_CONTEXT_DIR = config(
+    "NGSI_LD_CONTEXT_DIR",
+    "",
+    help="Folder of cached JSON-LD @contexts for the NGSI-LD API: index.json maps each context URL to a "
+    "file there. A user context not found there (nor the core context) answers LdContextNotAvailable.",
+    group="iot",
+)
+NGSI_LD_CONTEXT_FETCH = config(
+    "NGSI_LD_CONTEXT_FETCH",
+    False,
+    help="Let the NGSI-LD API fetch an unknown remote @context over the network (once, then kept in "
+    "memory). Off by default: no request-time fetches.",
+    group="iot",
+)
+NGSI_LD_DEFAULT_LIMIT = config(
+    "NGSI_LD_DEFAULT_LIMIT", 20, help="NGSI-LD queries: entities per page by default.", group="iot"
+)
+NGSI_LD_MAX_LIMIT = config("NGSI_LD_MAX_LIMIT", 1000, help="NGSI-LD queries: the largest `limit` allowed.", group="iot")
+NGSI_LD_MAX_BATCH = config(
+    "NGSI_LD_MAX_BATCH", 1000, help="NGSI-LD batch operations: most entities per request.", group="iot"
+)
+NGSI_LD_MAX_BODY = config(
+    "NGSI_LD_MAX_BODY", 8 * 1024 * 1024, help="NGSI-LD: largest request body, in bytes.", group="iot"
+)
+NGSI_LD_NOTIFY_ALLOWED: list[str] = config(
+    "NGSI_LD_NOTIFY_ALLOWED",
+    [],
+    cast=list,
+    help="Private networks (CIDRs) or host names NGSI-LD subscriptions may notify (comma-separated); "
+    "any public address is allowed, the platform's own machines are not (netguard).",
+    group="iot",
+)
+NGSI_LD_NOTIFY_MAX_ATTEMPTS = config(
+    "NGSI_LD_NOTIFY_MAX_ATTEMPTS",
+    8,
+    help="NGSI-LD notifications: attempts before a notification is given up (back-off doubles from 2 s).",
+    group="iot",
+)
+NGSI_LD_NOTIFY_TIMEOUT = config(
+    "NGSI_LD_NOTIFY_TIMEOUT", 5.0, help="NGSI-LD notifications: HTTP timeout, seconds.", group="iot"
+)
+NGSI_LD_TEMPORAL_MAX_INSTANCES = config(
+    "NGSI_LD_TEMPORAL_MAX_INSTANCES",
+    10000,
+    help="NGSI-LD temporal API: most instances returned per attribute (lastN and ranges).",
+    group="iot",
+)
+CELERY_BEAT_SCHEDULE["ngsi-notify"] = {"task": "ngsi.notify", "schedule": 2.0}
 
 # --- electronic office (hcmgov.office: official documents, registers, work records) ----------------

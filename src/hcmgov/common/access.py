@@ -63,6 +63,14 @@ def public(view: V) -> V:
     return _mark(view, PUBLIC)
 
 
+BEARER = "bearer"  # protocol APIs that read a bearer token themselves (NGSI-LD); a session counts for nothing
+
+
+def bearer_token(view: V) -> V:
+    """The view authenticates a bearer token itself and answers 401 without one (``ngsi.http``)."""
+    return _mark(view, BEARER)
+
+
 def needs_second_factor(user: Any) -> bool:
     """Whether ``user`` must prove a second factor: officials and administrators."""
     return bool(

@@ -1,6 +1,10 @@
-"""The IoT platform's pages (the live map of sensors, charts)."""
+"""The IoT platform's HTTP endpoints: batch ingestion for devices (pages follow)."""
 
-from django.urls import path  # noqa: F401 - routes follow
+from django.urls import path
+
+from hcmgov.iot import views
 
 app_name = "iot"
-urlpatterns: list = []
+urlpatterns = [
+    path("iot/v1/readings", views.readings_batch, name="readings-batch"),
+]

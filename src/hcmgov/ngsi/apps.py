@@ -6,3 +6,6 @@ class NgsiConfig(AppConfig):
     label = "ngsi"
     verbose_name = "NGSI-LD: ngữ cảnh IoT / NGSI-LD context broker"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from hcmgov.ngsi import handlers  # noqa: F401 - matches changed entities to subscriptions

@@ -167,6 +167,10 @@ ROUTES: dict[str, Route] = {
     "dashboard/chi-so-766/co-quan/<str:code>/<str:indicator>/": Route(
         {"code": "dossier.agency.code", "indicator": "=2.1"}
     ),
+    # the NGSI-LD core @context the broker serves: anyone (the other NGSI-LD routes: PROTOCOL below)
+    "ngsi-ld/v1/ngsi-ld-core-context-v1.6.jsonld": Route({}),
+    # IoT batch ingestion (hcmgov.iot.views): POST only, the device authenticates itself (HTTP Basic)
+    "iot/v1/readings": Route({}),
 }
 # OAuth 2.0 endpoints that authenticate the client or the bearer token themselves: a browser
 # session counts for nothing there, so every actor gets the same refusal.
@@ -176,6 +180,25 @@ PROTOCOL = {
     "o/revoke_token/": {400, 401, 405},
     "o/introspect/": {401, 403, 405},
     "o/userinfo/": {401, 403},
+    # NGSI-LD (hcmgov.ngsi, rule "bearer"): a bearer token or nothing, whoever the session is; with a
+    # token, reads for any caller and writes for machine clients, officials and administrators
+    # (tested in hcmgov/ngsi/tests/test_entities.py)
+    "ngsi-ld/v1/entities": {401},
+    "ngsi-ld/v1/entities/<str:entity_id>": {401},
+    "ngsi-ld/v1/entities/<str:entity_id>/attrs": {401},
+    "ngsi-ld/v1/entities/<str:entity_id>/attrs/<str:attr>": {401},
+    "ngsi-ld/v1/entityOperations/create": {401},
+    "ngsi-ld/v1/entityOperations/upsert": {401},
+    "ngsi-ld/v1/entityOperations/update": {401},
+    "ngsi-ld/v1/entityOperations/delete": {401},
+    "ngsi-ld/v1/types": {401},
+    "ngsi-ld/v1/types/<str:type_name>": {401},
+    "ngsi-ld/v1/attributes": {401},
+    "ngsi-ld/v1/attributes/<str:attr>": {401},
+    "ngsi-ld/v1/subscriptions": {401},
+    "ngsi-ld/v1/subscriptions/<str:subscription_id>": {401},
+    "ngsi-ld/v1/temporal/entities": {401},
+    "ngsi-ld/v1/temporal/entities/<str:entity_id>": {401},
 }
 _CONVERTER = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>")
 

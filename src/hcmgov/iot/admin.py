@@ -1,0 +1,26 @@
+"""Admin of the IoT platform, read only: devices change through their services (audited:
+``hcmgov iot device``, ``services.device_register``, ``device_status_set``,
+``device_credentials_reset``); the quarantine is evidence of what devices sent."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from hcmgov.common.admin_site import ReadOnlyAdmin
+from hcmgov.iot.models import Device, Quarantine
+
+
+@admin.register(Device)
+class DeviceAdmin(ReadOnlyAdmin):
+    list_display = ["code", "kind", "name", "status", "ward_code", "calibrated_on"]
+    list_filter = ["kind", "status"]
+    search_fields = ["code", "name", "name_en", "ward_code"]
+    readonly_fields = ["entity_id", "mqtt_username", "mqtt_password_hash", "created_at", "updated_at"]
+
+
+@admin.register(Quarantine)
+class QuarantineAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "reason", "channel", "device_code", "detail"]
+    list_filter = ["reason", "channel"]
+    search_fields = ["device_code", "source"]
+    date_hierarchy = "received_at"

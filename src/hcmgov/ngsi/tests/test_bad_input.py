@@ -1,0 +1,87 @@
+"""Bad input of every kind gets a ProblemDetails answer below 500, never a crash."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+ERR = "https://uri.etsi.org/ngsi-ld/errors/"
+ID = "urn:ngsi-ld:T:1"
+BODIES = [
+    None,
+    5,
+    "text",
+    {"id": ID, "type": 5},
+    {"id": ID, "type": ["A", "B"]},
+    {"id": ID, "type": "T", "p": {"type": "Property", "value": 1, "unitCode": 5}},
+    {"id": ID, "type": "T", "p": {"type": "Property", "value": 1, "datasetId": "no uri"}},
+    {"id": ID, "type": "T", "p": {"type": 7, "value": 1}},
+    {"id": ID, "type": "T", "p": [{"type": "Property", "value": 1}, {"type": "Property", "value": 2}]},
+    {
+        "id": ID,
+        "type": "T",
+        "p": {"type": "Property", "value": {"a": {"b": {"c": 1}}}, "s": {"t": {"u": {"v": {"w": {"x": 1}}}}}},
+    },
+    {
+        "id": ID,
+        "type": "T",
+        "location": {"type": "GeoProperty", "value": {"type": "Polygon", "coordinates": [[[1, 1]]]}},
+    },
+    {"id": ID, "type": "T", "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": ["a", "b"]}}},
+    {"id": ID, "type": "T", "location": {"type": "GeoProperty", "value": "here"}},
+    {"id": ID, "type": "T", "r": {"type": "Relationship", "object": ["urn:a:b", 5]}},
+    {"id": ID, "type": "T", "l": {"type": "LanguageProperty", "languageMap": "vi"}},
+    {"id": ID, "type": "T", "@context": {"a": 5}},
+    {"id": ID, "type": "T", "@context": [None, {"@vocab": 5}]},
+    {"id": ID, "type": "T", "@context": [[[[[[[[[[["x"]]]]]]]]]]]},
+    {"id": "x" * 600, "type": "T"},
+]
+
+
+@pytest.mark.parametrize("body", BODIES)
+@pytest.mark.parametrize("ctype", ["application/json", "application/ld+json"])
+def test_bad_bodies(api, body, ctype):
+    for method, path in [
+        ("POST", "/entities"),
+        ("POST", "/entityOperations/upsert"),
+        ("PATCH", f"/entities/{ID}/attrs"),
+    ]:
+        payload = [body] if path.startswith("/entityOperations") else body
+        response = api.send(method, path, payload, ctype=ctype)
+        assert 400 <= response.status_code < 500 or response.status_code in (201, 204, 207), (method, path, body)
+        if response.status_code >= 400:
+            assert response.json()["type"].startswith(ERR)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"type": "T", "q": 'a=="x"|(b>1;c<2)|d[e][f]~=.*'},
+        {"type": "T", "q": "a==2026-13-45T99:99:99Z"},
+        {"type": "T", "q": "a>1e999"},
+        {"type": "T", "q": "a.b.c.d.e==1"},
+        {"type": "T", "q": "a==" + "1," * 500},
+        {"type": "T", "georel": "near;maxDistance==abc", "geometry": "Point", "coordinates": "[1,1]"},
+        {"type": "T", "georel": "within", "geometry": "Polygon", "coordinates": "[1,1]"},
+        {"type": "T", "georel": "within", "geometry": "Point", "coordinates": "[1000,1000]"},
+        {"type": "T", "offset": "-1"},
+        {"type": "T", "options": "nonsense"},
+        {"id": "not a uri"},
+        {"attrs": ","},
+    ],
+)
+def test_bad_queries(api, air, params):
+    api.post("/entities", air)
+    response = api.get("/entities", params)
+    assert response.status_code in (200, 400), (params, response.content)
+
+
+def test_bad_link_headers(api, air):
+    for link in ["garbage", "<>; rel=x", '<not a url>; rel="http://www.w3.org/ns/json-ld#context"']:
+        response = api.post("/entities", air, headers={"Link": link})
+        assert response.status_code < 500 or response.status_code == 503
+    weird = api.get("/entities/urn:a:%00b")
+    assert weird.status_code in (400, 404)
+    assert api.get("/types/%20").status_code in (400, 404)
+    assert api.patch("/subscriptions/urn:x:y", {"q": 1}).status_code in (400, 404)
