@@ -10,9 +10,7 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -32,6 +30,7 @@ from hcmgov.exchange.tests.factories import (
     InformationSystemFactory,
     SubscriptionFactory,
 )
+from hcmgov.exchange.tests.subscriber_support import Subscriber
 from hcmgov.identity.provider import services as provider
 from hcmgov.identity.services import api_token_issue
 from hcmgov.identity.tests.factories import RoleAssignmentFactory, UserFactory
@@ -43,53 +42,6 @@ pytestmark = pytest.mark.django_db
 SECRET = "s3cret-of-the-subscriber-0123456789"
 TOPIC = "dossier.step_done"  # no other module handles it: the outbox delivers it to the channels alone
 T0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
-
-
-class Subscriber:
-    """A subscriber's callback on loopback: keeps each request with the status it answered
-    (``status``, 200 unless told); ``stop`` takes it down, ``start`` brings it back on its port."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes, int]] = []
-        self.status = 200
-        self.port = 0
-        self._lock = threading.Lock()
-        self.start()
-
-    def start(self) -> None:
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status = owner.status
-                with owner._lock:
-                    owner.requests.append(({k.lower(): v for k, v in self.headers.items()}, body, status))
-                self.send_response(status)
-                if 300 <= status < 400:
-                    self.send_header("Location", "/elsewhere")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/events"
-
-    def accepted(self) -> list[str]:
-        """The ids of the events it answered 2xx to, in order."""
-        return [json.loads(body)["id"] for _, body, status in self.requests if 200 <= status < 300]
 
 
 @pytest.fixture

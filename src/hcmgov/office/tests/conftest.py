@@ -5,11 +5,8 @@ PDFs to sign, and a subscriber's callback on loopback for the exchange."""
 from __future__ import annotations
 
 import contextlib
-import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -18,6 +15,7 @@ from hcmgov.core.models import UnitLevel
 from hcmgov.core.tests.factories import AgencyFactory
 from hcmgov.documents import pki
 from hcmgov.documents.tests.signing_fixtures import no_tsa, pki_folder  # noqa: F401 - fixtures
+from hcmgov.exchange.tests.subscriber_support import Subscriber
 from hcmgov.identity.tests.factories import RoleAssignmentFactory, UserFactory
 
 
@@ -70,48 +68,9 @@ def signable_pdf() -> bytes:
     return HTML(string="<h1>QUYẾT ĐỊNH</h1><p>Về việc thử nghiệm văn phòng điện tử.</p>").write_pdf()
 
 
-class Subscriber:
-    """A recipient agency's document system on loopback: records the CloudEvents it accepts;
-    ``stop`` takes it down, ``start`` brings it back on the same port."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.port = 0
-        self._lock = threading.Lock()
-        self.start()
-
-    def start(self) -> None:
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with owner._lock:
-                    owner.events.append(json.loads(body))
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/van-ban-den"
-
-
 @pytest.fixture
 def subscribers() -> Iterator[list[Subscriber]]:
-    made = [Subscriber(), Subscriber()]
+    made = [Subscriber(path="/van-ban-den", status=202), Subscriber(path="/van-ban-den", status=202)]
     yield made
     for hook in made:
         with contextlib.suppress(OSError):
