@@ -140,7 +140,7 @@ def _fetch(url: str) -> Any:
     """Fetch a remote context (only when ``NGSI_LD_CONTEXT_FETCH`` allows it), through the SSRF
     guard; None when it cannot be had."""
     from hcmgov.common.netguard import url_refusal
-    from hcmgov.ngsi.outbound import OutboundError, request
+    from hcmgov.common.outbound import OutboundError, request
 
     if url_refusal(url, allowed=getattr(settings, "NGSI_LD_NOTIFY_ALLOWED", [])):
         return None

@@ -16,9 +16,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from hcmgov.common.netguard import url_refusal
+from hcmgov.common.outbound import OutboundError, request
 from hcmgov.ngsi import jsonld
 from hcmgov.ngsi.models import Delivery, Subscription
-from hcmgov.ngsi.outbound import OutboundError, request
 
 log = logging.getLogger(__name__)
 

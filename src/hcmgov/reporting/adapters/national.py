@@ -15,6 +15,8 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
+from hcmgov.common.outbound import OPENER
+
 USER_AGENT = "hcmgov-reporting/1.0"
 MAX_BODY = 1024 * 1024
 MAX_SNIPPET = 300
@@ -34,14 +36,6 @@ class NationalError(Exception):
         return self.status is None or self.status >= 500 or self.status < 400 or self.status in (401, 403, 408, 429)
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect, urllib.request.ProxyHandler({}))
-
-
 def report_post(*, base_url: str, token: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Submit one approved report: ``{"id", "duplicate"}`` (the system keeps a ``key`` once)."""
     url = base_url.rstrip("/") + "/api/reports"
@@ -57,7 +51,7 @@ def report_post(*, base_url: str, token: str, payload: dict[str, Any], timeout: 
     data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     request = urllib.request.Request(url, data=data, headers=headers, method="POST")  # noqa: S310 - scheme checked
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        with OPENER.open(request, timeout=timeout) as response:
             raw, status = response.read(MAX_BODY), response.status
     except urllib.error.HTTPError as exc:
         try:

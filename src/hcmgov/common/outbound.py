@@ -1,7 +1,7 @@
-"""Outgoing HTTP of the NGSI-LD broker (notifications, remote @contexts when allowed): the
-standard library's client with redirects refused (a redirect could lead past the SSRF guard that
-checked the first address) and no proxy from the environment. Production installs carry no other
-HTTP client library for synchronous calls."""
+"""Synchronous outgoing HTTP to addresses the platform was given (the NGSI-LD broker's
+notifications and remote @contexts, the national reporting system): the standard library's client
+with redirects refused (a redirect could lead past the SSRF guard that checked the first address)
+and no proxy from the environment. Production installs carry no other synchronous HTTP client."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect, urllib.request.ProxyHandler({}))
+OPENER = urllib.request.build_opener(_NoRedirect, urllib.request.ProxyHandler({}))
 
 
 class OutboundError(Exception):
@@ -28,7 +28,7 @@ def request(
     """The status and body of one call (any status: a 4xx/5xx is an answer, not an error)."""
     call = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310 - checked by netguard
     try:
-        with _OPENER.open(call, timeout=timeout) as answer:
+        with OPENER.open(call, timeout=timeout) as answer:
             return answer.status, answer.read(10 * 1024 * 1024)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(64 * 1024)
