@@ -18,7 +18,7 @@ SIM_TSA_PORT ?= 8103
 SIM_NDXP_PORT ?= 8104
 # The data sharing platform's gateway (/x/...): an ASGI process of its own (docs/decisions/0016)
 GATEWAY_PORT ?= 8001
-# its fast path: nginx with the njs module, and the control plane beside it (docs/decisions/0024)
+# its fast path: nginx with its Lua module, and the control plane beside it (docs/decisions/0024, 0029)
 EDGE_PORT ?= 8002
 GATEWAY_WORKERS ?= 1
 VENV := .venv
@@ -99,9 +99,9 @@ serve: install
 	EXCHANGE_GATEWAY_URL=$${EXCHANGE_GATEWAY_URL:-http://$(HOST):$(GATEWAY_PORT)} \
 		$(VENV)/bin/granian --interface asgi --loop uvloop --host $(HOST) --port $(GATEWAY_PORT) --workers $(GATEWAY_WORKERS) \
 		--no-ws --log-level warning hcmgov.exchange.gateway.asgi:application > var/gateway.log 2>&1 & gateway=$$!; \
-	edge=""; if [ -e /usr/lib/nginx/modules/ngx_http_js_module.so ] && command -v nginx >/dev/null; then \
+	edge=""; if [ -e /usr/lib/nginx/modules/ngx_http_lua_module.so ] && command -v nginx >/dev/null; then \
 		EXCHANGE_GATEWAY_URL=http://$(HOST):$(GATEWAY_PORT) $(HCMGOV) exchange edge --port $(EDGE_PORT) > var/edge.log 2>&1 & edge=$$!; \
-		echo "data sharing gateway, fast path (nginx + njs): http://$(HOST):$(EDGE_PORT)/x/  (log: var/edge.log)"; \
+		echo "data sharing gateway, fast path (nginx + Lua): http://$(HOST):$(EDGE_PORT)/x/  (log: var/edge.log)"; \
 	fi; \
 	trap "kill $$worker $$gateway $$edge $$sims 2>/dev/null" EXIT INT TERM; \
 	echo "hcmgov: http://$(HOST):$(PORT)/  (worker log: var/worker.log)"; \

@@ -122,16 +122,19 @@ def granian(app: str, port: int, workers: int, interface: str, extra: list[str] 
     ]
 
 
+LUA_CJSON = "/usr/lib/x86_64-linux-gnu/lua/5.1/cjson.so"
+
+
 def ensure_nginx() -> str:
     found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if found and Path("/usr/lib/nginx/modules/ngx_http_js_module.so").exists():
+    if found and Path("/usr/lib/nginx/modules/ngx_http_lua_module.so").exists() and Path(LUA_CJSON).exists():
         return found
-    log("nginx or its njs module not found: installing the Debian packages (nginx-light, libnginx-mod-http-js)")
-    apt = ["apt-get", "install", "-y", "-qq", "nginx-light", "libnginx-mod-http-js"]
+    log("nginx or its Lua module not found: installing nginx-light, libnginx-mod-http-lua, lua-cjson (Debian)")
+    apt = ["apt-get", "install", "-y", "-qq", "nginx-light", "libnginx-mod-http-lua", "lua-cjson"]
     if os.geteuid() != 0:
         apt.insert(0, "sudo")
     if subprocess.run(apt, check=False).returncode != 0:
-        subprocess.run([*apt[:-4], "update", "-qq"], check=True)
+        subprocess.run([*apt[: apt.index("install")], "update", "-qq"], check=True)
         subprocess.run(apt, check=True)
     return shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -163,6 +166,13 @@ http {{
     }}
 }}
 """
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def lines_file(name: str, token: str, paths: list[str]) -> Path:
@@ -219,7 +229,7 @@ def main() -> None:
     info["calibration"] = run.calibrate(env, argparse.Namespace(workers=2, blocking_threads=2, threads=1))
     log(f"calibration: {info['calibration']['hello_req_per_s']:,} req/s (MEASUREMENTS.md: 11,100)")
 
-    counts = [int(n) for n in args.gateway_workers.split(",")]
+    counts = [int(n) for n in args.gateway_workers.split(",") if n.strip()]
     ports = {k: run.free_port() for k in ("light", "web", "nginx")}
     edge_counts = [int(n) for n in args.edge_workers.split(",") if n.strip()]
     for n in counts:
@@ -250,7 +260,7 @@ def main() -> None:
         )
         for n in counts
     }
-    # the gateway's fast path: nginx with the njs module, and its control plane (hcmgov exchange edge)
+    # the gateway's fast path: nginx with the Lua module, and its control plane (hcmgov exchange edge)
     for n in edge_counts:
         gateways[f"edge-w{n}"] = Proc(
             f"edge-w{n}",
@@ -300,6 +310,8 @@ def main() -> None:
         "provider_light": light.pids,
         "provider_web": web.pids,
         "gateway": lambda: [pid for g in gateways.values() for pid in g.pids()],
+        # of the edge's share, its nginx (the rest is its Python control plane shipping the log)
+        "edge_nginx": lambda: [pid for g in gateways.values() for pid in g.pids() if _comm(pid) == "nginx"],
         "nginx": proxy.pids,
         "postgresql": run.postgres_pids,
     }
@@ -416,8 +428,9 @@ def report(r: dict[str, Any]) -> str:
         "",
         f"{r['date']}; {m.get('nproc')} cores ({m.get('cpu_model')}), commit {m.get('git_commit')}; calibration"
         f" {r['calibration']['hello_req_per_s']:,} req/s (bare Django hello; MEASUREMENTS.md: 11,100). Gateway:"
-        " `gateway-wN` the Python gateway on granian ASGI (uvloop), `edge-wN` its fast path (nginx with njs and"
-        " the control plane shipping its message log: docs/decisions/0024), N workers; the best of all counted;"
+        " `gateway-wN` the Python gateway on granian ASGI (uvloop), `edge-wN` its fast path (nginx with its Lua"
+        " module and the control plane shipping its message log: docs/decisions/0024, 0029), N workers; the best"
+        " of all counted;"
         f" nginx {r['nginx_workers']} worker(s), keepalive to the"
         f" provider; wrk 1 thread, {r['connections']} connections for {r['duration_s']} s, then 1 connection for"
         " latency. Provider, gateway, nginx, PostgreSQL and wrk share the cores.",
@@ -426,7 +439,7 @@ def report(r: dict[str, Any]) -> str:
         f" {TARGET_ADDED_P50_MS} ms.",
         "",
         "| provider | path | throughput | p50 | p99 | errors | 1-connection p50 | CPU % provider / gateway /"
-        " nginx / PostgreSQL / wrk | CPU µs a call: provider / gateway / nginx |",
+        " nginx / PostgreSQL / wrk | CPU µs a call: provider / gateway (of which the edge's nginx) / nginx |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, res in r["providers"].items():
@@ -435,6 +448,9 @@ def report(r: dict[str, Any]) -> str:
             c = t["cpu"]["cpu_percent_of_all_cores"]
             provider_cpu = c["provider_light"] if name == "light" else c["provider_web"]
             per_call = _per_call(t, provider_cpu, c["gateway"], c["nginx"])
+            if target.startswith("edge-") and "edge_nginx" in c:
+                p, g, n = per_call.split(" / ")
+                per_call = f"{p} / {g} ({_per_call(t, c['edge_nginx'])}) / {n}"
             lines.append(
                 f"| {name} | {target} | **{t['throughput_per_s']:,.0f}/s** | {t['p50_ms']:.2f} ms |"
                 f" {t['p99_ms']:.2f} ms | {t['errors']} of {t['requests']:,} | {lat['p50_ms']:.2f} ms |"

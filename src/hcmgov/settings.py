@@ -503,7 +503,7 @@ EXCHANGE_TOKEN_KEYS = config(
 EXCHANGE_EDGE_PORT = config(
     "EXCHANGE_EDGE_PORT",
     8002,
-    help="Port of the gateway's edge (nginx with njs: `hcmgov exchange edge`), the fast path of /x/ "
+    help="Port of the gateway's edge (nginx with Lua: `hcmgov exchange edge`), the fast path of /x/ "
     "(docs/decisions/0024).",
     group="exchange",
 )
@@ -516,13 +516,15 @@ EXCHANGE_EDGE_WORKERS = config(
 EXCHANGE_EDGE_NGINX = config(
     "EXCHANGE_EDGE_NGINX",
     "nginx",
-    help="The nginx binary the edge runs (Debian's nginx-light, with libnginx-mod-http-js).",
+    help="The nginx binary the edge runs (Debian's nginx-light, with libnginx-mod-http-lua).",
     group="exchange",
 )
-EXCHANGE_EDGE_NJS_MODULE = config(
-    "EXCHANGE_EDGE_NJS_MODULE",
-    "/usr/lib/nginx/modules/ngx_http_js_module.so",
-    help="nginx's njs module (Debian: libnginx-mod-http-js). Empty: nginx has it built in.",
+EXCHANGE_EDGE_MODULES = config(
+    "EXCHANGE_EDGE_MODULES",
+    "/usr/lib/nginx/modules/ndk_http_module.so /usr/lib/nginx/modules/ngx_http_lua_module.so",
+    help="nginx's dynamic modules the edge loads, in order, separated by spaces (Debian: libnginx-mod-http-ndk "
+    "and libnginx-mod-http-lua, with lua-resty-core and lua-cjson). Empty: nginx has lua-nginx-module built in "
+    "(OpenResty).",
     group="exchange",
 )
 EXCHANGE_EDGE_TLS_CERTIFICATE = config(

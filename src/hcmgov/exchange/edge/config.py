@@ -2,10 +2,12 @@
 
 One ``location`` per REST service (``^~ /x/{member}/{system}/{service}``) with its own upstream,
 timeouts, body limit and retries, so that routing is nginx's prefix tree and every per-service
-setting is a plain directive; the njs module (``gateway.js``) decides who calls and whether they
-may. Rate limits are ``limit_req`` zones, one per class of (rate, burst) found among the systems,
-keyed by the calling system through a ``map`` of njs's ``$gw_limit_key`` ("class:client"): a system
-outside the class has an empty key, which nginx does not count.
+setting is a plain directive; the Lua module (``gateway.lua``, lua-nginx-module on LuaJIT) decides
+who calls and whether they may. Rate limits are ``limit_req`` zones, one per class of (rate, burst)
+found among the systems, keyed by the calling system through a ``map`` of ``$gw_limit_key``
+("class:client", set by the module in the rewrite phase, before ``limit_req`` reads it): a system
+outside the class has an empty key, which nginx does not count. Daily quotas are counters shared
+by the workers (``lua_shared_dict``), seeded from the message log's count of the day.
 
 What the edge leaves to the Python gateway (``EXCHANGE_GATEWAY_URL``), by proxying the call there
 unchanged: the metadata (``/x/_meta/...``), services of a peer platform (the city's own token is
@@ -30,11 +32,11 @@ from hcmgov.exchange.gateway.app import MESSAGES
 from hcmgov.exchange.selectors import Consumer, ServiceEntry, Snapshot
 from hcmgov.identity.provider.exchange_tokens import AUDIENCE, header_segments
 
-JS = Path(__file__).with_name("gateway.js")
+LUA = Path(__file__).with_name("gateway.lua")
 MAX_FAILS = 5  # the breaker: failures (no connection, timeout, 502-504) before a service's calls pause
 FAIL_SECONDS = 30  # ... for this long, then one trial call
 REFUSED = (403, 413, 429, 502, 503, 504)  # nginx's own answers that become problem documents
-# The message-log line (control.entry_from_line reads it): nginx's own variables and njs's, as strings.
+# The message-log line (control.entry_from_line reads it): nginx's own variables and the module's, as strings.
 LOG_FIELDS = (
     ("at", "$msec"),
     ("request_id", "$gw_request_id"),
@@ -48,12 +50,14 @@ LOG_FIELDS = (
     ("error", "$gw_error"),
     ("seconds", "$request_time"),
     ("request_bytes", "$gw_request_bytes"),
-    ("request_sha256", "$gw_request_sha"),
     ("response_bytes", "$gw_response_bytes"),
+    ("request_sha256", "$gw_request_sha"),
     ("response_sha256", "$gw_response_sha"),
     ("upstream", "$upstream_addr"),
 )
-LOG_LINE = "{" + ",".join(f'"{name}":"{variable}"' for name, variable in LOG_FIELDS) + "}"
+# Tab-separated (escape=json escapes a tab, so none is inside a field; each field is a JSON string's
+# body): splitting it costs far less than parsing a JSON object per call.
+LOG_LINE = "\\t".join(variable for _name, variable in LOG_FIELDS)
 BODY_IN_MEMORY = 16 * 1024 * 1024  # bodies up to this size are hashed in memory, larger ones from their file
 
 
@@ -63,7 +67,7 @@ class EdgeSettings:
     workers: int
     directory: Path
     python_gateway: str  # http://host:port of the Python gateway
-    njs_module: str = ""
+    modules: tuple[str, ...] = ()  # nginx's dynamic modules to load (ndk, then lua), in order
     host: str = "127.0.0.1"
     log_flush_ms: int = 50
     user: str = ""  # the workers' user when nginx starts as root ("": nginx's own choice)
@@ -97,6 +101,33 @@ def worker_user() -> tuple[str, str]:
     return "", ""
 
 
+SET_BY_LUA = (
+    "gw_service",
+    "gw_error",
+    "gw_request_id",
+    "gw_client",
+    "gw_consumer",
+    "gw_service_path",
+    "gw_end_user",
+    "gw_limit_key",
+    "gw_target",
+    "gw_request_sha",
+    "gw_request_bytes",
+    "gw_response_sha",
+    "gw_response_bytes",
+)
+
+
+# what the log reads of a call the module set nothing for: no request body (the empty body's hash)
+START = {"gw_request_sha": hashlib.sha256(b"").hexdigest(), "gw_request_bytes": "0"}
+
+
+def _lua_q(value: str) -> str:
+    """A Lua string literal (inside nginx.conf's block: no quote of nginx's own to escape)."""
+    plain = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-:")
+    return "'" + "".join(chr(b) if b in plain else f"\\{b:03d}" for b in value.encode()) + "'"
+
+
 def _q(value: str) -> str:
     """A value quoted for nginx.conf."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "${dollar}") + '"'
@@ -111,9 +142,12 @@ def _classes(consumers: dict[str, Consumer]) -> dict[tuple[int, int], int]:
     return {pair: n for n, pair in enumerate(pairs, 1)}
 
 
-def registry(snapshot: Snapshot, *, over_quota: set[str]) -> dict[str, Any]:
-    """What ``gateway.js`` reads (``REG``): the token keys by the header each signs under, the
-    systems, the services with their rights by calling client, and the refusals' messages."""
+def registry(
+    snapshot: Snapshot, *, over_quota: set[str], used: dict[str, int] | None = None, day: str = ""
+) -> dict[str, Any]:
+    """What ``gateway.lua`` reads (``REG``): the token keys by the header each signs under, the
+    systems, the services with their rights by calling client, the refusals' messages, and the
+    calls of the day (``day``: Vietnam's day number since the epoch) the message log holds."""
     classes = _classes(snapshot.consumers)
     by_id = {c.id: c for c in snapshot.consumers.values()}
     services: dict[str, Any] = {}
@@ -140,12 +174,15 @@ def registry(snapshot: Snapshot, *, over_quota: set[str]) -> dict[str, Any]:
                 "name": c.name,
                 "cls": classes[(max(1, c.rate), max(c.burst, c.rate, 1))],
                 "over": c.client_id in over_quota,
-                "cert": c.certificate_sha256,
+                "quota": int(c.daily_quota or 0),
+                "cert": c.certificate_sha256 or "",
             }
             for c in snapshot.consumers.values()
         },
         "services": services,
         "messages": {code: list(m) for code, m in MESSAGES.items()},
+        "quota_day": day,
+        "quota_used": {client: n for client, n in sorted((used or {}).items()) if n},
     }
 
 
@@ -170,12 +207,13 @@ def _location(service: ServiceEntry, classes: dict[tuple[int, int], int], log: P
         f"location ^~ /x/{service.path} {{",
         f"    set $gw_service {service.id};",
         f"    access_log {log} gw buffer=256k flush={flush}ms;",
-        "    if ($gw_code) { return 403; }",
+        "    rewrite_by_lua_block { gw.check() }",
         *(f"    limit_req zone=gw_rate_{n} burst={burst - 1} nodelay;" for (rate, burst), n in classes.items()),
         f"    client_max_body_size {service.max_body};",
         f"    client_body_buffer_size {body_buffer};",
         "    client_body_in_single_buffer on;",
-        "    js_body_filter gw.hashBody buffer_type=buffer;",
+        "    body_filter_by_lua_block { gw.response_body() }",
+        "    log_by_lua_block { gw.request_body() }",
         "    add_header X-Request-Id $gw_request_id always;",
         f"    proxy_pass {url.scheme}://gw_s{service.id}$gw_target;",
         # (a location's proxy_set_header replaces every one of the levels above: all of them here)
@@ -224,8 +262,7 @@ def nginx_conf(snapshot: Snapshot, edge: EdgeSettings) -> str:
     fast = [s for s in sorted(snapshot.services.values(), key=lambda s: s.path) if fast_path(s)]
     python = urlsplit(edge.python_gateway)
     out: list[str] = []
-    if edge.njs_module:
-        out.append(f"load_module {edge.njs_module};")
+    out += [f"load_module {module};" for module in edge.modules]
     if edge.user:
         out.append(f"user {edge.user} {edge.user_group};")
     out += [
@@ -239,22 +276,10 @@ def nginx_conf(snapshot: Snapshot, edge: EdgeSettings) -> str:
         "    access_log off;",
         "    default_type application/octet-stream;",
         *(f"    {kind}_temp_path {edge.temp / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
-        f"    js_import gw from {JS};",
-        f"    js_preload_object REG from {d / 'registry.json'};",
-        "    js_set $gw_code gw.code;",
-        "    js_set $gw_request_id gw.requestId;",
-        "    js_set $gw_consumer gw.consumer;",
-        "    js_set $gw_end_user gw.endUser;",
-        "    js_set $gw_limit_key gw.limitKey;",
-        "    js_set $gw_target gw.target;",
-        "    js_set $gw_client gw.client;",
-        "    js_set $gw_service_path gw.servicePath;",
-        "    js_set $gw_request_sha gw.requestHash;",
-        "    js_set $gw_request_bytes gw.requestBytes;",
-        "    js_set $gw_certificate gw.certificate;",
-        "    js_var $gw_error;",
-        "    js_var $gw_response_sha;",
-        "    js_var $gw_response_bytes;",
+        f'    lua_package_path "{LUA.parent}/?.lua;/usr/share/lua/5.1/?.lua;;";',
+        "    lua_shared_dict gw_quota 8m;",
+        "    lua_code_cache on;",
+        f"    init_by_lua_block {{ gw = require('gateway'); gw.load({_lua_q(str(d / 'registry.json'))}) }}",
         f"    log_format gw escape=json '{LOG_LINE}';",
         '    geo $dollar { default "$"; }',
         "    limit_req_status 429;",
@@ -283,6 +308,8 @@ def nginx_conf(snapshot: Snapshot, edge: EdgeSettings) -> str:
         "    server {",
         f"        listen {edge.host}:{edge.port}{' ssl' if edge.tls_certificate else ''} backlog=4096;",
         *_tls(edge),
+        # the variables the module sets and the log line reads: empty until it does
+        *(f'        set ${name} "{START.get(name, "")}";' for name in SET_BY_LUA),
         '        location = /healthz { default_type application/json; return 200 \'{"status":"ok"}\'; }',
     ]
     for service in fast:
@@ -293,9 +320,8 @@ def nginx_conf(snapshot: Snapshot, edge: EdgeSettings) -> str:
             for n in REFUSED
             for line in (
                 f"        location @refused_{n} {{",
-                f"            set $gw_failed {n};",
                 f"            access_log {log} gw buffer=256k flush={edge.log_flush_ms}ms;",
-                "            js_content gw.refused;",
+                f"            content_by_lua_block {{ gw.refused({n}) }}",
                 "        }",
             )
         ),
@@ -307,6 +333,7 @@ def nginx_conf(snapshot: Snapshot, edge: EdgeSettings) -> str:
         "            proxy_set_header Authorization $http_authorization;",
         "            proxy_set_header X-Request-Id $http_x_request_id;",
         "            proxy_set_header X-Hcmgov-Client $http_x_hcmgov_client;",
+        "            set_by_lua_block $gw_certificate { return gw.certificate() }",
         "            proxy_set_header X-Hcmgov-Client-Certificate $gw_certificate;",
         "            proxy_pass_request_headers on;",
         "            proxy_pass_header X-Request-Id;",

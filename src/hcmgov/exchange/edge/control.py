@@ -3,8 +3,9 @@
 It writes nginx's configuration and the registry from the registry's snapshot, starts nginx, and
 then, in a loop:
 
-- **ships the message log**: nginx writes one JSON line per call (``gateway.js``'s ``logLine``)
-  to ``access.log``; the control plane links each onto its own hash chain and stores them in
+- **ships the message log**: nginx writes one line per call (``config.LOG_LINE``, the fields
+  separated by tabs, with what ``gateway.lua`` sets) to ``access.log``; the control plane links
+  each onto its own hash chain and stores them in
   batches (:class:`~hcmgov.exchange.gateway.logwriter.LogWriter`, as the Python gateway does), and
   keeps the offset it has stored up to in ``access.pos``. A restart reads again from that offset
   and skips the lines already stored (same request id and instant), so nothing is lost or stored
@@ -39,7 +40,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from hcmgov.common import metrics
-from hcmgov.exchange import selectors
+from hcmgov.exchange import logchain, selectors
 from hcmgov.exchange.edge import config
 from hcmgov.exchange.gateway.logwriter import LogWriter
 from hcmgov.exchange.models import MessageLogRecord
@@ -75,7 +76,7 @@ def edge_settings(
         workers=workers if workers is not None else int(settings.EXCHANGE_EDGE_WORKERS),
         directory=directory or Path(settings.VAR_DIR) / "edge",
         python_gateway=settings.EXCHANGE_GATEWAY_URL,
-        njs_module=settings.EXCHANGE_EDGE_NJS_MODULE,
+        modules=tuple(settings.EXCHANGE_EDGE_MODULES.split()),
         tls_certificate=settings.EXCHANGE_EDGE_TLS_CERTIFICATE,
         tls_key=settings.EXCHANGE_EDGE_TLS_KEY,
         tls_client_ca=settings.EXCHANGE_EDGE_TLS_CLIENT_CA,
@@ -85,52 +86,89 @@ def edge_settings(
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
-def _parse(complete: bytes) -> list[dict[str, str]]:
-    """nginx's lines, parsed at once (one JSON array: far cheaper than line by line); should one be
-    malformed, line by line, each bad line logged with its text (it cannot become a record)."""
-    raw = [line for line in complete.splitlines() if line.strip()]
-    if not raw:
-        return []
+WIDTH = len(config.LOG_FIELDS)
+_CLIP = (64, 100, 200, 300, 10, 2000, 200)  # request_id … end_user: the columns' lengths
+
+
+def _unescape(field: str) -> str:
+    """A field nginx escaped (escape=json: the body of a JSON string)."""
     try:
-        parsed: list[dict[str, str]] = json.loads(b"[" + b",".join(raw) + b"]")
-        return parsed
+        return str(json.loads(f'"{field}"'))
     except ValueError:
-        pass
-    good = []
-    for line in raw:
-        try:
-            good.append(json.loads(line))
-        except ValueError:
-            log.error(
-                "edge: a malformed line of nginx's log, not stored",
-                extra={"line": line[:2000].decode("utf-8", "replace")},
-            )
-            metrics.EXCHANGE_CALLS.labels("-", "0", "exchange_log_malformed").inc()
-    return good
+        return field
 
 
-def entry_from_line(line: dict[str, str]) -> dict[str, Any]:
-    """A message-log entry (as the Python gateway records one) from nginx's JSON line (strings;
-    an njs variable never set is empty)."""
-    get = line.get
-    return {
-        "at": dt.datetime.fromtimestamp(float(line["at"]), dt.UTC),
-        "request_id": get("request_id", "")[:64],
-        "client_id": get("client_id", "")[:100],
-        "consumer": get("consumer", "")[:200],
-        "service": get("service", "")[:300],
-        "method": get("method", "")[:10],
-        "path": get("path", "")[:2000],
-        "end_user": get("end_user", "")[:200],
-        "status": int(get("status") or 0),
-        "error": get("error", "")[:60],
-        "duration_ms": round(float(get("seconds") or 0) * 1000, 3),
-        "request_bytes": int(get("request_bytes") or 0),
-        "response_bytes": int(get("response_bytes") or 0),
-        "request_sha256": get("request_sha256", ""),  # "" only when nginx could not read the body back
-        # no body went through the hashing filter: nothing was sent (HEAD, 204, 304)
-        "response_sha256": get("response_sha256") or EMPTY_SHA256,
-    }
+class Lines:
+    """nginx's lines into message-log rows: each line's fields as :data:`config.LOG_FIELDS` lists
+    them, separated by tabs. A line with a backslash has escaped fields, decoded; the others are as
+    written. Bytes that are not UTF-8 (a path nginx decoded from ``%FF``) become U+FFFD: the call is
+    recorded, never dropped. A line of the wrong shape cannot become a record: it is logged with
+    its text and counted."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._base: tuple[dt.datetime, str] = (_EARLIEST, "")
+
+    def instant(self, msec: str) -> tuple[dt.datetime, str]:
+        """nginx's ``$msec`` ("1764300000.123") as an aware instant and its canonical text (the
+        second's part made once a second)."""
+        whole, _, frac = msec.partition(".")
+        second = int(whole)
+        if second != self._second:
+            base = dt.datetime.fromtimestamp(second, dt.UTC)
+            self._second, self._base = second, (base, base.strftime("%Y-%m-%dT%H:%M:%S"))
+        micro = int((frac + "000000")[:6])
+        base, text = self._base
+        return base.replace(microsecond=micro), f"{text}.{micro:06d}Z"
+
+    def rows(self, complete: bytes) -> list[tuple[tuple[Any, ...], str]]:
+        out = []
+        instant = self.instant
+        c = _CLIP
+        for line in complete.decode("utf-8", "replace").split("\n"):
+            if not line:
+                continue
+            f = line.split("\t")
+            if len(f) != WIDTH:
+                self._malformed(line)
+                continue
+            if "\\" in line:
+                f = [_unescape(x) if "\\" in x else x for x in f]
+            try:
+                at, at_text = instant(f[0])
+                values = (
+                    at,
+                    f[1][: c[0]],
+                    f[2][: c[1]],
+                    f[3][: c[2]],
+                    f[4][: c[3]],
+                    f[5][: c[4]],
+                    f[6][: c[5]],
+                    f[7][: c[6]],
+                    int(f[8] or 0),
+                    f[9][:60],
+                    round(float(f[10] or 0) * 1000, 3),
+                    int(f[11] or 0),
+                    int(f[12] or 0),
+                    f[13],  # "" only when nginx could not read the body back
+                    # no body went through the hashing filter: nothing was sent (HEAD, 204, 304)
+                    f[14] or EMPTY_SHA256,
+                )
+            except ValueError:
+                self._malformed(line)
+                continue
+            out.append((values, at_text))
+        return out
+
+    @staticmethod
+    def _malformed(line: str) -> None:
+        log.error("edge: a malformed line of nginx's log, not stored", extra={"line": line[:2000]})
+        metrics.EXCHANGE_CALLS.labels("-", "0", "exchange_log_malformed").inc()
+
+
+def entry_from_row(values: tuple[Any, ...]) -> dict[str, Any]:
+    """A row as a message-log entry (the Python gateway's shape): for tests and the restart's check."""
+    return dict(zip(logchain.ROW_FIELDS, values, strict=True))
 
 
 @dataclass
@@ -142,10 +180,9 @@ class Quotas:
     _day_starts: dt.datetime = _LATEST  # the day of ``used``, as instants (none yet: every line is another day)
     _day_ends: dt.datetime = _EARLIEST
 
-    def count(self, entry: dict[str, Any]) -> None:
-        if not entry["client_id"] or entry["error"] in COUNTED_OUT:
+    def count(self, at: dt.datetime, client_id: str, error: str) -> None:
+        if not client_id or error in COUNTED_OUT:
             return
-        at = entry["at"]
         if not self._day_starts <= at < self._day_ends:  # another day (a new one, or a late line)
             local = at.astimezone(VN)
             day = local.strftime("%Y%m%d")
@@ -154,7 +191,7 @@ class Quotas:
             self._day_starts = local.replace(hour=0, minute=0, second=0, microsecond=0)
             self._day_ends = self._day_starts + dt.timedelta(days=1)
         used = self.used
-        used[entry["client_id"]] = used.get(entry["client_id"], 0) + 1
+        used[client_id] = used.get(client_id, 0) + 1
 
     def load(self, now: float) -> None:
         """Start from what the message log holds for today (every gateway process's calls)."""
@@ -198,6 +235,8 @@ class Edge:
         self._inode = 0
         self._pending = b""
         self._uncertain_until = -1  # after a restart: lines up to this offset may be stored already
+        self._seed: tuple[str, dict[str, int]] = ("", {})  # nginx's quota counters at start: day, calls
+        self._lines = Lines()
         self._counters: dict[tuple[str, int, str], Any] = {}
         self._histograms: dict[str, Any] = {}
 
@@ -211,7 +250,9 @@ class Edge:
     def write(self) -> bool:
         """Write nginx.conf and registry.json from the snapshot; whether anything changed."""
         conf = config.nginx_conf(self.snapshot, self.settings)
-        reg = config.registry_json(config.registry(self.snapshot, over_quota=self.over))
+        reg = config.registry_json(
+            config.registry(self.snapshot, over_quota=self.over, used=self._seed[1], day=self._seed[0])
+        )
         if (conf, reg) == self.written:
             return False
         for name, text in (("registry.json", reg), ("nginx.conf", conf)):
@@ -263,7 +304,11 @@ class Edge:
             if self.settings.user:  # nginx started as root: its workers run as this user and write there
                 shutil.chown(path, self.settings.user, self.settings.user_group)
         self._resume()
-        self.quotas.load(time.time())
+        now = time.time()
+        self.quotas.load(now)
+        # nginx's counters of the day start from what the message log holds (read once: a reload
+        # keeps nginx's own counters, which are ahead of the log)
+        self._seed = (str(int((now + 7 * 3600) // 86400)), dict(self.quotas.used))
         self.refresh()
         self.check()
         self.writer.start()
@@ -367,38 +412,44 @@ class Edge:
         complete, self._pending = data[:end], data[end:]
         start_offset = self._offset
         self._offset = stat.st_size
-        entries = [entry_from_line(line) for line in _parse(complete)]
+        rows = self._lines.rows(complete)
         if self._uncertain_until > start_offset:
-            entries = self._not_stored(entries)
+            rows = self._not_stored(rows)
             self._uncertain_until = -1
         tally: dict[tuple[str, int, str], list[float]] = {}
         count = self.quotas.count
-        for entry in entries:
-            self.writer.append(entry)
-            count(entry)
-            key = (entry["service"] or "-", entry["status"], entry["error"])
-            tally.setdefault(key, []).append(entry["duration_ms"] / 1000)
+        append = self.writer.append_row
+        for item in rows:
+            v = item[0]
+            append(v, item[1])
+            # at, client_id, error; service, status, error, duration
+            count(v[0], v[2], v[9])
+            key = (v[4] or "-", v[8], v[9])
+            seconds = tally.get(key)
+            if seconds is None:
+                seconds = tally[key] = []
+            seconds.append(v[10] / 1000)
         self._count(tally)
         if not self.writer.flush(timeout=30.0):
             # the writer keeps them and tries again; the place saved stays at what is stored, so a
             # restart reads them again (and skips what was stored meanwhile)
             raise RuntimeError("edge: the message log could not be written")
         self._save_position()
-        self.shipped += len(entries)
+        self.shipped += len(rows)
         if self._offset >= ROTATE_BYTES and not self._pending and self._log.name == "access.log":
             self._rotate()
-        return len(entries)
+        return len(rows)
 
-    def _not_stored(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _not_stored(self, rows: list[tuple[tuple[Any, ...], str]]) -> list[tuple[tuple[Any, ...], str]]:
         """Of lines read again after a restart, those not already in the message log."""
-        if not entries:
-            return entries
+        if not rows:
+            return rows
         stored = set(
             MessageLogRecord.objects.filter(
-                request_id__in={e["request_id"] for e in entries}, at__gte=min(e["at"] for e in entries)
+                request_id__in={v[1] for v, _ in rows}, at__gte=min(v[0] for v, _ in rows)
             ).values_list("request_id", "at")
         )
-        return [e for e in entries if (e["request_id"], e["at"]) not in stored]
+        return [(v, t) for v, t in rows if (v[1], v[0]) not in stored]
 
     def _rotate(self) -> None:
         old = self._log.with_suffix(".log.1")

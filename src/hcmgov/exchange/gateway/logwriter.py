@@ -10,6 +10,7 @@ clean stop (the ASGI lifespan's shutdown) writes everything first.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -45,6 +46,17 @@ def _link(chain: logchain.Chain, entry: dict[str, Any]) -> tuple[Any, ...]:
     return row
 
 
+def _link_row(chain: logchain.Chain, item: tuple[tuple[Any, ...], str]) -> tuple[Any, ...]:
+    """The next row of ``chain`` for a record without bodies given as its fields (the edge's)."""
+    values, at_text = item
+    chain.seq += 1
+    text = logchain.row_canonical(chain.node, chain.seq, values, at_text)
+    digest = hashlib.sha256(f"{chain.last_hash}\n{text}".encode()).hexdigest()
+    row = (chain.node, chain.seq, *values, None, chain.last_hash, digest)
+    chain.last_hash = digest
+    return row
+
+
 def _sealed(entry: dict[str, Any]) -> dict[str, Any]:
     """The entry as stored: bodies kept (``_bodies``: request and response) are encrypted here, off
     the event loop, with the message log's key."""
@@ -70,7 +82,7 @@ class LogWriter:
         self.interval = interval
         self.batch = batch
         self.limit = limit
-        self.queue: deque[dict[str, Any]] = deque()
+        self.queue: deque[Any] = deque()  # entries (dicts) and the edge's rows (tuples)
         self._in_flight = 0
         self.written = 0
         self.failures = 0
@@ -90,6 +102,13 @@ class LogWriter:
 
     def append(self, entry: dict[str, Any]) -> None:
         self.queue.append(entry)  # deque.append is atomic: no lock on the call's path
+        if len(self.queue) >= self.batch:
+            self._wake.set()
+
+    def append_row(self, values: tuple[Any, ...], at_text: str) -> None:
+        """A record without bodies as its fields in :data:`logchain.ROW_FIELDS` order, with its
+        instant's canonical text (the edge ships thousands a second: no dict per record)."""
+        self.queue.append((values, at_text))
         if len(self.queue) >= self.batch:
             self._wake.set()
 
@@ -161,7 +180,7 @@ class LogWriter:
             seq, last = self.chain.seq, self.chain.last_hash
             rows: list[tuple[Any, ...]] = []
             try:
-                rows = [_link(self.chain, _sealed(e)) for e in batch]
+                rows = [_link_row(self.chain, e) if type(e) is tuple else _link(self.chain, _sealed(e)) for e in batch]
                 fast_insert_many(MessageLogRecord, COLUMNS, rows)
             except Exception:
                 if not self._stored_already(rows[-1] if rows else None):

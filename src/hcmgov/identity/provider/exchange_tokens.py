@@ -1,14 +1,15 @@
 """The data sharing platform's access tokens: JWTs (RFC 9068) signed with HMAC-SHA256.
 
 A machine client that asks for ``hcmgov.exchange`` by client credentials gets a token its gateway
-can check on its own: the edge (nginx with njs, ``hcmgov.exchange.edge``) verifies the signature
-and the expiry in a few microseconds, with no database read and no call back to the provider, on
+can check on its own: the edge (nginx with its Lua module, ``hcmgov.exchange.edge``) verifies the
+signature and the expiry in a few microseconds, with no database read and no call back to the provider, on
 every call. Every other token (people's, ``hcmgov.api`` alone, refresh tokens) stays an opaque
 random string, as before. The token is still stored by the provider like any other (its SHA-256),
 so the introspection, the revocation and the Python gateway's check read it as they always did.
 
-HS256, not the provider's RSA key: njs of Debian 12 (0.7.9) verifies RSA only asynchronously,
-which a variable of nginx cannot wait for, while an HMAC is synchronous. The keys are the
+HS256, not the provider's RSA key: one HMAC (OpenSSL's, through LuaJIT's FFI) costs a microsecond
+where an RSA verification costs tens, and the edge's first design (njs, decision 0024) could not
+verify RSA synchronously at all. The keys are the
 provider's and the edge's alone (``EXCHANGE_TOKEN_KEYS``, newest first: the first signs, all
 verify, so a key rotates without a token refused); a resource server never sees them.
 

@@ -1,7 +1,7 @@
 """``hcmgov exchange``: the gateway's message log — ``verify`` its chains (exit code 1 on any
 problem), ``seal`` their heads with an RFC 3161 time stamp, ``archive`` the records past their
 retention into the document store (the same functions run as periodic tasks,
-:mod:`hcmgov.exchange.logchain`) — and ``edge``, the gateway's fast path: nginx with its njs module
+:mod:`hcmgov.exchange.logchain`) — and ``edge``, the gateway's fast path: nginx with its Lua module
 and the control plane beside it (:mod:`hcmgov.exchange.edge.control`), until stopped."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Command(BaseCommand):
 
         edge = actions.add_parser(
             "edge",
-            help="Chạy lối nhanh của cổng /x/ (nginx + njs) / run the gateway's fast path (nginx, njs) until stopped.",
+            help="Chạy lối nhanh của cổng /x/ (nginx + Lua) / run the gateway's fast path (nginx, Lua) until stopped.",
         )
         edge.add_argument("--port", type=int, default=None, help="Cổng / port (default: EXCHANGE_EDGE_PORT).")
         edge.add_argument(
