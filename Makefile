@@ -40,7 +40,16 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	$(UV) sync --frozen
 	@touch $@
 
-install: $(VENV)/.installed
+# an NGSI-LD client library (ngsildclient) for the broker's test: its own virtualenv, its pins conflict with
+# ours (src/hcmgov/ngsi/tests/ngsildclient.requirements.txt, hashed)
+NGSILD_VENV := .venv-ngsildclient
+NGSILD_REQ := src/hcmgov/ngsi/tests/ngsildclient.requirements.txt
+$(NGSILD_VENV)/.installed: $(NGSILD_REQ) $(VENV)/.installed
+	$(UV) venv -q --clear -p $(VENV)/bin/python $(NGSILD_VENV)
+	$(UV) pip install -q --python $(NGSILD_VENV)/bin/python --require-hashes -r $(NGSILD_REQ)
+	@touch $@
+
+install: $(VENV)/.installed $(NGSILD_VENV)/.installed
 
 src/hcmgov/web/static/vendor/.built: frontend/package.json frontend/package-lock.json scripts/build_assets.sh
 	bash scripts/build_assets.sh
@@ -154,4 +163,4 @@ bench: install assets
 	$(PY) -m bench.ngsi
 
 clean:
-	rm -rf var $(VENV) frontend/node_modules src/hcmgov/web/static/vendor
+	rm -rf var $(VENV) $(NGSILD_VENV) frontend/node_modules src/hcmgov/web/static/vendor

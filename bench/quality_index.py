@@ -132,6 +132,15 @@ def month_table(
         "online_level": online_level,
         "suspended_at": _ts(_null_unless(suspended_mask, pc.add(received, day))),
         "components_reused": pick(3).cast(pa.int16()),
+        # the login method and the facts other apps hold (1.4, 4.1, 4.5, 4.6, 4.7); drawn after the
+        # columns above, so that those stay as they were
+        "submitted_auth": pc.if_else(
+            pc.equal(channel, 2), pc.if_else(pc.less(draw(), 0.45), "eid", "password"), pa.scalar(None, pa.string())
+        ),
+        "portal_synced": pc.less(draw(), 0.9),
+        "result_electronic": _null_unless(finished_mask, electronic := pc.less(draw(), 0.7)),
+        "result_in_store": _null_unless(finished_mask, pc.and_(electronic, pc.less(draw(), 0.95))),
+        "population_checked": pc.less(draw(), 0.5),
     }
     return pa.table([pa.array(columns[f.name]).cast(f.type) for f in schema], schema=schema)
 

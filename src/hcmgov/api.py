@@ -71,6 +71,7 @@ api.add_router("/", postal_router)
 api.add_router("/", documents_router)
 api.add_router("/exchange", exchange_router)
 api.add_router("/reporting", reporting_router)
+api.add_router("/eoffice", "hcmgov.office.api.router")  # the electronic office (issue 12)
 
 
 def _language(request: HttpRequest) -> str:

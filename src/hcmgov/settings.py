@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "hcmgov.iot",
     "hcmgov.ngsi",
     "hcmgov.office",
+    "hcmgov.citymail",
     "hcmgov.web",
 ]
 
@@ -779,13 +780,7 @@ REPORTING_NATIONAL_TIMEOUT = config(
     help="Seconds to wait for the national reporting system before trying again later.",
     group="reporting",
 )
-CITY_EMAIL_DOMAINS = config(
-    "HCMGOV_CITY_EMAIL_DOMAINS",
-    ["tphcm.gov.vn"],
-    help="Domains of the city's e-mail system: an official whose address is in one of them counts for the "
-    "plan's target 'officials using the city e-mail' (comma-separated).",
-    group="reporting",
-)
+
 
 # --- logging: JSON lines on stdout, with the request id ---------------------------------------
 LOG_LEVEL = config("HCMGOV_LOG_LEVEL", "INFO", help="Log level.", group="operations")
@@ -987,3 +982,84 @@ NGSI_LD_TEMPORAL_MAX_INSTANCES = config(
 CELERY_BEAT_SCHEDULE["ngsi-notify"] = {"task": "ngsi.notify", "schedule": 2.0}
 
 # --- electronic office (hcmgov.office: official documents, registers, work records) ----------------
+
+# --- helper: office directory and mail ---
+# City e-mail (hcmgov.citymail): the city runs its own mail system under one domain for every
+# agency (addresses seen: ubnd@, ccvtlt.snv@, ubndxuanhoa@tphcm.gov.vn); we provision addresses on it.
+CITYMAIL_DOMAIN = config(
+    "HCMGOV_CITYMAIL_DOMAIN",
+    "tphcm.gov.vn",
+    help="Mail domain of the city's mailboxes (officials' and agencies'): the addresses the platform provisions.",
+    group="mail",
+)
+# --- end helper: office directory and mail ---
+# --- helper: iot alerts ---
+IOT_OBSERVE_GRACE_SECONDS = config(
+    "IOT_OBSERVE_GRACE_SECONDS",
+    60,
+    help="An interval (5 minutes, an hour) counts as closed this long after its end: readings arriving later "
+    "are stored but no longer change the NGSI-LD entities or the alerts.",
+    group="iot",
+)
+IOT_TRAFFIC_FREE_FLOW_KMH = config(
+    "IOT_TRAFFIC_FREE_FLOW_KMH",
+    40.0,
+    help="Free-flow speed of a road segment (km/h) when its device declares none (attributes.speed.free_flow_kmh); "
+    "the congestion level is the measured speed's ratio to it (HCM 2010).",
+    group="iot",
+)
+IOT_ALERTS_LOOKBACK_HOURS = config(
+    "IOT_ALERTS_LOOKBACK_HOURS",
+    24,
+    help="Alerts: intervals older than this are not evaluated (first run, or after the worker was down).",
+    group="iot",
+)
+IOT_OPENDATA_RECOMPUTE_DAYS = config(
+    "IOT_OPENDATA_RECOMPUTE_DAYS",
+    2,
+    help="Open data: the daily air quality and traffic aggregates of this many past days are recomputed each "
+    "night (late readings), then the datasets republished.",
+    group="iot",
+)
+CELERY_BEAT_SCHEDULE["iot-observe"] = {"task": "iot.observe", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["iot-opendata"] = {"task": "iot.opendata_daily", "schedule": crontab(hour=1, minute=30)}
+# --- end helper: iot alerts ---
+# --- helper: iot dashboard and broker ---
+IOT_DASHBOARD_STALE_MINUTES = config(
+    "IOT_DASHBOARD_STALE_MINUTES",
+    90,
+    help="The dashboard shows a sensor's AQI or congestion as current only if measured this recently (minutes).",
+    group="iot",
+)
+IOT_TRAFFIC_FREE_FLOW_KMH = config(
+    "IOT_TRAFFIC_FREE_FLOW_KMH",
+    40.0,
+    help="Free-flow speed of a road segment whose device does not declare one (attributes.speed.free_flow).",
+    group="iot",
+)
+IOT_MAP_BOUNDS = config(
+    "IOT_MAP_BOUNDS",
+    "106.35,10.30,107.65,11.55",
+    help="The city map's bounding box west,south,east,north (degrees; the city since 1 July 2025, without Côn Đảo).",
+    group="iot",
+)
+IOT_BROKER_DYNSEC = config(
+    "IOT_BROKER_DYNSEC",
+    False,
+    help="Provision per-device MQTT accounts on Mosquitto's dynamic security plugin (hcmgov iot broker-sync).",
+    group="iot",
+)
+IOT_BROKER_ADMIN_URL = config(
+    "IOT_BROKER_ADMIN_URL",
+    "mqtt://127.0.0.1:1883",
+    help="Broker address for the dynamic-security commands (mqtt:// or mqtts://; host and port only).",
+    group="iot",
+)
+IOT_BROKER_ADMIN_USERNAME = config(
+    "IOT_BROKER_ADMIN_USERNAME",
+    "hcmgov-admin",
+    help="Mosquitto client allowed to publish on $CONTROL/dynamic-security/# (made by mosquitto_ctrl dynsec init).",
+    group="iot",
+)
+IOT_BROKER_ADMIN_PASSWORD = config("IOT_BROKER_ADMIN_PASSWORD", "", help="Its password.", group="iot", secret=True)
+# --- end helper: iot dashboard and broker ---

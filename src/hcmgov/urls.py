@@ -22,6 +22,7 @@ urlpatterns = [
     path("ngsi-ld/v1/", include("hcmgov.ngsi.urls")),
     path("", include("hcmgov.iot.urls")),
     path("", include("hcmgov.office.urls")),
+    path("", include("hcmgov.citymail.urls")),
     path("", include("hcmgov.web.urls")),
 ]
 

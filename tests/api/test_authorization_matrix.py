@@ -122,6 +122,15 @@ OPERATIONS: dict[str, Op] = {
     # the dashboards' figures: leaders (every official of the world is one) and administrators
     "GET /api/v1/reporting/quality-index": Op(),
     "GET /api/v1/reporting/targets": Op(),
+    # --- helper: office pages ---
+    # the electronic office's read API (office/api.py): officials; a document of X for X's officials, any field
+    "GET /api/v1/eoffice/documents": Op(),
+    "GET /api/v1/eoffice/documents/{document_id}": Op("office_document"),
+    "GET /api/v1/eoffice/incoming": Op(),
+    # a recipient agency's own document system acknowledges: its machine client only, no person
+    "POST /api/v1/eoffice/dispatches/{dispatch_id}/acknowledgement": Op("exchange_system", body={"state": "received"}),
+    "GET /api/v1/eoffice/dispatches/{dispatch_id}/file": Op("exchange_system"),
+    # --- end helper: office pages ---
 }
 PATH_PARAMS = {
     "step_id": "step_id",
@@ -132,6 +141,11 @@ PATH_PARAMS = {
     "subscription_id": "=1",
     "report_id": "report_id",
 }
+# --- helper: office pages ---
+PATH_PARAMS["document_id"] = "office_document_id"  # an outgoing draft of X (authz_world._office)
+PATH_PARAMS["dispatch_id"] = "=1"  # refused before any dispatch is looked up: no person is a system
+OWNERS["office_document"] = {RIGHT_OFFICIAL, OTHER_FIELD}  # the agency's officials, any field
+# --- end helper: office pages ---
 
 
 def _value(world: World, source: str) -> Any:

@@ -78,6 +78,27 @@ def fast_create(model: type[M], values: dict[str, Any], *, alias: str = DEFAULT_
     return instance
 
 
+def copy_text_many(
+    model: type[models.Model], names: tuple[str, ...], text: str, *, alias: str = DEFAULT_DB_ALIAS
+) -> None:
+    """Append rows already written in PostgreSQL's COPY text format (``text``: one line per row,
+    values in the order of the field ``names``, separated by tabs, ``\\N`` for NULL, backslash
+    escapes) to ``model``'s table: the caller formats, nothing is adapted value by value. PostgreSQL
+    only; runs in the caller's transaction, if any."""
+    db: Any = connections[alias]
+    if db.vendor != "postgresql":
+        raise NotImplementedError("COPY is PostgreSQL's")
+    qn = db.ops.quote_name
+    columns = ", ".join(qn(model._meta.get_field(name).column) for name in names)  # type: ignore[union-attr]
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    with (
+        db.connection.cursor() as cursor,
+        cursor.copy(f"COPY {qn(model._meta.db_table)} ({columns}) FROM STDIN") as copy,
+    ):
+        copy.write(text)
+
+
 def fast_insert_many(
     model: type[models.Model], names: tuple[str, ...], rows: list[tuple[Any, ...]], *, alias: str = DEFAULT_DB_ALIAS
 ) -> int:

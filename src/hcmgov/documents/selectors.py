@@ -81,3 +81,23 @@ def signing_certificate(*, agency_id: int, now: dt.datetime | None = None) -> An
     from hcmgov.documents.results import certificate_for
 
     return certificate_for(agency_id=agency_id, now=now)
+
+
+def warehouse_results(*, codes: list[str]) -> dict[str, tuple[bool, bool]]:
+    """For the analytics warehouse (Decision 766/QĐ-TTg, 4.1 and 4.5): for each of the dossiers
+    ``codes``, (an electronic result in force — issued, not revoked; that result kept in the
+    applicant's data store — its component not revoked)."""
+    found = dict.fromkeys(codes, (False, False))
+    rows = Result.objects.filter(dossier_code__in=codes, revoked_at__isnull=True).values_list(
+        "dossier_code", "component__state"
+    )
+    for code, state in rows:
+        found[code] = (True, found[code][1] or state != ComponentState.REVOKED)
+    return found
+
+
+def warehouse_results_changed(*, since: dt.datetime) -> set[str]:
+    """The codes of the dossiers a result of which was issued, revoked or changed in the data store
+    at or after ``since``."""
+    changed = Q(signed_at__gte=since) | Q(revoked_at__gte=since) | Q(component__updated_at__gte=since)
+    return set(Result.objects.filter(changed).values_list("dossier_code", flat=True).distinct())

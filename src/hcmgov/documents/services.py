@@ -265,6 +265,17 @@ def platform_file_keep(*, data: bytes, kind: str) -> str:
     return key
 
 
+def upload_file_keep(*, data: bytes, filename: str, kind: str) -> str:
+    """Keep a file an official uploaded to another app (the electronic office's drafts and
+    incoming documents) as :func:`platform_file_keep` does, after the checks every upload passes:
+    what its bytes are (``safety.inspect``: a safe PDF, JPEG or PNG that its name announces) and
+    the antivirus (clamd, when configured). Refused (``safety.Refused``, ``storage.ScanUnavailable``)
+    before anything is stored."""
+    safety.inspect(data=data, filename=filename)
+    storage._scan(data, filename)
+    return platform_file_keep(data=data, kind=kind)
+
+
 def platform_file_read(*, key: str) -> bytes:
     """The bytes of a file kept by :func:`platform_file_keep` (``NotFound`` when there is none)."""
     store = storage.documents_storage()

@@ -104,7 +104,7 @@ DOSSIER_COLUMNS = (
     "returned_at", "refusal_reason", "tracking_secret", "fingerprint", "idempotency_key", "flow_id",
     "workflow_state", "appointment_at", "suspended_at", "suspended_status", "suspended_days", "supplement_count",
     "timeliness", "updated_at", "applicant_search", "fee_required", "fee_paid_at", "fee_paid_online",
-    "result_by_post", "delivery_to", "delivery_fee",
+    "result_by_post", "delivery_to", "delivery_fee", "submitted_auth",
 )  # fmt: skip
 STEP_COLUMNS = (
     "id", "dossier_id", "task_id", "key", "name", "name_en", "role", "agency_id", "assignee_id", "state",
@@ -743,6 +743,9 @@ class Generator:
                 ts(suspended_at), suspended_status, 0, supplements, timeliness, ts(self.now),
                 self.folded[applicant_name], procedure.has_fee, paid_at, fee_paid and channel == Channel.ONLINE,
                 False, None, None,
+                # how the applicant logged in to submit online: two in five with the e-ID (did, not the
+                # random generator, so the draws above stay as they were)
+                ("eid" if did % 5 < 2 else "password") if channel == Channel.ONLINE else "",
             )
         )  # fmt: skip
 

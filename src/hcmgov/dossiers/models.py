@@ -118,6 +118,11 @@ class Dossier(models.Model):
         context=DELIVERY_TO_CONTEXT, null=True, blank=True, help_text="name, phone, address, ward_code (encrypted)"
     )
     delivery_fee = models.PositiveIntegerField(null=True, blank=True, help_text="Đồng, as quoted when chosen.")
+    # how the applicant authenticated when submitting (``common.context.AuthMethod``: eid, password,
+    # password+totp, api_token, oauth…), from the login recorded in the session; "" unknown — a
+    # dossier submitted before this was recorded, or filed for the applicant by someone else (at
+    # the desk). The service-quality index counts e-ID use (Decision 766/QĐ-TTg, 4.7) from it.
+    submitted_auth = models.CharField(max_length=20, blank=True, default="", db_default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -747,6 +747,7 @@ WAREHOUSE_DOSSIER_COLUMNS = (
     # moment a supplement began to be awaited (the clock stands still since), the documents reused
     # from the applicant's data store
     "procedure__level", "procedure__online_level", "suspended_at", "components_reused",
+    "submitted_auth",  # how the applicant logged in to submit (index 4.7; "" unknown)
 )  # fmt: skip
 WAREHOUSE_STEP_COLUMNS = (
     "dossier__code", "key", "role", "agency__code", "state", "opened_at", "due_at", "finished_at", "outcome",

@@ -55,6 +55,9 @@ TOPICS = (
     "rating.submitted",
     # electronic office: an issued document sent to another agency (office.dispatches)
     "office.document_sent",
+    # IoT platform: an alert opened or closed at a station or road segment (iot.alerts)
+    "iot.alert_opened",
+    "iot.alert_closed",
 )
 
 

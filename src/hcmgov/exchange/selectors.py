@@ -17,6 +17,8 @@ from hcmgov.exchange.models import (
     AccessRight,
     InformationSystem,
     MessageLogRecord,
+    PortalPush,
+    PortalPushState,
     Service,
     ServiceKind,
     SystemState,
@@ -282,3 +284,39 @@ def warehouse_traffic_rows(
         .order_by("hour", "service")
     )
     return qs.values_list(*WAREHOUSE_TRAFFIC_COLUMNS).iterator(chunk_size=chunk_size)
+
+
+def warehouse_portal_synced(*, codes: list[str]) -> dict[str, bool]:
+    """For the analytics warehouse (Decision 766/QĐ-TTg, 1.4): whether the National Public Service
+    Portal holds each of the dossiers ``codes`` — at least one of its status changes delivered."""
+    sent = set(
+        PortalPush.objects.filter(dossier_code__in=codes, state=PortalPushState.SENT)
+        .values_list("dossier_code", flat=True)
+        .distinct()
+    )
+    return {code: code in sent for code in codes}
+
+
+def warehouse_portal_changed(*, since: dt.datetime) -> set[str]:
+    """The codes of the dossiers a status change of which was delivered to the portal at or after ``since``."""
+    return set(PortalPush.objects.filter(sent_at__gte=since).values_list("dossier_code", flat=True).distinct())
+
+
+def machine_account_agency(*, account: Any) -> int | None:
+    """The city agency an information system calls for: the agency of the member whose active
+    system a machine client's service account is (client credentials), or None (a person, a system
+    of no agency, a suspended one)."""
+    if not getattr(account, "oauth_client_credentials", False):
+        return None
+    from hcmgov.identity.provider.services import machine_client_ids
+
+    agency: int | None = (
+        InformationSystem.objects.filter(
+            client_id__in=machine_client_ids(account_id=account.pk), state=SystemState.CONNECTED, member__active=True
+        )
+        .exclude(client_id="")
+        .values_list("member__agency_id", flat=True)
+        .order_by("id")
+        .first()
+    )
+    return agency

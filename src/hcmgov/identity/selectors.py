@@ -258,29 +258,3 @@ def eid_account_counts() -> dict[str, dict[str, int]]:
     )
     found = {r["kind"]: {"accounts": int(r["accounts"]), "eid": int(r["eid"])} for r in rows}
     return {kind: found.get(kind, {"accounts": 0, "eid": 0}) for kind in (UserKind.CITIZEN, UserKind.BUSINESS)}
-
-
-def official_email_counts(*, domains: list[str]) -> list[dict[str, Any]]:
-    """Per agency code: active officials holding a role there, and those whose e-mail address is on
-    one of the city's ``domains`` — counts only, for the plan's target "officials using the city
-    e-mail" (reporting.targets). An official with roles in two agencies counts in each."""
-    from django.db.models import Count
-
-    if not domains:
-        return []
-    on_domain = Q()
-    for domain in domains:
-        on_domain |= Q(user__email__iendswith="@" + domain.strip().lstrip("@"))
-    rows = (
-        RoleAssignment.objects.filter(user__is_active=True)
-        .values("agency__code")
-        .order_by("agency__code")
-        .annotate(
-            officials=Count("user", distinct=True),
-            city_email=Count("user", filter=on_domain, distinct=True),
-        )
-    )
-    return [
-        {"agency_code": r["agency__code"], "officials": int(r["officials"]), "city_email": int(r["city_email"])}
-        for r in rows
-    ]

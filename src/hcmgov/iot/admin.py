@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from hcmgov.common.admin_site import ReadOnlyAdmin
-from hcmgov.iot.models import Device, Quarantine
+from hcmgov.iot.models import Alert, AlertRule, Device, Quarantine
 
 
 @admin.register(Device)
@@ -24,3 +24,16 @@ class QuarantineAdmin(ReadOnlyAdmin):
     list_filter = ["reason", "channel"]
     search_fields = ["device_code", "source"]
     date_hierarchy = "received_at"
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(ReadOnlyAdmin):
+    list_display = ["code", "kind", "threshold", "level", "intervals", "active"]
+    list_filter = ["kind", "active"]
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = ["rule", "device", "started_at", "opened_at", "closed_at", "value", "peak"]
+    list_filter = ["rule"]
+    date_hierarchy = "opened_at"

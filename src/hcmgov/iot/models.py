@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from hcmgov.iot.traffic import STYLES
+
 URN_PREFIX = "urn:ngsi-ld:Device:"
 
 
@@ -155,3 +157,159 @@ class Quarantine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} {self.device_code or self.source}"
+
+
+# --- what is derived from the readings: NGSI-LD mirror, alerts, daily aggregates ------------------
+
+
+class Cursor(models.Model):
+    """How far a periodic job has gone (``mirror.devices``, ``mirror.observations``,
+    ``alerts:<rule code>``): the end of the last interval it handled. The job locks its row while it
+    works, so two workers, or a retried task, never handle an interval twice."""
+
+    name = models.CharField(max_length=80, unique=True)
+    position = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.position.isoformat()}"
+
+
+class MirroredDevice(models.Model):
+    """The version (``Device.updated_at``) of a device last upserted into the NGSI-LD broker as its
+    ``Device`` entity: a device whose ``updated_at`` differs is mirrored again, whatever the order
+    in which the transactions that changed devices committed."""
+
+    device = models.OneToOneField(Device, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    version = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.device_id} @ {self.version.isoformat()}"
+
+
+class AlertKind(models.TextChoices):
+    AQI = "aqi", "Chỉ số chất lượng không khí (VN_AQI) vượt ngưỡng"
+    CONGESTION = "congestion", "Đoạn đường ùn tắc"
+
+
+class AlertRule(models.Model):
+    """A condition that opens an alert when it holds for ``intervals`` consecutive closed intervals
+    at one device: for ``aqi``, the hourly VN_AQI above ``threshold`` (intervals are hours); for
+    ``congestion``, the congestion level (``iot.traffic``) at ``level`` or worse (intervals are 5
+    minutes). Defaults are made by migration 0003; a rule is a row the administrators change."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    kind = models.CharField(max_length=12, choices=AlertKind.choices)
+    name = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200)
+    threshold = models.FloatField(default=0, help_text="aqi: the hourly AQI must be above this.")
+    level = models.CharField(
+        max_length=12,
+        blank=True,
+        choices=[(level.value, f"{style.label_vi} / {style.label_en}") for level, style in STYLES.items()],
+        help_text="congestion: this level or worse.",
+    )
+    intervals = models.PositiveIntegerField(default=1, help_text="Consecutive closed intervals needed to open.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class AlertWatch(models.Model):
+    """A rule's running count at one device: how many consecutive evaluated intervals met it
+    (``streak``, its worst value ``peak``), ending at ``last_end``."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="+")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+")
+    streak = models.PositiveIntegerField(default=0)
+    peak = models.FloatField(default=0, help_text="The worst value of the current streak.")
+    last_end = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rule", "device"], name="iot_alertwatch_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id}@{self.device_id}: {self.streak}"
+
+
+class Alert(models.Model):
+    """One episode of a rule at a device: opened when the rule held for its intervals (``started_at``
+    is the start of the first of them), closed at the end of the first interval measured that did
+    not meet it. At most one open alert per rule and device (a constraint)."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.PROTECT, related_name="alerts")
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField()
+    opened_at = models.DateTimeField(help_text="End of the interval that opened it.")
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="End of the interval that closed it.")
+    value = models.FloatField(help_text="The AQI, or the level's rank, that opened it.")
+    peak = models.FloatField()
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "device"], condition=models.Q(closed_at__isnull=True), name="iot_alert_one_open"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id}@{self.device_id} {self.opened_at.isoformat()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class AirQualityDay(models.Model):
+    """A station's day (Asia/Ho_Chi_Minh) as published to open data: the daily VN_AQI (Decision
+    1459/QĐ-TCMT §2.2.2) and the daily concentrations it came from (µg/m³)."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    aqi = models.IntegerField(null=True)
+    level = models.PositiveSmallIntegerField(null=True)
+    dominant = models.CharField(max_length=40, blank=True)
+    pm25_24h = models.FloatField(null=True)
+    pm10_24h = models.FloatField(null=True)
+    no2_1h_max = models.FloatField(null=True)
+    so2_1h_max = models.FloatField(null=True)
+    co_1h_max = models.FloatField(null=True)
+    o3_1h_max = models.FloatField(null=True)
+    hourly_aqi_max = models.IntegerField(null=True)
+    hours = models.PositiveSmallIntegerField(default=0, help_text="Hours with a PM2.5 or PM10 mean.")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["day", "device"]
+        constraints = [models.UniqueConstraint(fields=["device", "day"], name="iot_aqday_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} {self.day.isoformat()}"
+
+
+class TrafficDay(models.Model):
+    """A road segment's day (Asia/Ho_Chi_Minh) as published to open data: means of its 5-minute
+    intervals and how many of them were congested (``iot.traffic``: congested or jammed)."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    vehicles = models.IntegerField(null=True, help_text="Vehicles counted: Σ flow × interval.")
+    flow_mean = models.FloatField(null=True, help_text="veh/h")
+    speed_mean = models.FloatField(null=True, help_text="km/h, weighted by the readings")
+    occupancy_mean = models.FloatField(null=True, help_text="%")
+    intervals = models.PositiveSmallIntegerField(default=0, help_text="5-minute intervals with a level.")
+    congested_intervals = models.PositiveSmallIntegerField(default=0)
+    worst_level = models.CharField(max_length=12, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["day", "device"]
+        constraints = [models.UniqueConstraint(fields=["device", "day"], name="iot_trafficday_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} {self.day.isoformat()}"

@@ -30,6 +30,13 @@ urlpatterns = [
     path("entityOperations/upsert", endpoint(POST=(views.batch_upsert, W)), name="batch_upsert"),
     path("entityOperations/update", endpoint(POST=(views.batch_update, W)), name="batch_update"),
     path("entityOperations/delete", endpoint(POST=(views.batch_delete, W)), name="batch_delete"),
+    # the same with a trailing slash, as client libraries write them (ngsildclient: POST /entities/,
+    # /entityOperations/<op>/; Orion-LD accepts both spellings)
+    path("entities/", endpoint(GET=(views.entities_get, R), POST=(views.entities_post, W)), name="entities_slash"),
+    path("entityOperations/create/", endpoint(POST=(views.batch_create, W)), name="batch_create_slash"),
+    path("entityOperations/upsert/", endpoint(POST=(views.batch_upsert, W)), name="batch_upsert_slash"),
+    path("entityOperations/update/", endpoint(POST=(views.batch_update, W)), name="batch_update_slash"),
+    path("entityOperations/delete/", endpoint(POST=(views.batch_delete, W)), name="batch_delete_slash"),
     path("types", endpoint(GET=(views.types_get, R)), name="types"),
     path("types/<str:type_name>", endpoint(GET=(views.type_get, R)), name="type"),
     path("attributes", endpoint(GET=(views.attributes_get, R)), name="attributes"),

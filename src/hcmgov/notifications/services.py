@@ -81,13 +81,29 @@ INTERRUPTED_MAIL = (
 )
 
 
+def _city_mailboxes(recipients: list[Any]) -> dict[int, str]:
+    """Officials' active city mailboxes (one query): an official's mail goes there, not to the
+    address of their account (issue 12: "officials carry their city mailbox address")."""
+    from hcmgov.citymail import selectors as citymail  # the city e-mail reads identity: no cycle at import
+
+    officials = [r.pk for r in recipients if getattr(r, "kind", "") == "official" and r.pk is not None]
+    return citymail.active_addresses(user_ids=officials) if officials else {}
+
+
+def _address(recipient: Any, channel: str, city: dict[int, str]) -> str:
+    if channel != "email":
+        return str(recipient.phone or "")
+    return city.get(recipient.pk) or str(recipient.email or "")
+
+
 def notification_queue(
     *, recipient: Any, subject: str, body: str, dedupe_key: str, channel: str = "email"
 ) -> Notification | None:
     """Queue a message unless one with ``dedupe_key`` exists (a redelivered event sends nothing twice).
 
-    An SMS's text is its ``body`` (keep it short; it is sent unaccented); ``subject`` names it in lists."""
-    address = recipient.email if channel == "email" else recipient.phone
+    An SMS's text is its ``body`` (keep it short; it is sent unaccented); ``subject`` names it in lists.
+    An official's e-mail goes to their active city mailbox when they have one."""
+    address = _address(recipient, channel, _city_mailboxes([recipient]) if channel == "email" else {})
     if not address:
         return None
     try:
@@ -135,8 +151,9 @@ def notification_queue_many(*, messages: list[Outgoing]) -> int:
     ``dedupe_key`` exists, or whose recipient has no address on their channel, are skipped.
     Returns how many were handed to the database (on PostgreSQL, duplicates ignored among them)."""
     rows = []
+    city = _city_mailboxes([m.recipient for m in messages if m.channel == "email"])
     for m in messages:
-        address = m.recipient.email if m.channel == "email" else m.recipient.phone
+        address = _address(m.recipient, m.channel, city)
         if address:
             rows.append(
                 Notification(

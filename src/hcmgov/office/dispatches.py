@@ -62,7 +62,9 @@ def dispatch_payload(*, dispatch: Dispatch) -> dict[str, Any]:
         "summary": document.summary,
         "urgency": document.urgency,
         "pages": document.pages,
-        "signed_sha256": version.signed_sha256 if version else "",
+        # the issued file (its number on it, signed at issue); a document issued before the
+        # platform wrote the number on it has only its leader-signed file
+        "signed_sha256": document.issued_sha256 or (version.signed_sha256 if version else ""),
     }
 
 
@@ -157,8 +159,8 @@ def incoming_from_dispatch(*, dispatch: Dispatch, clerk: Any, now: dt.datetime |
             pages=document.pages,
             electronic=True,
             dispatch=dispatch,
-            file_key=signature.file_key if signature else "",
-            signed_sha256=signature.signed_sha256 if signature else "",
+            file_key=document.issued_file_key or (signature.file_key if signature else ""),
+            signed_sha256=document.issued_sha256 or (signature.signed_sha256 if signature else ""),
             now=now,
         )
         dispatch_acknowledge(dispatch=dispatch, state=DispatchState.RECEIVED, now=now)

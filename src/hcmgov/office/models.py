@@ -159,6 +159,10 @@ class OutgoingDocument(models.Model):
     issued_at = models.DateTimeField(null=True, blank=True)
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.PLATFORM)
     electronic = models.BooleanField(default=True, help_text="Issued as an electronic (signed) document.")
+    issued_file_key = models.CharField(
+        max_length=200, blank=True, help_text="The issued PDF: the number written on it, signed by the agency."
+    )
+    issued_sha256 = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:

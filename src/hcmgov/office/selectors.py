@@ -7,7 +7,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import ExtractMonth
 from django.utils import timezone
 
@@ -21,6 +21,7 @@ from hcmgov.office.models import (
     RecordMember,
     RecordState,
     Register,
+    Review,
     Signature,
     WorkRecord,
 )
@@ -187,3 +188,137 @@ def documents_exchanged_by_month(*, year: int) -> dict[int, int]:
         .annotate(n=Count("id"))
     )
     return {row["month"]: row["n"] for row in rows}
+
+
+# --- what the back-office pages read (views.py, views_records.py) -----------------------------------
+
+DOCUMENT_STATES_EN = {
+    "draft": "Draft",
+    "in_review": "In review",
+    "returned": "Returned",
+    "approved": "Approved",
+    "signed": "Signed",
+    "issued": "Issued",
+}
+DISPATCH_STATES_EN = {"sent": "Sent", "received": "Received", "processed": "Processed", "returned": "Returned"}
+RECORD_STATES_EN = {"open": "Open", "in_progress": "In progress", "closed": "Closed", "archived": "Archived"}
+
+
+def outgoing_list(
+    *, agency_ids: list[int], state: str = "", year: int | None = None, confidential: bool | None = None
+) -> QuerySet[OutgoingDocument]:
+    """The agencies' outgoing documents, newest first: drafts by their creation, issued ones by
+    their year of issue (the register's year, Decree 30/2020, Art. 15(1))."""
+    qs = OutgoingDocument.objects.filter(agency_id__in=agency_ids).select_related("agency", "drafted_by")
+    if state:
+        qs = qs.filter(state=state)
+    if year is not None:
+        qs = qs.filter(Q(register__year=year) | Q(register__isnull=True, created_at__year=year))
+    if confidential is not None:
+        qs = qs.exclude(confidentiality="normal") if confidential else qs.filter(confidentiality="normal")
+    return qs.order_by("-created_at", "-id")
+
+
+def incoming_list(
+    *, agency_ids: list[int], year: int | None = None, confidential: bool | None = None
+) -> QuerySet[IncomingDocument]:
+    """The agencies' incoming register: newest arrival first."""
+    qs = IncomingDocument.objects.filter(agency_id__in=agency_ids).select_related("agency", "register", "dispatch")
+    if year is not None:
+        qs = qs.filter(register__year=year)
+    if confidential is not None:
+        qs = qs.filter(register__confidential=confidential)
+    return qs.order_by("-registered_at", "-id")
+
+
+def dispatches_waiting(*, agency_ids: list[int]) -> list[Dispatch]:
+    """Documents other agencies sent to these agencies that are not registered as incoming yet."""
+    return list(
+        Dispatch.objects.filter(recipient_id__in=agency_ids, incoming__isnull=True)
+        .exclude(state=DispatchState.RETURNED)
+        .select_related("document__agency", "recipient")
+        .order_by("sent_at", "id")[:200]
+    )
+
+
+def dispatch_to(*, agency_ids: list[int], dispatch_id: int) -> Dispatch | None:
+    """A dispatch addressed to one of the agencies (None: not theirs, or no such)."""
+    return (
+        Dispatch.objects.filter(pk=dispatch_id, recipient_id__in=agency_ids)
+        .select_related("document__agency", "recipient")
+        .first()
+    )
+
+
+def outgoing_get(*, agency_ids: list[int], pk: int) -> OutgoingDocument | None:
+    """One outgoing document of the agencies (None for another agency's: its existence is not told)."""
+    return OutgoingDocument.objects.filter(pk=pk, agency_id__in=agency_ids).select_related("agency", "record").first()
+
+
+def document_versions(*, document: OutgoingDocument) -> list[DraftVersion]:
+    return list(document.versions.select_related("created_by").order_by("version"))
+
+
+def document_reviews(*, document: OutgoingDocument) -> list[Review]:
+    return list(document.reviews.select_related("reviewer", "version").order_by("at", "id"))
+
+
+def document_signatures(*, document: OutgoingDocument) -> list[Signature]:
+    return list(document.signatures.select_related("signer", "version").order_by("signed_at", "id"))
+
+
+def records_list(*, agency_ids: list[int], state: str = "", year: int | None = None) -> QuerySet[WorkRecord]:
+    qs = WorkRecord.objects.filter(agency_id__in=agency_ids).select_related("agency", "lead")
+    if state:
+        qs = qs.filter(state=state)
+    if year is not None:
+        qs = qs.filter(year=year)
+    return qs.order_by("-opened_at", "-id")
+
+
+def record_get(*, agency_ids: list[int], pk: int) -> WorkRecord | None:
+    return WorkRecord.objects.filter(pk=pk, agency_id__in=agency_ids).select_related("agency", "lead").first()
+
+
+def record_members(*, record: WorkRecord) -> list[RecordMember]:
+    return list(record.members.select_related("official").order_by("deadline", "id"))
+
+
+def record_documents(*, record: WorkRecord) -> tuple[list[OutgoingDocument], list[IncomingDocument]]:
+    return (
+        list(record.outgoing_documents.order_by("created_at", "id")),
+        list(record.incoming_documents.order_by("registered_at", "id")),
+    )
+
+
+def documents_attachable(*, record: WorkRecord) -> tuple[list[OutgoingDocument], list[IncomingDocument]]:
+    """The agency's documents not in a record yet (the record page's "attach" form), the newest 100."""
+    return (
+        list(OutgoingDocument.objects.filter(agency_id=record.agency_id, record__isnull=True).order_by("-id")[:100]),
+        list(IncomingDocument.objects.filter(agency_id=record.agency_id, record__isnull=True).order_by("-id")[:100]),
+    )
+
+
+def register_last(*, agency_id: int, direction: str, year: int, confidential: bool = False) -> int:
+    """The last number a register gave (0 when it has none yet); read only, no lock: what a page
+    shows as the next number, which the issue itself takes under the register's lock."""
+    last = (
+        Register.objects.filter(agency_id=agency_id, direction=direction, year=year, confidential=confidential)
+        .values_list("last", flat=True)
+        .first()
+    )
+    return last or 0
+
+
+def document_file(*, document: OutgoingDocument) -> tuple[str, str] | None:
+    """The key and a file name of the file that stands for the document now: the issued PDF (its
+    number on it), else the signed file of its latest version, else its latest draft version."""
+    if document.issued_file_key:
+        return document.issued_file_key, f"{document.number_symbol.replace('/', '-')}.pdf"
+    latest = document.versions.order_by("-version").first()
+    if latest is None:
+        return None
+    signature = document.signatures.filter(version=latest).order_by("-signed_at", "-id").first()
+    if signature is not None:
+        return signature.file_key, f"da-ky-v{latest.version}.pdf"
+    return latest.file_key, latest.filename

@@ -32,7 +32,7 @@ from hcmgov.core import services as core_services
 from hcmgov.documents import selectors as documents_selectors
 from hcmgov.documents import services as documents
 from hcmgov.identity import selectors as identity
-from hcmgov.office import doctypes
+from hcmgov.office import doctypes, issuing
 from hcmgov.office.models import (
     Confidentiality,
     Direction,
@@ -54,6 +54,7 @@ SIGNER_ROLES = {"leader"}
 CLERK_ROLES = {"clerk"}  # văn thư: numbers, issues and registers documents (Decree 30/2020, Art. 15, 22)
 FILE_KIND = "office-draft"
 SIGNED_KIND = "office-signed"
+ISSUED_KIND = "office-issued"  # the issued file: the number on it, signed by the agency at issue
 LOCATION = "Thành phố Hồ Chí Minh"
 DOCUMENT_FIELDS = ("state", "number", "number_symbol", "issued_on", "register", "signer")
 
@@ -100,10 +101,11 @@ def _register_next(*, agency_id: int, direction: str, year: int, confidential: b
 # --- drafting -------------------------------------------------------------------------------------
 
 
-def _keep(data: bytes) -> tuple[str, str]:
+def _keep(data: bytes, filename: str) -> tuple[str, str]:
+    """An official's upload kept after the upload checks and the antivirus (documents' own)."""
     if not data:
         raise refuse("file_empty", "Tệp dự thảo rỗng.", "The draft file is empty.", 422)
-    return documents.platform_file_keep(data=data, kind=FILE_KIND), hashlib.sha256(data).hexdigest()
+    return documents.upload_file_keep(data=data, filename=filename, kind=FILE_KIND), hashlib.sha256(data).hexdigest()
 
 
 def _content_type(data: bytes) -> str:
@@ -149,7 +151,7 @@ def document_draft(
     if record is not None and record.agency_id != agency_id:
         raise refuse("other_agency", "Hồ sơ của cơ quan khác.", "The record belongs to another agency.", 422)
     now = now or timezone.now()
-    key, sha256 = _keep(data)
+    key, sha256 = _keep(data, filename)
     document = OutgoingDocument.objects.create(
         agency_id=agency_id,
         agency_abbreviation=agency_abbreviation.strip(),
@@ -187,7 +189,7 @@ def draft_version_add(
     locked = OutgoingDocument.objects.select_for_update().get(pk=document.pk)
     if locked.state == DocumentState.ISSUED:
         raise refuse("already_issued", "Văn bản đã ban hành, không sửa được.", "The document is issued.")
-    key, sha256 = _keep(data)
+    key, sha256 = _keep(data, filename)
     last = locked.versions.order_by("-version").first()
     version = DraftVersion.objects.create(
         document=locked,
@@ -328,7 +330,10 @@ def signature_current(*, document: OutgoingDocument) -> Signature | None:
 def document_issue(*, document: OutgoingDocument, clerk: Any, now: dt.datetime | None = None) -> OutgoingDocument:
     """Issue a signed document with its register's next number of the year (Decree 30/2020,
     Art. 15(1)): the register row is locked, so two clerks issuing at once take consecutive
-    numbers. Refused when the signature is on a superseded draft."""
+    numbers. The number and the date are written onto the first page of the version the leader
+    signed, and the agency's certificate signs that file (``issuing``: the number before the
+    issuing body's signature); it is kept as the issued file, the one sent to other agencies.
+    Refused when the signature is on a superseded draft, or the agency has no certificate in force."""
     _check_role(clerk, document.agency_id, CLERK_ROLES)
     now = now or timezone.now()
     with transaction.atomic():
@@ -338,11 +343,19 @@ def document_issue(*, document: OutgoingDocument, clerk: Any, now: dt.datetime |
             return locked
         if locked.state != DocumentState.SIGNED:
             raise refuse("not_signed", "Văn bản chưa được ký số.", "The document is not signed.")
-        if signature_current(document=locked) is None:
+        signature = signature_current(document=locked)
+        if signature is None:
             raise refuse(
                 "superseded_draft",
                 "Chữ ký số nằm trên bản dự thảo đã có bản mới hơn: cần ký lại bản mới nhất.",
                 "The signature is on a superseded draft: the latest version must be signed.",
+            )
+        certificate = documents_selectors.signing_certificate(agency_id=locked.agency_id, now=now)
+        if certificate is None:
+            raise refuse(
+                "no_certificate",
+                "Cơ quan chưa có chứng thư số còn hiệu lực.",
+                "The agency has no certificate in force.",
             )
         year = _local_year(now)
         confidential = locked.confidentiality != Confidentiality.NORMAL
@@ -359,8 +372,37 @@ def document_issue(*, document: OutgoingDocument, clerk: Any, now: dt.datetime |
         )
         locked.issued_on = timezone.localtime(now).date()
         locked.issued_at = now
+        # the number and date go onto the version the leader signed, then the agency's signature
+        # covers them (issuing.py: drawn after a signature, they would void it); a failure here
+        # rolls the number back with the rest
+        numbered = issuing.number_stamp(
+            pdf=documents.platform_file_read(key=signature.version.file_key),
+            number_symbol=locked.number_symbol,
+            issued_on=locked.issued_on,
+            place=LOCATION,
+        )
+        issued = documents.pdf_sign(
+            pdf=numbered,
+            certificate=certificate,
+            reason=f"Ban hành văn bản số {locked.number_symbol}",
+            location=LOCATION,
+            now=now,
+        )
+        locked.issued_file_key = documents.platform_file_keep(data=issued.data, kind=ISSUED_KIND)
+        locked.issued_sha256 = issued.sha256
         locked.state = DocumentState.ISSUED
-        locked.save(update_fields=["register", "number", "number_symbol", "issued_on", "issued_at", "state"])
+        locked.save(
+            update_fields=[
+                "register",
+                "number",
+                "number_symbol",
+                "issued_on",
+                "issued_at",
+                "issued_file_key",
+                "issued_sha256",
+                "state",
+            ]
+        )
         core_services.event_publish(
             topic="office.document_issued",
             key=locked.number_symbol,

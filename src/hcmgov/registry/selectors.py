@@ -4,10 +4,14 @@ change feed's shape, a dossier's fact checks. Reads of records' facts go through
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+
+from django.db.models import Q
 
 from hcmgov.registry.facts import FACTS
 from hcmgov.registry.models import CheckState, FactCheck, Record, RecordState, RecordVersion, Registry
+from hcmgov.registry.registries import POPULATION
 
 
 def dossier_fact_checks(*, dossier_id: int) -> list[dict[str, Any]]:
@@ -80,3 +84,23 @@ def registry_status() -> list[dict[str, Any]]:
 
 def lookups_pending_count() -> int:
     return Record.objects.filter(state=RecordState.PENDING).count()
+
+
+def warehouse_population_checked(*, codes: list[str]) -> dict[str, bool]:
+    """For the analytics warehouse (Decision 766/QĐ-TTg, 4.6): whether a fact of each of the
+    dossiers ``codes`` was checked against the national population database (it matched or
+    differed; a fact not verified yet was not checked)."""
+    checked = set(
+        FactCheck.objects.filter(
+            dossier_code__in=codes, registry__code=POPULATION, state__in=(CheckState.VERIFIED, CheckState.DIFFERS)
+        )
+        .values_list("dossier_code", flat=True)
+        .distinct()
+    )
+    return {code: code in checked for code in codes}
+
+
+def warehouse_checks_changed(*, since: dt.datetime) -> set[str]:
+    """The codes of the dossiers a fact of which was checked or settled at or after ``since``."""
+    changed = Q(checked_at__gte=since) | Q(resolved_at__gte=since)
+    return set(FactCheck.objects.filter(changed).values_list("dossier_code", flat=True).distinct())

@@ -11,7 +11,9 @@ points are pro rata to 100 % (a threshold of 1.0), never a guessed threshold.
 **Where the figures come from.** Dossier-based indicators are counted by DuckDB over the warehouse's
 Parquet files (``warehouse.selectors``), ratings from the warehouse's ``ratings`` table, feedback
 through ``feedback.selectors``. An indicator the platform holds no data for is returned with
-``measurable=False`` and the reason, never with a number. Docs: ``docs/reporting/index-766.md``.
+``measurable=False`` and the reason, never with a number; a dossier whose fact is unknown (NULL in
+the warehouse: recorded only since a date, or not extracted yet) is left out of its figure.
+Docs: ``docs/reporting/index-766.md``.
 
 **Speed.** The dossier counts are additive over dossiers, and every dossier lives in one partition
 file (its month of submission), so each partition's counts are cached under the file's signature
@@ -90,9 +92,9 @@ INDICATORS: tuple[IndexIndicator, ...] = (
                    "procedures with every part published ÷ procedures",
                    reason="the catalogue has no record of which parts are published where (one-stop desk, portal)"),
     IndexIndicator("1.4", 1, "Dossiers synchronised to the National Public Service Portal",
-                   "Đồng bộ hồ sơ lên Cổng DVC quốc gia", 6, "dossiers synchronised ÷ dossiers received",
-                   reason="the per-dossier state of the portal synchronisation (exchange) is not extracted to "
-                   "the warehouse yet"),
+                   "Đồng bộ hồ sơ lên Cổng DVC quốc gia", 6,
+                   "dossiers the portal holds (a status change delivered) ÷ dossiers received, by month submitted",
+                   source="warehouse: dossiers (portal_synced, from exchange)"),
     IndexIndicator("2.1", 2, "Dossiers finished or in progress within the due date", "Hồ sơ xử lý đúng hạn", 20,
                    "(dossiers finished early or on time + dossiers in progress not yet due) ÷ (dossiers finished "
                    "+ dossiers in progress) in the period; time waiting for a supplement not counted; more than one "
@@ -110,8 +112,8 @@ INDICATORS: tuple[IndexIndicator, ...] = (
     IndexIndicator("3.4", 3, "Dossiers paid online", "Hồ sơ thanh toán trực tuyến", 6,
                    "dossiers paid online ÷ dossiers of fee procedures", source="warehouse: dossiers"),
     IndexIndicator("4.1", 4, "Electronic results", "Kết quả điện tử", 6,
-                   "dossiers with an electronic result ÷ dossiers finished",
-                   reason="results are held by the documents app and not extracted to the warehouse yet"),
+                   "dossiers with an electronic result in force ÷ dossiers finished (status 9, 10), by month finished",
+                   source="warehouse: dossiers (result_electronic, from documents)"),
     IndexIndicator("4.2", 4, "Digitised dossier components", "Số hoá thành phần hồ sơ", 4,
                    "dossiers with every component digitised ÷ dossiers received",
                    reason="no record of which paper components were digitised at the desk"),
@@ -120,14 +122,15 @@ INDICATORS: tuple[IndexIndicator, ...] = (
     IndexIndicator("4.4", 4, "Reuse of digitised data", "Tái sử dụng dữ liệu số hoá", 2,
                    "dossiers reusing a component of the data store ÷ dossiers submitted", source="warehouse: dossiers"),
     IndexIndicator("4.5", 4, "Link with the personal data store", "Kết nối kho dữ liệu cá nhân", 4,
-                   "results put in the applicant's data store ÷ results",
-                   reason="results are held by the documents app and not extracted to the warehouse yet"),
+                   "finished dossiers whose electronic result is in the applicant's data store ÷ finished dossiers "
+                   "with an electronic result, by month finished",
+                   source="warehouse: dossiers (result_in_store, from documents)"),
     IndexIndicator("4.6", 4, "Use of the national population database", "Khai thác CSDL quốc gia về dân cư", 2,
-                   "dossiers checked against the population database ÷ dossiers",
-                   reason="the registry's fact checks are not extracted to the warehouse yet"),
+                   "dossiers with a fact checked against the population database ÷ dossiers submitted, by month "
+                   "submitted", source="warehouse: dossiers (population_checked, from registry)"),
     IndexIndicator("4.7", 4, "Use of the e-ID", "Sử dụng định danh điện tử", 2,
-                   "dossiers submitted after an e-ID login ÷ dossiers submitted online",
-                   reason="a dossier does not record how its applicant authenticated"),
+                   "dossiers submitted online after an e-ID login ÷ dossiers submitted online whose login is "
+                   "known, by month submitted", source="warehouse: dossiers (submitted_auth)"),
     IndexIndicator("5.2", 5, "Feedback handled on time", "Phản ánh, kiến nghị xử lý đúng hạn", 6,
                    "feedback closed on time ÷ feedback closed, by month received", source="feedback (database)"),
     IndexIndicator("5.3", 5, "Satisfaction with the handling of feedback", "Hài lòng về xử lý phản ánh", 6,
@@ -136,15 +139,14 @@ INDICATORS: tuple[IndexIndicator, ...] = (
                    "ratings not \"not satisfied\" (score 3–5) ÷ ratings, by month rated", source="warehouse: ratings"),
 )  # fmt: skip
 _NATIONAL_VI = "do CSDL quốc gia về thủ tục hành chính lưu, nền tảng này không có"
-_NOT_EXTRACTED_VI = "chưa được trích xuất vào kho dữ liệu phân tích"
 # key → (formula, reason when not measurable) in Vietnamese, as the pages show them first
 VI: dict[str, tuple[str, str]] = {
     "1.1": ("TTHC công bố đúng hạn ÷ TTHC được công bố", "ngày quyết định và công bố TTHC " + _NATIONAL_VI),
     "1.2": ("TTHC cập nhật đúng hạn ÷ TTHC được cập nhật", "ngày cập nhật TTHC " + _NATIONAL_VI),
     "1.3": ("TTHC công khai đủ các nội dung ÷ TTHC",
             "danh mục không ghi nhận nội dung nào của TTHC được công khai ở đâu (bộ phận một cửa, cổng)"),
-    "1.4": ("hồ sơ đã đồng bộ ÷ hồ sơ tiếp nhận",
-            "trạng thái đồng bộ từng hồ sơ với Cổng DVC quốc gia " + _NOT_EXTRACTED_VI),
+    "1.4": ("hồ sơ Cổng DVC quốc gia đã có (đã gửi được một thay đổi trạng thái) ÷ hồ sơ đã tiếp nhận, theo "
+            "tháng nộp", ""),
     "2.1": ("(hồ sơ giải quyết trước hạn hoặc đúng hạn + hồ sơ đang giải quyết chưa đến hạn) ÷ (hồ sơ đã giải "
             "quyết + hồ sơ đang giải quyết) trong kỳ; không tính thời gian chờ bổ sung; yêu cầu bổ sung quá một "
             "lần tính là trễ hạn", ""),
@@ -153,17 +155,17 @@ VI: dict[str, tuple[str, str]] = {
             "danh mục không ghi nhận từng TTHC đã tích hợp Nền tảng thanh toán quốc gia hay chưa"),
     "3.3": ("TTHC có phí có ít nhất một hồ sơ thanh toán trực tuyến ÷ TTHC có phí có hồ sơ", ""),
     "3.4": ("hồ sơ thanh toán trực tuyến ÷ hồ sơ của TTHC có phí", ""),
-    "4.1": ("hồ sơ có kết quả điện tử ÷ hồ sơ đã giải quyết", "kết quả do phân hệ tài liệu giữ, " + _NOT_EXTRACTED_VI),
+    "4.1": ("hồ sơ có kết quả điện tử còn hiệu lực ÷ hồ sơ đã giải quyết xong (trạng thái 9, 10), theo tháng "
+            "giải quyết xong", ""),
     "4.2": ("hồ sơ số hoá đủ thành phần ÷ hồ sơ tiếp nhận",
             "không có ghi nhận thành phần giấy nào được số hoá tại bộ phận một cửa"),
     "4.3": ("bản sao chứng thực điện tử ÷ bản sao chứng thực", "nền tảng không cấp bản sao chứng thực"),
     "4.4": ("hồ sơ dùng lại thành phần trong kho dữ liệu ÷ hồ sơ nộp", ""),
-    "4.5": ("kết quả đưa vào kho dữ liệu của người nộp ÷ kết quả",
-            "kết quả do phân hệ tài liệu giữ, " + _NOT_EXTRACTED_VI),
-    "4.6": ("hồ sơ được đối chiếu CSDL quốc gia về dân cư ÷ hồ sơ",
-            "kết quả đối chiếu dữ liệu của kho dùng chung " + _NOT_EXTRACTED_VI),
-    "4.7": ("hồ sơ nộp sau khi đăng nhập bằng định danh điện tử ÷ hồ sơ nộp trực tuyến",
-            "hồ sơ không ghi nhận người nộp đã xác thực bằng cách nào"),
+    "4.5": ("hồ sơ đã giải quyết có kết quả điện tử trong kho dữ liệu của người nộp ÷ hồ sơ đã giải quyết có kết "
+            "quả điện tử, theo tháng giải quyết xong", ""),
+    "4.6": ("hồ sơ có thông tin được đối chiếu với CSDL quốc gia về dân cư ÷ hồ sơ nộp, theo tháng nộp", ""),
+    "4.7": ("hồ sơ nộp trực tuyến sau khi đăng nhập bằng định danh điện tử ÷ hồ sơ nộp trực tuyến biết cách đăng "
+            "nhập, theo tháng nộp", ""),
     "5.2": ("phản ánh, kiến nghị xử lý xong đúng hạn ÷ phản ánh, kiến nghị đã xử lý xong, theo tháng tiếp nhận", ""),
     "5.3": ("trả lời không bị đánh giá \"không hài lòng\" ÷ trả lời được đánh giá", ""),
     "5.4": ("đánh giá không \"không hài lòng\" (3–5 điểm) ÷ lượt đánh giá, theo tháng đánh giá", ""),
@@ -224,6 +226,7 @@ class IndexRow:
 _COLUMNS = (
     "code", "agency_code", "unit_code", "procedure_code", "channel", "status", "fee_required", "fee_paid_online",
     "online_level", "components_reused", "supplement_count", "on_time", "timeliness",
+    "submitted_auth", "portal_synced", "result_electronic", "result_in_store", "population_checked",
 )  # fmt: skip
 _TIMES = ("submitted_at", "received_at", "due_at", "finished_at", "suspended_at")
 
@@ -276,30 +279,53 @@ def _progress(unit: str, step: int, *, code: bool = True) -> str:
     )"""  # noqa: S608 - unit and step come from STEP_MONTHS, never from input
 
 
-# indicator → (period of the dossier, the dossiers counted, those meeting it)
+# indicator → (the dossiers counted, those meeting it), by the period the dossier was submitted in.
+# A fact that is NULL is unknown (a file older than its column, a dossier submitted before the login
+# method was recorded, an app whose facts are not extracted yet): the dossier is left out of the
+# figure, which has no number while nothing is known — never a zero.
 _SUBMITTED_RULES: dict[str, tuple[str, str]] = {
+    "1.4": ("received IS NOT NULL AND portal_synced IS NOT NULL", "portal_synced"),
     "3.1": ("online_level = 'full'", "channel = 2"),
     "3.4": ("fee_required", "fee_paid_online"),
     "4.4": ("TRUE", "coalesce(components_reused, 0) > 0"),
+    "4.6": ("population_checked IS NOT NULL", "population_checked"),
+    "4.7": ("channel = 2 AND coalesce(submitted_auth, '') <> ''", "submitted_auth = 'eid'"),
 }
+# … by the period the dossier's processing finished in (9 finished, 10 result returned)
+_FINISHED_RULES: dict[str, tuple[str, str]] = {
+    "4.1": ("status IN (9, 10) AND result_electronic IS NOT NULL", "result_electronic"),
+    "4.5": ("status IN (9, 10) AND coalesce(result_electronic, FALSE)", "coalesce(result_in_store, FALSE)"),
+}
+# the figures ``index_dossiers`` lists the dossiers of
+DRILLABLE: tuple[str, ...] = tuple(sorted(("2.1", "3.3", *_SUBMITTED_RULES, *_FINISHED_RULES)))
+
+
+def _rule_counts(rules: dict[str, tuple[str, str]]) -> str:
+    return ",\n".join(
+        f"count(*) FILTER (WHERE {den}) AS n{i}, count(*) FILTER (WHERE ({den}) AND ({num})) AS ok{i}"
+        for i, (den, num) in enumerate(rules.values())
+    )
+
+
+def _rule_rows(rules: dict[str, tuple[str, str]], source: str) -> str:
+    return "\n".join(
+        f"UNION ALL SELECT '{k}', chunk, p, grp, n{i}, ok{i} FROM {source}"  # noqa: S608 - keys of the rules
+        for i, k in enumerate(rules)
+    )
 
 
 def _counts_sql(unit: str, step: int, base: str) -> str:
     """The counts of one chunk of dossiers in long form: (indicator, period start, key, counted, meeting)."""
-    by_submission = ",\n".join(
-        f"count(*) FILTER (WHERE {den}) AS n{i}, count(*) FILTER (WHERE ({den}) AND ({num})) AS ok{i}"
-        for i, (den, num) in enumerate(_SUBMITTED_RULES.values())
-    )
-    each = "\n".join(
-        f"UNION ALL SELECT '{k}', chunk, p, grp, n{i}, ok{i} FROM sub"  # noqa: S608 - keys of _SUBMITTED_RULES
-        for i, k in enumerate(_SUBMITTED_RULES)
-    )
     return f"""
     WITH d AS NOT MATERIALIZED ({base}),
-    sub AS (SELECT chunk, date_trunc('{unit}', submitted) AS p, grp, {by_submission} FROM d GROUP BY ALL)
+    sub AS (SELECT chunk, date_trunc('{unit}', submitted) AS p, grp, {_rule_counts(_SUBMITTED_RULES)}
+            FROM d GROUP BY ALL),
+    fin AS (SELECT chunk, date_trunc('{unit}', finished) AS p, grp, {_rule_counts(_FINISHED_RULES)}
+            FROM d WHERE finished IS NOT NULL GROUP BY ALL)
     SELECT '2.1' AS k, chunk, p, grp, count(*) AS n, count(*) FILTER (WHERE ok) AS ok
     FROM ({_progress(unit, step, code=False)}) GROUP BY ALL
-    {each}
+    {_rule_rows(_SUBMITTED_RULES, "sub")}
+    {_rule_rows(_FINISHED_RULES, "fin")}
     UNION ALL
     SELECT '3.3', chunk, p, grp, count(*), count(*) FILTER (WHERE paid_online) FROM (
         SELECT chunk, date_trunc('{unit}', submitted) AS p, grp, procedure_code, bool_or(fee_paid_online) AS paid_online
@@ -543,11 +569,12 @@ def index_dossiers(
     the dossiers not submitted online of 3.1, …); ``meeting=True``: those that meet it. Together
     they are the figure's denominator. For 3.3 (counted in procedures) the dossiers of the fee
     procedures without (or with) an online payment."""
-    if indicator not in ("2.1", "3.3", *_SUBMITTED_RULES) or period not in STEP_MONTHS or by not in GROUP_COLUMNS:
+    if indicator not in DRILLABLE or period not in STEP_MONTHS or by not in GROUP_COLUMNS:
         raise ValueError(f"no dossier drill-down for indicator {indicator!r}")
     con = con or warehouse.warehouse_connect()
     unit, step = period, STEP_MONTHS[period]
-    base = _base("dossiers", GROUP_COLUMNS[by], None)
+    present = {name for (name, *_rest) in con.execute("DESCRIBE dossiers").fetchall()}  # files may lack a column
+    base = _base("dossiers", GROUP_COLUMNS[by], present)
     start = dt.datetime.combine(period_start, dt.time())
     params: dict[str, Any] = {"g": key, "p": start, "m": meeting}
     if indicator == "2.1":
@@ -560,8 +587,9 @@ def index_dossiers(
                   procs AS (SELECT procedure_code, bool_or(fee_paid_online) AS ok FROM f GROUP BY ALL)
                   SELECT code FROM f JOIN procs USING (procedure_code) WHERE procs.ok = $m"""  # noqa: S608
     else:
-        den, num = _SUBMITTED_RULES[indicator]
+        moment = "submitted" if indicator in _SUBMITTED_RULES else "finished"
+        den, num = {**_SUBMITTED_RULES, **_FINISHED_RULES}[indicator]
         sql = f"""WITH d AS NOT MATERIALIZED ({base}) SELECT code FROM d
-                  WHERE grp = $g AND date_trunc('{unit}', submitted) = $p
+                  WHERE grp = $g AND date_trunc('{unit}', {moment}) = $p
                   AND ({den}) AND coalesce(({num}), FALSE) = $m"""  # noqa: S608
     return sorted(code for (code,) in con.execute(sql + " ORDER BY code", params).fetchall())

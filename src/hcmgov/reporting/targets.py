@@ -11,14 +11,16 @@ officials and connected systems from their apps' selectors (counts only, never a
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
-from django.conf import settings
 from django.utils import timezone
 
+from hcmgov.audit import selectors as audit
 from hcmgov.catalog import selectors as catalog
+from hcmgov.citymail import selectors as citymail
 from hcmgov.exchange import selectors as exchange
 from hcmgov.identity import selectors as identity
 from hcmgov.office import selectors as office
@@ -47,10 +49,10 @@ class PlanTarget:
 TARGETS: tuple[PlanTarget, ...] = (
     PlanTarget("online_integrated", "Full-process online services integrated with the National Public Service Portal",
                "DVCTT toàn trình tích hợp Cổng DVC quốc gia", 1.0,
-               reason="the catalogue does not record which full-process services are integrated with the national "
-               "portal"),
+               source="warehouse: full-process procedures with a dossier the national portal holds ÷ full-process "
+               "procedures with dossiers, per month"),
     PlanTarget("authenticated", "Transactions authenticated electronically", "Giao dịch được xác thực điện tử", 1.0,
-               reason="no record of the transactions on the city's systems and how each was authenticated"),
+               source="audit: transactions whose actor authenticated electronically ÷ transactions, per month"),
     PlanTarget("eid_login", "People and businesses logging in with the national e-ID",
                "Người dân, doanh nghiệp đăng nhập bằng định danh điện tử", 0.4,
                source="identity: accounts with an e-ID login ÷ citizen and business accounts (current; no history)"),
@@ -68,11 +70,10 @@ TARGETS: tuple[PlanTarget, ...] = (
                0.8, reason="needs the register of the city's periodic reporting regimes, those kept outside "
                "the platform included: the platform knows only the templates it runs"),
     PlanTarget("city_email", "Officials using the city e-mail", "Cán bộ sử dụng thư điện tử công vụ", 1.0,
-               source="identity: officials with an address on the city's e-mail domains ÷ officials (current)"),
+               source="citymail: active officials with an active city mailbox ÷ active officials, per level "
+               "(current; no history)"),
 )  # fmt: skip
 REASONS_VI = {
-    "online_integrated": "danh mục không ghi nhận DVCTT toàn trình nào đã tích hợp Cổng DVC quốc gia",
-    "authenticated": "không có ghi nhận các giao dịch trên hệ thống của Thành phố và cách xác thực từng giao dịch",
     "reports_online": "cần danh mục các chế độ báo cáo định kỳ của Thành phố, kể cả các báo cáo ngoài nền tảng: "
                       "nền tảng chỉ biết các mẫu báo cáo nó vận hành",
 }  # fmt: skip
@@ -142,6 +143,49 @@ def dossiers_online(*, con: duckdb.DuckDBPyConnection | None = None) -> list[Tar
     return out
 
 
+def online_integrated(*, con: duckdb.DuckDBPyConnection | None = None) -> list[TargetValue]:
+    """Per month: procedures offered full-process online (Decree 42/2022/NĐ-CP) that had dossiers,
+    and those of them integrated with the National Public Service Portal — read as: at least one of
+    their dossiers of the month is held by the portal (``exchange``'s pushes, extracted per dossier
+    into the warehouse) — for the city and per agency. A procedure with no dossier in the month is
+    not counted: the catalogue holds no integration state of its own."""
+    values = [
+        TargetValue("online_integrated", r["scope"], r["agency_code"], r["month"], r["on_portal"], r["procedures"])
+        for r in warehouse.full_process_on_portal_by_month(con=con)
+    ]
+    if not values:
+        raise NotMeasurableError(
+            "the warehouse holds no dossier whose synchronisation with the national portal is known yet",
+            "kho dữ liệu phân tích chưa có hồ sơ nào biết trạng thái đồng bộ với Cổng DVC quốc gia",
+        )
+    return values
+
+
+MONTHS_BACK = 12
+
+
+def authenticated_transactions(*, today: dt.date | None = None, months: int = MONTHS_BACK) -> list[TargetValue]:
+    """Per city month, the last ``months`` months up to ``today``: the platform's transactions
+    (``audit.selectors.TRANSACTION_ACTIONS``: dossiers submitted, supplemented, withdrawn and acted
+    on) whose actor authenticated electronically (assurance level 1 or more, recorded on each audit
+    event from the login) ÷ transactions; a month without a transaction is left out. City only: the
+    audit trail's reading is one query per period and set of agencies."""
+    today = today or timezone.localdate()
+    year, month = today.year, today.month
+    starts = []
+    for _ in range(months):
+        starts.append(dt.date(year, month, 1))
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    values = []
+    for start in reversed(starts):
+        following = dt.date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        share = audit.authenticated_transactions(start=start, end=min(today, following - dt.timedelta(days=1)))
+        if share.transactions:
+            values.append(TargetValue("authenticated", "city", "", f"{start:%Y-%m}", share.authenticated,
+                                      share.transactions))  # fmt: skip
+    return values
+
+
 def procedures_online() -> list[TargetValue]:
     """Procedures of the catalogue offered online (full-process or partly) ÷ procedures, per level and for the city."""
     rows = catalog.procedure_online_counts()
@@ -167,21 +211,18 @@ def systems_connected() -> list[TargetValue]:
 
 
 def city_email() -> list[TargetValue]:
-    """Officials (holding a role in an agency) with an address on the city's e-mail domains
-    (setting ``CITY_EMAIL_DOMAINS``) ÷ officials, per agency and for the city (an official is
-    counted once per agency they hold a role in)."""
-    domains = list(getattr(settings, "CITY_EMAIL_DOMAINS", []) or [])
-    if not domains:
-        raise NotMeasurableError(
-            "the city's e-mail domains are not configured (setting CITY_EMAIL_DOMAINS)",
-            "chưa khai báo tên miền thư điện tử công vụ của Thành phố (HCMGOV_CITY_EMAIL_DOMAINS)",
-        )
-    rows = identity.official_email_counts(domains=domains)
-    values = [TargetValue("city_email", "agency", r["agency_code"], "", r["city_email"], r["officials"]) for r in rows]
-    return [
-        TargetValue("city_email", "city", "", "", sum(v.numerator for v in values), sum(v.denominator for v in values)),
-        *values,
+    """Active officials (holding a role in force) with an active city mailbox ÷ active officials,
+    per level of their agencies (an official with roles at two levels counts at each) and for the
+    city (each official once), from the city e-mail's provisioning (``citymail.selectors``). A
+    mailbox provisioned is what the platform knows: whether it is read is the city mail system's."""
+    figures = citymail.mailbox_coverage_by_level()
+    values = [
+        TargetValue("city_email", "level", level, "", f["with_mailbox"], f["officials"])
+        for level, f in figures.items()
+        if level != "all" and f["officials"]
     ]
+    total = figures["all"]
+    return [TargetValue("city_email", "city", "", "", total["with_mailbox"], total["officials"]), *values]
 
 
 def periodic_reports_on_system() -> list[TargetValue]:
@@ -207,6 +248,8 @@ def work_records_online(*, year: int | None = None) -> list[TargetValue]:
 
 
 _COMPUTE: dict[str, Any] = {
+    "online_integrated": online_integrated,
+    "authenticated": authenticated_transactions,
     "eid_login": eid_login,
     "dossiers_online": dossiers_online,
     "procedures_online": procedures_online,
@@ -226,7 +269,7 @@ def plan_targets(*, con: duckdb.DuckDBPyConnection | None = None) -> list[Target
             reports.append(TargetReport(target, reason=target.reason, reason_vi=target.reason_vi))
             continue
         try:
-            values = compute(con=con) if compute is dossiers_online else compute()
+            values = compute(con=con) if compute in (dossiers_online, online_integrated) else compute()
         except NotMeasurableError as exc:
             reports.append(TargetReport(target, reason=str(exc), reason_vi=exc.vi))
             continue

@@ -26,7 +26,7 @@ from hcmgov.common.svgchart import draw
 from hcmgov.reporting import quality, selectors, targets
 
 SORTS = {"agency", "total", "g1", "g2", "g3", "g4", "g5"}
-DRILLABLE = ("2.1", "3.1", "3.3", "3.4", "4.4")  # the dossier-based figures (quality.index_dossiers)
+DRILLABLE = quality.DRILLABLE  # the dossier-based figures (quality.index_dossiers)
 
 
 class BadRequestError(Exception):

@@ -210,3 +210,32 @@ def dossiers_online_by_month(*, con: duckdb.DuckDBPyConnection | None = None) ->
     con = con or warehouse_connect()
     keys = ("month", "agency_code", "procedure_level", "dossiers", "online", "scope")
     return [dict(zip(keys, row, strict=True)) for row in con.execute(DOSSIERS_ONLINE_BY_MONTH).fetchall()]
+
+
+FULL_PROCESS_ON_PORTAL_BY_MONTH = """
+WITH p AS (
+    SELECT strftime(submitted_at AT TIME ZONE 'Asia/Ho_Chi_Minh', '%Y-%m') AS month, agency_code, procedure_code,
+           portal_synced
+    FROM dossiers WHERE online_level = 'full' AND portal_synced IS NOT NULL
+)
+SELECT month, '' AS agency_code, count(*) AS procedures, count(*) FILTER (WHERE held) AS on_portal, 'city' AS scope
+FROM (SELECT month, procedure_code, bool_or(portal_synced) AS held FROM p GROUP BY ALL) GROUP BY ALL
+UNION ALL
+SELECT month, agency_code, count(*), count(*) FILTER (WHERE held), 'agency'
+FROM (SELECT month, agency_code, procedure_code, bool_or(portal_synced) AS held FROM p GROUP BY ALL) GROUP BY ALL
+ORDER BY month, scope DESC, agency_code
+"""
+
+
+def full_process_on_portal_by_month(*, con: duckdb.DuckDBPyConnection | None = None) -> list[dict[str, Any]]:
+    """Per month submitted (city time): procedures offered full-process online (Decree
+    42/2022/NĐ-CP) that had dossiers, and those of them with at least one dossier the National
+    Public Service Portal holds — for the city (``scope`` "city", each procedure once) and per
+    agency ("agency"). Only dossiers whose portal state is known count (files and dossiers
+    extracted before it are left out): no row at all while nothing is known."""
+    con = con or warehouse_connect()
+    columns = {name for (name, *_rest) in con.execute("DESCRIBE dossiers").fetchall()}
+    if "portal_synced" not in columns:  # every file older than the column
+        return []
+    keys = ("month", "agency_code", "procedures", "on_portal", "scope")
+    return [dict(zip(keys, row, strict=True)) for row in con.execute(FULL_PROCESS_ON_PORTAL_BY_MONTH).fetchall()]

@@ -14,16 +14,20 @@ holds every schema to it).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import pyarrow as pa
 
+from hcmgov.documents import selectors as documents
 from hcmgov.dossiers import selectors as dossiers
 from hcmgov.exchange import selectors as exchange
 from hcmgov.feedback import selectors as feedback
 from hcmgov.payments import selectors as payments
+from hcmgov.registry import selectors as registry
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -60,10 +64,115 @@ def _blank(value: str) -> str | None:
     return value or None
 
 
+# --- the dossiers' row: the dossiers app's extract, and facts other apps hold about each dossier ------
+# The dossiers app's columns are read by name (``dossiers.WAREHOUSE_DOSSIER_COLUMNS``): a column it
+# does not list (yet) is extracted as NULL. ``submitted_auth`` is the dossier's own record of how
+# its applicant authenticated to submit (``Dossier.submitted_auth``, "" unknown).
+_DOSSIER_BASE = (
+    "code", "procedure__code", "agency__code", "unit__code", "unit__structure__key", "channel", "status",
+    "language", "submitted_at", "received_at", "due_at", "appointment_at", "finished_at", "returned_at",
+    "timeliness", "supplement_count", "suspended_days", "fee_required", "fee_paid_at", "fee_paid_online",
+    "result_by_post", "updated_at", "procedure__level", "procedure__online_level", "suspended_at",
+    "components_reused", "submitted_auth",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DossierFacts:
+    """Facts about each dossier that another app holds, for the service-quality index: read per
+    chunk of dossier codes through that app's selectors, never its models. ``values`` (codes=[...])
+    → {code: a value, or a tuple of values for several columns}, every code answered; ``changed``
+    (since=) → the codes whose facts changed at or after ``since`` (their partitions are rewritten:
+    such a change does not touch the dossier's row). Until the app offers the two selectors, the
+    columns are extracted as NULL: unknown, and the index gives their indicators no number."""
+
+    columns: tuple[str, ...]
+    app: ModuleType
+    values: str
+    changed: str
+
+    def reader(self) -> Callable[..., dict[str, Any]] | None:
+        return getattr(self.app, self.values, None)
+
+    def changes(self) -> Callable[..., set[str]] | None:
+        return getattr(self.app, self.changed, None)
+
+
+DOSSIER_FACTS: tuple[DossierFacts, ...] = (
+    # 1.4: the National Public Service Portal holds the dossier (one of its changes delivered)
+    DossierFacts(("portal_synced",), exchange, "warehouse_portal_synced", "warehouse_portal_changed"),
+    # 4.1, 4.5: an electronic result in force; that result in the applicant's data store
+    DossierFacts(("result_electronic", "result_in_store"), documents, "warehouse_results", "warehouse_results_changed"),
+    # 4.6: a fact of the dossier checked against the national population database
+    DossierFacts(("population_checked",), registry, "warehouse_population_checked", "warehouse_checks_changed"),
+)  # fmt: skip
+FACT_COLUMNS = tuple(c for f in DOSSIER_FACTS for c in f.columns)
+
+
+def _chunk_facts(codes: list[str]) -> list[tuple[Any, ...]]:
+    """The facts of ``codes`` in ``FACT_COLUMNS`` order, one tuple per code (None: unknown)."""
+    found: list[dict[str, Any]] = []
+    for facts in DOSSIER_FACTS:
+        read = facts.reader()
+        found.append(read(codes=codes) if read is not None else {})
+    out = []
+    for code in codes:
+        row: list[Any] = []
+        for facts, values in zip(DOSSIER_FACTS, found, strict=True):
+            value = values.get(code)
+            if len(facts.columns) == 1:
+                row.append(value)
+            else:
+                row.extend(value if value is not None else (None,) * len(facts.columns))
+        out.append(tuple(row))
+    return out
+
+
+def dossier_rows(*, start: dt.datetime, end: dt.datetime, chunk_size: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """The dossiers submitted in [start, end) from the dossiers app's extract, its columns put in
+    ``_DOSSIER_BASE`` order, each followed by its facts from the other apps (one query per app per
+    chunk of ``chunk_size`` dossiers)."""
+    listed = {name: i for i, name in enumerate(dossiers.WAREHOUSE_DOSSIER_COLUMNS)}
+    positions = [listed.get(name) for name in _DOSSIER_BASE]
+    rows = dossiers.warehouse_dossier_rows(start=start, end=end, chunk_size=chunk_size)
+    while chunk := list(itertools.islice(rows, chunk_size)):
+        picked = [tuple(None if i is None else row[i] for i in positions) for row in chunk]
+        facts = _chunk_facts([str(row[0]) for row in picked])
+        for row, extra in zip(picked, facts, strict=True):
+            yield row + extra
+
+
+def _month_of_code(code: str) -> tuple[int, int] | None:
+    """(year, month) of submission from a dossier code ``<agency>-<YYMMDD>-<NNNN>`` (Circular
+    01/2018/TT-VPCP): the day is the city day the dossier was submitted (``dossiers.services.
+    submission``), the day its partition is filed under. None for a code of another form."""
+    parts = code.rsplit("-", 2)
+    if len(parts) != 3 or len(parts[1]) != 6 or not parts[1].isdigit():
+        return None
+    year, month = 2000 + int(parts[1][:2]), int(parts[1][2:4])
+    return (year, month) if 1 <= month <= 12 else None
+
+
+def dossier_months(*, since: dt.datetime | None = None) -> set[tuple[int, int]]:
+    """The dossiers app's months changed since ``since``, and the months of the dossiers whose
+    facts held by other apps changed since then (from their codes). A code of another form
+    (imported dossiers) is caught by the next full refresh."""
+    months = dossiers.warehouse_dossier_months(since=since)
+    if since is None:
+        return months
+    for facts in DOSSIER_FACTS:
+        changes = facts.changes()
+        for code in changes(since=since) if changes is not None else ():
+            month = _month_of_code(code)
+            if month is not None:
+                months.add(month)
+    return months
+
+
 def _dossier(row: tuple[Any, ...]) -> tuple[Any, ...]:
     (code, procedure, agency, unit, structure, channel, status, language, submitted, received, due, appointment,
      finished, returned, timeliness, supplements, suspended, fee_required, fee_paid_at, fee_online, by_post,
-     updated, level, online_level, suspended_at, reused) = row  # fmt: skip
+     updated, level, online_level, suspended_at, reused, auth, synced, result, in_store, checked) = row  # fmt: skip
     # on time: finished early or on time. ``timeliness`` is fixed once at the finish by
     # ``dossiers.clock.timeliness`` against the due moment already moved by every suspension, and is
     # "late" for more than one supplement request: both rules of the 766 index. Unknown (None) until
@@ -72,7 +181,8 @@ def _dossier(row: tuple[Any, ...]) -> tuple[Any, ...]:
     on_time = timeliness in ("early", "on_time") if timeliness else None
     return (code, procedure, agency, unit, structure, channel, status, language, submitted, received, due,
             appointment, finished, returned, _blank(timeliness), on_time, supplements, suspended, fee_required,
-            fee_paid_at, fee_online, by_post, updated, level, online_level, suspended_at, reused)  # fmt: skip
+            fee_paid_at, fee_online, by_post, updated, level, online_level, suspended_at, reused,
+            _blank(auth or ""), synced, result, in_store, checked)  # fmt: skip
 
 
 def _step(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -135,9 +245,16 @@ DOSSIERS = Table(
         ("online_level", S, True),  # full / partial (Decree 42/2022/NĐ-CP)
         ("suspended_at", TS, True),  # a supplement awaited since then: the clock stands still
         ("components_reused", I16, True),  # documents taken from the applicant's data store
+        # added for 1.4, 4.1, 4.5, 4.6, 4.7 and the plan's targets: NULL is unknown (older files,
+        # dossiers submitted before the method was recorded, facts whose app offers no selector yet)
+        ("submitted_auth", S, True),  # how the applicant authenticated to submit ("": unknown)
+        ("portal_synced", B, True),  # the National Public Service Portal holds it
+        ("result_electronic", B, True),  # an electronic result (signed PDF) in force
+        ("result_in_store", B, True),  # that result in the applicant's data store
+        ("population_checked", B, True),  # a fact checked against the national population database
     ),
-    months=dossiers.warehouse_dossier_months,
-    rows=dossiers.warehouse_dossier_rows,
+    months=dossier_months,
+    rows=dossier_rows,
     convert=_dossier,
 )
 DOSSIER_STEPS = Table(

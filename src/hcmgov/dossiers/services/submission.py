@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from hcmgov.audit.services import audited
 from hcmgov.catalog import selectors as catalog
-from hcmgov.common import jsonform, metrics
+from hcmgov.common import context, jsonform, metrics
 from hcmgov.common.errors import DomainError, FieldError, Message
 from hcmgov.common.text import fold
 from hcmgov.core import selectors as core
@@ -210,6 +210,16 @@ def dossier_submit(
     return dossier, True
 
 
+def _applicant_auth(applicant: Any) -> str:
+    """How the applicant authenticated to submit: the method of the login behind this request
+    (``common.context``: recorded in the session at login, or said by the bearer token), when the
+    actor is the applicant; "" (unknown) when someone else files for them or nothing was recorded."""
+    actor = context.get_actor()
+    if actor.user_id is None or actor.user_id != getattr(applicant, "pk", None):
+        return ""
+    return str(actor.auth_method)
+
+
 @audited("dossier.submit")
 def _create(
     *,
@@ -246,6 +256,7 @@ def _create(
         due_at=due_at,
         appointment_at=due_at,
         tracking_secret=new_tracking_secret(),
+        submitted_auth=_applicant_auth(applicant),
         idempotency_key=idempotency_key or None,
         fingerprint=fingerprint,
         flow_id=run.flow_id if run else None,

@@ -202,9 +202,11 @@ def test_migrations_encrypt_the_engine_state_and_the_addressee_and_decrypt_them_
         assert state.startswith("v1:")
         assert delivery.startswith("v1:")
         assert "0912000111" not in delivery
-        assert Dossier.objects.get(pk=dossier.pk).delivery_to == address
-        assert Dossier.objects.get(pk=dossier.pk).workflow_state == {"step": "a"}
-        others = Dossier.objects.exclude(pk=dossier.pk).order_by("code")
+        # the columns of 0017 only (the model has later ones)
+        at_0017 = Dossier.objects.only("code", "workflow_state", "delivery_to")
+        assert at_0017.get(pk=dossier.pk).delivery_to == address
+        assert at_0017.get(pk=dossier.pk).workflow_state == {"step": "a"}
+        others = at_0017.exclude(pk=dossier.pk).order_by("code")
         assert [d.workflow_state["n"] for d in others] == list(range(8))
         assert [d.delivery_to and d.delivery_to["n"] for d in others] == [0, None, 2, None, 4, None, 6, None]
         migrate(before)

@@ -49,8 +49,6 @@ from hcmgov.exchange.selectors import Snapshot
 log = logging.getLogger("hcmgov.exchange.edge")
 
 VN = dt.timezone(dt.timedelta(hours=7))
-_LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
-_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
 ROTATE_BYTES = 64 * 1024 * 1024
 COUNTED_OUT = frozenset(  # refusals that took nothing of a system's quota (the Python limiter's view)
     {
@@ -91,9 +89,10 @@ _CLIP = (64, 100, 200, 300, 10, 2000, 200)  # request_id … end_user: the colum
 
 
 def _unescape(field: str) -> str:
-    """A field nginx escaped (escape=json: the body of a JSON string)."""
+    """A field nginx escaped (escape=json: the body of a JSON string). A NUL (``\\u0000``) becomes
+    U+FFFD: PostgreSQL's text holds none, and one would refuse the whole batch."""
     try:
-        return str(json.loads(f'"{field}"'))
+        return str(json.loads(f'"{field}"')).replace("\x00", "\ufffd")
     except ValueError:
         return field
 
@@ -107,21 +106,23 @@ class Lines:
 
     def __init__(self) -> None:
         self._second = -1
-        self._base: tuple[dt.datetime, str] = (_EARLIEST, "")
+        self._base = ""
 
-    def instant(self, msec: str) -> tuple[dt.datetime, str]:
-        """nginx's ``$msec`` ("1764300000.123") as an aware instant and its canonical text (the
-        second's part made once a second)."""
+    def instant(self, msec: str) -> tuple[str, int]:
+        """nginx's ``$msec`` ("1764300000.123") as the instant's canonical text (ISO 8601, UTC: what
+        the chain hashes, and what the database reads) and its whole second since the epoch (the
+        second's part formatted once a second: no datetime per line)."""
         whole, _, frac = msec.partition(".")
         second = int(whole)
         if second != self._second:
-            base = dt.datetime.fromtimestamp(second, dt.UTC)
-            self._second, self._base = second, (base, base.strftime("%Y-%m-%dT%H:%M:%S"))
+            self._second = second
+            self._base = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
         micro = int((frac + "000000")[:6])
-        base, text = self._base
-        return base.replace(microsecond=micro), f"{text}.{micro:06d}Z"
+        return f"{self._base}.{micro:06d}Z", second
 
-    def rows(self, complete: bytes) -> list[tuple[tuple[Any, ...], str]]:
+    def rows(self, complete: bytes) -> list[tuple[tuple[Any, ...], str, int]]:
+        """The rows of the complete lines: (the record's fields in ``logchain.ROW_FIELDS`` order,
+        the instant given as its canonical text; that text; the instant's second)."""
         out = []
         instant = self.instant
         c = _CLIP
@@ -135,9 +136,9 @@ class Lines:
             if "\\" in line:
                 f = [_unescape(x) if "\\" in x else x for x in f]
             try:
-                at, at_text = instant(f[0])
+                at_text, second = instant(f[0])
                 values = (
-                    at,
+                    at_text,
                     f[1][: c[0]],
                     f[2][: c[1]],
                     f[3][: c[2]],
@@ -157,7 +158,7 @@ class Lines:
             except ValueError:
                 self._malformed(line)
                 continue
-            out.append((values, at_text))
+            out.append((values, at_text, second))
         return out
 
     @staticmethod
@@ -177,19 +178,19 @@ class Quotas:
 
     day: str = ""
     used: dict[str, int] = field(default_factory=dict)
-    _day_starts: dt.datetime = _LATEST  # the day of ``used``, as instants (none yet: every line is another day)
-    _day_ends: dt.datetime = _EARLIEST
+    _day_starts: int = 2**62  # the day of ``used``, in seconds since the epoch (none yet: every line is another day)
+    _day_ends: int = -(2**62)
 
-    def count(self, at: dt.datetime, client_id: str, error: str) -> None:
+    def count(self, second: int, client_id: str, error: str) -> None:
         if not client_id or error in COUNTED_OUT:
             return
-        if not self._day_starts <= at < self._day_ends:  # another day (a new one, or a late line)
-            local = at.astimezone(VN)
+        if not self._day_starts <= second < self._day_ends:  # another day (a new one, or a late line)
+            local = dt.datetime.fromtimestamp(second, VN)
             day = local.strftime("%Y%m%d")
             if day != self.day:
                 self.day, self.used = day, {}
-            self._day_starts = local.replace(hour=0, minute=0, second=0, microsecond=0)
-            self._day_ends = self._day_starts + dt.timedelta(days=1)
+            self._day_starts = second - (second + 7 * 3600) % 86400  # Vietnam's midnight (UTC+7, no DST)
+            self._day_ends = self._day_starts + 86400
         used = self.used
         used[client_id] = used.get(client_id, 0) + 1
 
@@ -419,11 +420,10 @@ class Edge:
         tally: dict[tuple[str, int, str], list[float]] = {}
         count = self.quotas.count
         append = self.writer.append_row
-        for item in rows:
-            v = item[0]
-            append(v, item[1])
-            # at, client_id, error; service, status, error, duration
-            count(v[0], v[2], v[9])
+        for v, at_text, second in rows:
+            append(v, at_text)
+            # client_id, error; service, status, error, duration
+            count(second, v[2], v[9])
             key = (v[4] or "-", v[8], v[9])
             seconds = tally.get(key)
             if seconds is None:
@@ -440,16 +440,18 @@ class Edge:
             self._rotate()
         return len(rows)
 
-    def _not_stored(self, rows: list[tuple[tuple[Any, ...], str]]) -> list[tuple[tuple[Any, ...], str]]:
+    def _not_stored(self, rows: list[tuple[tuple[Any, ...], str, int]]) -> list[tuple[tuple[Any, ...], str, int]]:
         """Of lines read again after a restart, those not already in the message log."""
         if not rows:
             return rows
-        stored = set(
-            MessageLogRecord.objects.filter(
-                request_id__in={v[1] for v, _ in rows}, at__gte=min(v[0] for v, _ in rows)
+        stored = {
+            (rid, logchain.at_text(at))
+            for rid, at in MessageLogRecord.objects.filter(
+                request_id__in={v[1] for v, _t, _s in rows},
+                at__gte=dt.datetime.fromtimestamp(min(s for *_x, s in rows), dt.UTC),
             ).values_list("request_id", "at")
-        )
-        return [(v, t) for v, t in rows if (v[1], v[0]) not in stored]
+        }
+        return [(v, t, s) for v, t, s in rows if (v[1], t) not in stored]
 
     def _rotate(self) -> None:
         old = self._log.with_suffix(".log.1")
@@ -476,5 +478,4 @@ class Edge:
             histogram = self._histograms.get(label)
             if histogram is None:
                 histogram = self._histograms[label] = metrics.EXCHANGE_LATENCY.labels(label)
-            for value in seconds:
-                histogram.observe(value)
+            metrics.observe_many(histogram, seconds)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hcmgov.exchange import logchain
 from hcmgov.exchange.edge import config, control
-from hcmgov.exchange.gateway.logwriter import _link_row
+from hcmgov.exchange.gateway.logwriter import LogWriter, _link_row
+from hcmgov.exchange.models import MessageLogRecord
 
 # what nginx's escape=json does to a variable's bytes: '"' and '\' and the control characters escaped
 # (\n \r \t \b \f short, the others \u00XX with upper-case hex digits), everything else as it is
@@ -77,13 +79,19 @@ def test_a_line_comes_back_as_its_values_and_hashes_as_record_hash(
         "response_sha256": hashes[1],
         "upstream": "127.0.0.1:9000",
     }
-    ((values, at_text),) = control.Lines().rows(line(fields) + b"\n")
+    ((values, at_text, second),) = control.Lines().rows(line(fields) + b"\n")
     entry = control.entry_from_row(values)
     at = dt.datetime.fromtimestamp(ms // 1000, dt.UTC).replace(microsecond=(ms % 1000) * 1000)
-    assert entry["at"] == at
-    assert at_text == logchain.at_text(at)
-    assert (entry["request_id"], entry["client_id"], entry["consumer"]) == (rid[:64], client[:100], consumer[:200])
-    assert (entry["path"], entry["end_user"], entry["error"]) == (path[:2000], end_user[:200], error[:60])
+    assert entry["at"] == at_text == logchain.at_text(at)
+    assert second == ms // 1000
+    nul = lambda text: text.replace("\x00", "\ufffd")  # noqa: E731 - PostgreSQL's text holds no NUL
+    assert (entry["request_id"], entry["client_id"]) == (nul(rid)[:64], nul(client)[:100])
+    assert entry["consumer"] == nul(consumer)[:200]
+    assert (entry["path"], entry["end_user"], entry["error"]) == (
+        nul(path)[:2000],
+        nul(end_user)[:200],
+        nul(error)[:60],
+    )
     assert (entry["status"], entry["duration_ms"]) == (status, round(seconds / 1000 * 1000, 3))
     assert (entry["request_bytes"], entry["response_bytes"]) == sizes
     chain = logchain.Chain("edge:1:abc")
@@ -96,7 +104,7 @@ def test_bytes_that_are_not_utf8_are_kept_as_replacement_characters_not_dropped(
     fields = dict.fromkeys((name for name, _ in config.LOG_FIELDS), "")
     fields.update({"at": "1764300000.5", "status": "404", "seconds": "0.002", "path": "PATH"})
     raw = line(fields).replace(b"PATH", b"/x/a/\xff\xfe", 1)  # the path: bytes nginx decoded from %FF%FE
-    ((values, _at),) = control.Lines().rows(raw + b"\n")
+    ((values, _at, _second),) = control.Lines().rows(raw + b"\n")
     assert control.entry_from_row(values)["path"] == "/x/a/\ufffd\ufffd"
 
 
@@ -107,3 +115,29 @@ def test_a_line_of_the_wrong_shape_is_counted_and_the_others_are_kept():
     rows = control.Lines().rows(good + b"\n" + b"not\ta\tline\n" + good.replace(b"200", b"2x0", 1) + b"\n" + good)
     assert len(rows) == 2
     assert json.dumps(control.entry_from_row(rows[0][0]), default=str)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_rows_are_stored_as_they_were_read_and_the_chain_verifies():
+    """Through the writer into the database (COPY's text format on PostgreSQL: tabs, newlines,
+    backslashes and a literal \\N in the values come back as they were)."""
+    odd = ["a\tb", "x\ny", "back\\slash", "\\N", "Nguyễn Văn Đức", "r\rn", ""]
+    fields = dict.fromkeys((name for name, _ in config.LOG_FIELDS), "")
+    writer = LogWriter(node="edge-lines:1:a", interval=0.01)
+    writer.start()
+    try:
+        for i, text in enumerate(odd):
+            fields.update({"at": f"1764300000.{i:03d}", "status": "200", "seconds": "0.012", "request_id": f"r{i}"})
+            fields.update({"path": "/x/" + text, "end_user": text, "consumer": text, "response_bytes": "17"})
+            ((values, at_text, _second),) = control.Lines().rows(line(fields) + b"\n")
+            writer.append_row(values, at_text)
+        assert writer.flush(timeout=10)
+    finally:
+        writer.stop()
+    records = list(MessageLogRecord.objects.filter(node="edge-lines:1:a").order_by("seq"))
+    assert [(r.path, r.end_user, r.consumer) for r in records] == [("/x/" + t, t, t) for t in odd]
+    assert records[3].at == dt.datetime(2025, 11, 28, 3, 20, 0, 3000, tzinfo=dt.UTC)
+    assert all(r.duration_ms == 12.0 and r.response_bytes == 17 for r in records)
+    report = logchain.chain_verify(node="edge-lines:1:a")
+    assert report.ok, report.problems
+    assert len(report.nodes) == 1

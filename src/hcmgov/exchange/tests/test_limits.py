@@ -4,6 +4,7 @@ same answers from both), and the circuit breaker."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 
 import pytest
@@ -20,6 +21,8 @@ def _redis_or_skip() -> RedisLimiter:
     try:
         redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
     except redis.RedisError:
+        if os.environ.get("HCMGOV_CI"):  # .ci/run starts one: missing there is a failure
+            raise
         pytest.skip("no Redis at 127.0.0.1:6379")
     return RedisLimiter(REDIS_URL)
 

@@ -39,7 +39,8 @@ def _broker_up() -> bool:
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not _broker_up(), reason="no MQTT broker at IOT_MQTT_URL"),
+    # skipped on a developer's machine without a broker; in CI (.ci/run starts one) a failure
+    pytest.mark.skipif(not os.environ.get("HCMGOV_CI") and not _broker_up(), reason="no MQTT broker at IOT_MQTT_URL"),
 ]
 
 

@@ -5,11 +5,13 @@ PDFs to sign, and a subscriber's callback on loopback for the exchange."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from hcmgov.core.models import UnitLevel
 from hcmgov.core.tests.factories import AgencyFactory
@@ -57,7 +59,9 @@ def district(db) -> Staff:
 
 @pytest.fixture
 def certificate(pki_folder, city):  # noqa: F811 - a fixture of the documents tests
-    return pki.certificate_issue_demo(agency_id=city.agency.pk)
+    # in force since hours ago: the tests sign and issue "now" as their module's import saw it
+    # (test_documents.NOW), which can be minutes before this fixture runs in a long parallel run
+    return pki.certificate_issue_demo(agency_id=city.agency.pk, now=timezone.now() - dt.timedelta(hours=6))
 
 
 @pytest.fixture(scope="session")

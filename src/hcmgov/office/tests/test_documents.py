@@ -19,11 +19,16 @@ from hcmgov.common.errors import DomainError
 from hcmgov.core.models import OutboxEvent
 from hcmgov.documents import services as documents
 from hcmgov.documents import verification
+from hcmgov.documents.tests import storage_fixtures
 from hcmgov.office import doctypes, selectors, services
 from hcmgov.office.models import DocumentState, IncomingDocument, OutgoingDocument, Register, Signature
 from hcmgov.office.tests.factories import OutgoingDocumentFactory, RegisterFactory, WorkRecordFactory
 
 pytestmark = pytest.mark.django_db
+# the antivirus's fixtures (documents' tests): a clamd of the test's own, off unless asked for
+_no_clamd_by_default = storage_fixtures._no_clamd_by_default
+clamd_server = storage_fixtures.clamd_server
+clamd_url = storage_fixtures.clamd_url
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)  # the demo certificate is valid from today
 YEAR = timezone.localtime(NOW).year
 
@@ -339,3 +344,33 @@ def test_numbering_continues_after_a_register_taken_over_mid_year(city, certific
     document = issued(city, signable_pdf)
     assert document.number_symbol == "04/QĐ-SNV"
     assert selectors.registers_check(agency_id=city.agency.pk) == []
+
+
+# --- uploads: the checks every upload passes ------------------------------------------------------
+
+
+def test_an_infected_draft_is_refused_and_nothing_is_kept(city, clamd_url):
+    from hcmgov.documents import storage
+    from hcmgov.documents.tests import crafted
+
+    infected = crafted.pdf(text=crafted.TEST_MARKER.decode(), compress=False)
+    with pytest.raises(DomainError) as caught:
+        drafted(city, infected)
+    assert caught.value.code == "infected"
+    assert "mã độc" in caught.value.message.vi
+    assert not OutgoingDocument.objects.exists()
+    digest = hashlib.sha256(infected).hexdigest()
+    assert not storage.documents_storage().exists(f"platform/{services.FILE_KIND}/{digest[:2]}/{digest}")
+
+
+def test_a_draft_that_is_not_the_pdf_its_name_says_is_refused(city, clamd_url):
+    with pytest.raises(DomainError) as caught:
+        drafted(city, b"MZ\x90\x00 not a pdf at all")
+    assert caught.value.status == 400
+    assert not OutgoingDocument.objects.exists()
+
+
+def test_a_clean_draft_is_kept_after_the_scan(city, clamd_url, signable_pdf):
+    document = drafted(city, signable_pdf)
+    version = document.versions.get()
+    assert documents.platform_file_read(key=version.file_key) == signable_pdf

@@ -77,7 +77,9 @@ def test_acceptance_drafted_signed_issued_sent_to_two_one_acknowledges_the_other
         assert got["type"] == "vn.gov.hochiminhcity.office.document_sent"
         assert got["data"]["recipient"] == ward.agency.code
         assert got["data"]["number_symbol"] == "01/QĐ-SNV"
-        assert got["data"]["signed_sha256"] == document.signatures.get().signed_sha256
+        # the issued file travels (the number on it, signed at issue), not the leader-signed draft
+        document.refresh_from_db()
+        assert got["data"]["signed_sha256"] == document.issued_sha256 != document.signatures.get().signed_sha256
 
         # the ward registers it as incoming (its arrival number), which acknowledges it, then processes it
         ward_dispatch = next(d for d in sent if d.pk == got["data"]["dispatch_id"])

@@ -414,7 +414,6 @@ def test_the_index_and_targets_are_for_leaders_and_administrators(agency):
 
 
 def test_the_targets_as_plan_targets_gives_them(agency, settings):
-    settings.CITY_EMAIL_DOMAINS = ["tphcm.gov.vn"]
     cache.clear()
     found = ok(Api(RoleAssignmentFactory(agency=agency, role="leader").user).get("/targets"))
     reports = targets.plan_targets()

@@ -70,7 +70,6 @@ def test_the_header_links_to_the_dashboards_for_leaders_only(client, agency):
 
 
 def test_the_targets_page_shows_each_target_as_plan_targets_gives_it(leader_client, march, settings):
-    settings.CITY_EMAIL_DOMAINS = ["tphcm.gov.vn"]
     cache.clear()
     html = text(leader_client.get(reverse("dashboard")))
     from hcmgov.reporting import targets
@@ -91,7 +90,7 @@ def test_the_targets_page_shows_each_target_as_plan_targets_gives_it(leader_clie
     assert (march_city.numerator, march_city.denominator, march_city.met) == (7, 8, True)
     assert "2026-03" in html
     assert "87,5 %" in html
-    assert html.count("Chưa đo được") >= 3  # online_integrated, authenticated, work_records, reports
+    assert html.count("Chưa đo được") >= 2  # online_integrated (no portal state known yet), reports_online
 
 
 def test_a_monthly_target_has_a_trend_chart_with_its_goal():

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures imported from other tests are parameters of the tests
 """The service-quality index of Decision 766/QĐ-TTg against values computed by hand.
 
 One agency, one procedure (3 working days, full-process online, with a fee), March 2026. Dossiers
@@ -33,6 +34,7 @@ import pytest
 import time_machine
 from django.core.cache import cache
 
+from hcmgov.documents.tests.signing_fixtures import no_tsa, pki_folder  # noqa: F401 - fixtures
 from hcmgov.dossiers import services as dossiers
 from hcmgov.dossiers.models import Channel, Dossier, DossierDocument, DossierStep, StepState
 from hcmgov.dossiers.tests.conftest import VALID_FORM
@@ -40,6 +42,7 @@ from hcmgov.feedback import services as feedback
 from hcmgov.identity.tests.factories import RoleAssignmentFactory
 from hcmgov.reporting import quality
 from hcmgov.warehouse import services as warehouse
+from hcmgov.warehouse.tests.conftest import hide_fact_selectors
 
 pytestmark = pytest.mark.django_db
 
@@ -90,8 +93,9 @@ def finish(dossier: Dossier, staff, now: dt.datetime) -> Dossier:
 
 
 @pytest.fixture
-def march(submit, staff, citizen, agency, settings):
+def march(submit, staff, citizen, agency, settings, monkeypatch):
     settings.WAREHOUSE_OVERLAP_SECONDS = 0
+    hide_fact_selectors(monkeypatch)  # the figures below were computed without them
     made: dict[str, Dossier] = {}
     for n in range(1, 9):
         with time_machine.travel(at(2, 8), tick=False):
@@ -165,11 +169,21 @@ def test_each_indicator_against_the_value_computed_by_hand(march, agency):
         "5.2": (2, 1, 3.0),
         "5.3": (2, 1, 3.0),
         "5.4": (2, 1, 3.0),
+        # March is extracted without the facts other apps hold and without the login method
+        # (``hide_fact_selectors``): unknown, so no number and no points — never a zero (their
+        # figures are computed by hand on April, below)
+        "1.4": (0, 0, None),
+        "4.1": (0, 0, None),
+        "4.5": (0, 0, None),
+        "4.6": (0, 0, None),
+        "4.7": (0, 0, None),
     }
+    assert row.group_points(1) == (0.0, 0)
     assert row.group_points(2) == (10.0, 20)
     assert row.group_points(3) == (15.5, 20)  # 3.2 (2 points) not measurable
+    assert row.group_points(4) == (0.25, 2)  # only 4.4 counted anything
     assert row.total == (34.75, 60)
-    for key in ("1.1", "1.2", "1.3", "1.4", "3.2", "4.1", "4.2", "4.3", "4.5", "4.6", "4.7"):
+    for key in ("1.1", "1.2", "1.3", "3.2", "4.2", "4.3"):
         figure = row.figures[key]
         assert not figure.measurable
         assert figure.reason
@@ -249,3 +263,85 @@ def test_every_indicator_has_its_formula_and_reason_in_vietnamese():
     for ind in quality.INDICATORS:
         assert ind.formula_vi, ind.key
         assert bool(ind.reason_vi) == bool(ind.reason), ind.key
+
+
+@pytest.fixture
+def april(submit, staff, citizen, agency, pki_folder, no_tsa):
+    """April 2026, for the facts other apps hold and the login method (by hand below):
+
+    | dossier | channel, login | received | finished | portal holds it | electronic result | population check |
+    |---|---|---|---|---|---|---|
+    | a1 | online, e-ID | yes | yes | yes | yes, in the data store | verified |
+    | a2 | online, password | yes | yes | no (waiting to be sent) | no | not verified yet |
+    | a3 | online, e-ID | yes | no | yes | — | — |
+    | a4 | online, not known | yes | yes | yes | yes, taken out of the data store | — |
+    | a5 | at the desk | no | no | — | — | differs (checked) |
+
+    1.4 = 3 held of 4 received → 6 × 3/4 = 4.5; 4.1 = 2 of 3 finished → 6 × 2/3 = 4.0;
+    4.5 = 1 of 2 results in the store → 4 × 1/2 = 2.0; 4.6 = 2 of 5 checked → 2 × 2/5 = 0.8;
+    4.7 = 2 e-ID of 3 online dossiers with a known login (a4 unknown, a5 at the desk) → 2 × 2/3."""
+    from hcmgov.documents import pki, results
+    from hcmgov.documents.models import Component, ComponentState
+    from hcmgov.registry.models import CheckState
+    from hcmgov.warehouse.tests.test_facts import check, push, submit_as
+
+    when = at(1, 8, month=4)
+    made = {
+        "a1": submit_as(submit, citizen, "eid", when, "a1"),
+        "a2": submit_as(submit, citizen, "password", when, "a2"),
+        "a3": submit_as(submit, citizen, "eid", when, "a3"),
+    }
+    with time_machine.travel(when, tick=False):
+        made["a4"], _ = submit(now=when, idempotency_key="a4")
+        made["a5"], _ = submit(now=when, idempotency_key="a5", channel=Channel.IN_PERSON)
+    for key in ("a1", "a2", "a3", "a4"):
+        made[key] = act(made[key], staff["receiver"], "receive", at(1, 9, month=4))
+    for key in ("a1", "a2", "a4"):
+        made[key] = finish(made[key], staff, at(2, 10, month=4))
+    for key, sent in (("a1", True), ("a2", False), ("a3", True), ("a4", True)):
+        push(made[key], sent=sent)
+    pki.certificate_issue_demo(agency_id=agency.pk)
+    for key in ("a1", "a4"):
+        results.result_issue(dossier_id=made[key].pk)
+    Component.objects.filter(result__dossier_code=made["a4"].code).update(state=ComponentState.REVOKED)
+    check(made["a1"], CheckState.VERIFIED)
+    check(made["a2"], CheckState.UNVERIFIED)
+    check(made["a5"], CheckState.DIFFERS)
+    warehouse.warehouse_refresh()
+    cache.clear()
+    return {k: Dossier.objects.get(pk=v.pk) for k, v in made.items()}
+
+
+def test_the_facts_of_other_apps_and_the_e_id_against_the_values_computed_by_hand(april, agency):
+    row = the_row(quality.service_index(period="month", as_of=at(30, 12, month=4)), agency.code, "2026-04")
+    got = {k: (row.figures[k].denominator, row.figures[k].numerator, row.figures[k].points)
+           for k in ("1.4", "4.1", "4.5", "4.6", "4.7")}  # fmt: skip
+    assert got == {
+        "1.4": (4, 3, 4.5),
+        "4.1": (3, 2, 4.0),
+        "4.5": (2, 1, 2.0),
+        "4.6": (5, 2, 0.8),
+        "4.7": (3, 2, round(2 * 2 / 3, 4)),
+    }
+    assert row.group_points(1) == (4.5, 6)
+
+    def codes(indicator: str, meeting: bool) -> list[str]:
+        return quality.index_dossiers(
+            indicator=indicator, key=agency.code, period_start=dt.date(2026, 4, 1), meeting=meeting,
+            as_of=at(30, 12, month=4),
+        )  # fmt: skip
+
+    assert codes("1.4", False) == [april["a2"].code]
+    assert codes("4.1", False) == [april["a2"].code]
+    assert codes("4.5", False) == [april["a4"].code]
+    assert codes("4.6", True) == sorted([april["a1"].code, april["a5"].code])
+    assert codes("4.7", True) == sorted([april["a1"].code, april["a3"].code])
+    assert codes("4.7", False) == [april["a2"].code]
+    for key, (n, ok, _) in got.items():
+        assert (len(codes(key, True)), len(codes(key, True)) + len(codes(key, False))) == (ok, n)
+    assert set(quality.DRILLABLE) >= set(got)
+    unit = the_row(quality.service_index(period="month", by="unit", as_of=at(30, 12, month=4)),
+                   april["a1"].unit.code, "2026-04")  # fmt: skip
+    assert {k: (unit.figures[k].denominator, unit.figures[k].numerator) for k in got} == {
+        k: (n, ok) for k, (n, ok, _) in got.items()
+    }

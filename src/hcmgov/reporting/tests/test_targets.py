@@ -51,7 +51,7 @@ def test_procedures_offered_online_per_level():
     assert by(values, "city") == [("", Procedure.objects.exclude(online_level="").count(), Procedure.objects.count())]
 
 
-def test_e_id_logins_systems_connected_and_city_email(settings):
+def test_e_id_logins_and_systems_connected():
     before = {v.key: (v.numerator, v.denominator) for v in targets.eid_login() if v.scope == "kind"}
     UserFactory(eid_subject="sub-1")
     UserFactory()
@@ -66,21 +66,45 @@ def test_e_id_logins_systems_connected_and_city_email(settings):
     now = targets.systems_connected()[0]
     assert (now.numerator - start.numerator, now.denominator - start.denominator) == (1, 2)
 
-    settings.CITY_EMAIL_DOMAINS = []
+
+def test_officials_using_the_city_email_per_level_from_their_city_mailboxes():
+    """Active officials with an active city mailbox ÷ active officials, per level of their
+    agencies and for the city (each official once): from the city e-mail (citymail)."""
+    from hcmgov.citymail import services as citymail
+    from hcmgov.core.models import UnitLevel
+    from hcmgov.core.tests.factories import AgencyFactory
+
+    def counts():
+        return {(v.scope, v.key): (v.numerator, v.denominator) for v in targets.city_email()}
+
+    before = counts()
+    department = AgencyFactory(level=UnitLevel.CITY, kind="department", unit=None)
+    ward = AgencyFactory(level=UnitLevel.COMMUNE)
+    with_box = RoleAssignmentFactory(agency=department, user__full_name="Nguyễn Văn Đức").user
+    RoleAssignmentFactory(agency=ward, user=with_box)  # roles at two levels: counted at each
+    RoleAssignmentFactory(agency=ward)  # no mailbox
+    RoleAssignmentFactory(agency=ward, user__is_active=False)  # inactive: not counted
+    citymail.mailbox_open_for_official(official=with_box)
+    after = counts()
     report = {r.target.key: r for r in targets.plan_targets()}
-    assert not report["city_email"].measurable
-    assert "CITY_EMAIL_DOMAINS" in report["city_email"].reason
-    settings.CITY_EMAIL_DOMAINS = ["tphcm.gov.vn"]
-    first = RoleAssignmentFactory(user__email="an@tphcm.gov.vn")
-    RoleAssignmentFactory(agency=first.agency, user__email="binh@gmail.com")
-    values = targets.city_email()
-    assert by(values, "agency", first.agency.code) == [("", 1, 2)]
+    assert report["city_email"].measurable
+
+    def delta(key):
+        old = before.get(key, (0, 0))
+        return after[key][0] - old[0], after[key][1] - old[1]
+
+    assert delta(("city", "")) == (1, 2)
+    assert delta(("level", "city")) == (1, 1)
+    assert delta(("level", "commune")) == (1, 2)
+    value = next(v for v in targets.city_email() if v.scope == "level" and v.key == "city")
+    assert value.goal == 1.0
 
 
 def test_targets_without_a_source_say_why():
     report = {r.target.key: r for r in targets.plan_targets()}
     assert set(report) == {t.key for t in targets.TARGETS}
-    for key in ("online_integrated", "authenticated", "reports_online"):
+    # full-process services on the national portal: no dossier's portal state known yet
+    for key in ("online_integrated", "reports_online"):
         assert not report[key].measurable
         assert report[key].reason
         assert report[key].values == []
@@ -124,3 +148,45 @@ def test_work_records_handled_online_per_level_from_the_electronic_office():
     assert by_key[("level", "commune")].goal == 0.6
     assert by_key[("level", "city")].goal == 0.9
     assert by_key[("level", "commune")].met is False  # 50 % against 60 %
+
+
+def test_full_process_services_integrated_with_the_national_portal_per_month(submit, agency, version):
+    """By hand: March, the full-process procedure has two dossiers, one held by the portal → 1 of
+    1 procedure; April, its one dossier is still waiting to be sent → 0 of 1."""
+    from hcmgov.warehouse.tests.test_facts import push
+
+    version.procedure.online_level = "full"
+    version.procedure.save(update_fields=["online_level"])
+    made = []
+    for n, when in enumerate((dt.datetime(2026, 3, 2, 9, tzinfo=VN), dt.datetime(2026, 3, 3, 9, tzinfo=VN),
+                              dt.datetime(2026, 4, 1, 9, tzinfo=VN))):  # fmt: skip
+        with time_machine.travel(when, tick=False):
+            made.append(submit(form_data=dict(VALID_FORM), idempotency_key=f"p{n}", now=when)[0])
+    push(made[0], sent=True)
+    push(made[1], sent=False)
+    push(made[2], sent=False)
+    warehouse.warehouse_refresh()
+    values = targets.online_integrated()
+    assert by(values, "city") == [("2026-03", 1, 1), ("2026-04", 0, 1)]
+    assert by(values, "agency", agency.code) == [("2026-03", 1, 1), ("2026-04", 0, 1)]
+    report = {r.target.key: r for r in targets.plan_targets()}
+    assert report["online_integrated"].measurable
+
+
+def test_transactions_authenticated_electronically_per_month_from_the_audit_trail(submit, citizen):
+    """By hand: March, one dossier submitted after an e-ID login and one by the system (no login)
+    → 1 of 2; April, one after a password login → 1 of 1; February, nothing: no value."""
+    from hcmgov.common import context
+
+    def as_user(method: str) -> context.Actor:
+        return context.Actor(user_id=citizen.pk, label="x", auth_method=method, assurance_level=context.ONE_FACTOR)
+
+    plan = [(dt.datetime(2026, 3, 2, 9, tzinfo=VN), as_user(context.AuthMethod.EID)),
+            (dt.datetime(2026, 3, 5, 9, tzinfo=VN), context.Actor.system("import")),
+            (dt.datetime(2026, 4, 1, 9, tzinfo=VN), as_user(context.AuthMethod.PASSWORD))]  # fmt: skip
+    for n, (when, actor) in enumerate(plan):
+        with time_machine.travel(when, tick=False), context.acting_as(actor):
+            submit(form_data=dict(VALID_FORM), idempotency_key=f"a{n}", now=when)
+    values = targets.authenticated_transactions(today=dt.date(2026, 4, 30), months=3)
+    assert by(values, "city") == [("2026-03", 1, 2), ("2026-04", 1, 1)]
+    assert [v.met for v in values] == [False, True]

@@ -44,3 +44,18 @@ def read(root: Path, table: str) -> list[dict[str, Any]]:
     """Every row of a table's files, read with pyarrow alone (as another engine would)."""
     files = sorted((root / table).glob("year=*/month=*/*.parquet"))
     return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def hide_fact_selectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warehouse as it is before any app gives it its facts: every ``DOSSIER_FACTS`` selector
+    removed for the test and ``submitted_auth`` out of the dossiers app's extract — for datasets
+    computed by hand without those facts (their columns are extracted as NULL: unknown)."""
+    from hcmgov.dossiers import selectors as dossiers
+    from hcmgov.warehouse.tables import DOSSIER_FACTS
+
+    for facts in DOSSIER_FACTS:
+        for name in (facts.values, facts.changed):
+            if hasattr(facts.app, name):
+                monkeypatch.delattr(facts.app, name)
+    columns = tuple(c for c in dossiers.WAREHOUSE_DOSSIER_COLUMNS if c != "submitted_auth")
+    monkeypatch.setattr(dossiers, "WAREHOUSE_DOSSIER_COLUMNS", columns)

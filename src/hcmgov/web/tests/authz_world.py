@@ -75,6 +75,11 @@ class World:
     # the report of X's unit for period REPORT_PERIOD of the demo template (the officials' report pages)
     report_unit: str = ""
     report_id: int = 0  # that report's id (the API's routes)
+    # --- helper: office pages ---
+    # an outgoing draft and a work record of X (the electronic office's pages, hcmgov.office)
+    office_document_id: int = 0
+    office_record_id: int = 0
+    # --- end helper: office pages ---
 
 
 def _official(agency: Any, field: str = "") -> Any:
@@ -145,6 +150,7 @@ def build_world(*, submit: Any, agency: Any, citizen: Any) -> World:
         document_id=document_id,
         open_resource_id=str(open_dataset.resources.first().pk),
         **_report(agency),
+        **_office(agency, right),  # --- helper: office pages --- (see _office)
     )
 
 
@@ -162,6 +168,27 @@ def _result(dossier: Any, agency: Any, component: Any) -> str:
         agency=agency, certificate=certificate, signed_sha256="cd" * 32, signed_at=now, verify_token="matrix0token0001",
     )  # fmt: skip
     return "matrix0token0001"
+
+
+# --- helper: office pages ---
+def _office(agency: Any, official: Any) -> dict[str, Any]:
+    """A draft outgoing document and a work record of X, made by the services (the right official
+    holds every role there); a plain PDF as the draft (it passes the upload checks; nothing signs it)."""
+    from hcmgov.documents.tests import crafted
+    from hcmgov.office import records as office_records
+    from hcmgov.office import services as office
+
+    document = office.document_draft(
+        official=official, agency_id=agency.pk, agency_abbreviation="UBND", doc_type="quyet_dinh",
+        summary="Về việc thử ma trận phân quyền", data=crafted.pdf(), filename="du-thao.pdf",
+    )  # fmt: skip
+    record = office_records.record_open(
+        official=official, agency_id=agency.pk, code="HS-MATRAN", title="Hồ sơ ma trận", lead=official
+    )
+    return {"office_document_id": document.pk, "office_record_id": record.pk}
+
+
+# --- end helper: office pages ---
 
 
 REPORT_TEMPLATE, REPORT_PERIOD = "TTHC-THANG", "2025-M09"

@@ -63,6 +63,9 @@ class Route:
 
 
 CODE = {"code": "dossier.code"}
+# --- helper: office pages (hcmgov.office) ---
+OFFICE_X = frozenset({RIGHT_OFFICIAL, OTHER_FIELD})  # X's officials, any field
+# --- end helper: office pages ---
 REPORT = {"template": "=" + REPORT_TEMPLATE, "period": "=" + REPORT_PERIOD, "unit": "report_unit"}
 ROUTES: dict[str, Route] = {
     "healthz": Route({}),
@@ -171,6 +174,31 @@ ROUTES: dict[str, Route] = {
     "ngsi-ld/v1/ngsi-ld-core-context-v1.6.jsonld": Route({}),
     # IoT batch ingestion (hcmgov.iot.views): POST only, the device authenticates itself (HTTP Basic)
     "iot/v1/readings": Route({}),
+    # --- helper: office pages (hcmgov.office) ---
+    # the electronic office (office/urls.py): officials; a document or record of X is seen by X's
+    # officials (any field), another agency's official gets a 404
+    "office/van-ban/": Route({}),
+    "office/van-ban/moi/": Route({}),
+    "office/van-ban/<int:pk>/": Route({"pk": "office_document_id"}, only=OFFICE_X),
+    "office/van-ban/<int:pk>/tep.pdf": Route({"pk": "office_document_id"}, only=OFFICE_X),
+    "office/van-ban-den/": Route({}),
+    "office/van-ban-den/moi/": Route({}),
+    "office/ho-so-cong-viec/": Route({}),
+    "office/ho-so-cong-viec/moi/": Route({}),
+    "office/ho-so-cong-viec/<int:pk>/": Route({"pk": "office_record_id"}, only=OFFICE_X),
+    # --- end helper: office pages ---
+    # --- helper: office directory and mail ---
+    # the directory of agencies and officials with their city mailboxes (hcmgov.citymail): any official
+    "office/danh-ba/": Route({}),
+    # --- end helper: office directory and mail ---
+    # --- helper: iot dashboard ---
+    # the IoT dashboard (hcmgov.iot.views_dashboard): public, like the air quality and traffic it
+    # shows; the world has no device yet, so the sensor page's parameters register one when read
+    # (hcmgov/iot/tests/matrix.py) — an unknown code answers 404 (test_dashboard.py)
+    "iot/ban-do/": Route({}),
+    "iot/khu-vuc/": Route({}),
+    "iot/cam-bien/<str:device_id>/": Route(__import__("hcmgov.iot.tests.matrix", fromlist=["_"]).DEVICE_PARAMS),
+    # --- end helper: iot dashboard ---
 }
 # OAuth 2.0 endpoints that authenticate the client or the bearer token themselves: a browser
 # session counts for nothing there, so every actor gets the same refusal.
@@ -191,6 +219,11 @@ PROTOCOL = {
     "ngsi-ld/v1/entityOperations/upsert": {401},
     "ngsi-ld/v1/entityOperations/update": {401},
     "ngsi-ld/v1/entityOperations/delete": {401},
+    "ngsi-ld/v1/entities/": {401},  # the same, with the trailing slash client libraries write
+    "ngsi-ld/v1/entityOperations/create/": {401},
+    "ngsi-ld/v1/entityOperations/upsert/": {401},
+    "ngsi-ld/v1/entityOperations/update/": {401},
+    "ngsi-ld/v1/entityOperations/delete/": {401},
     "ngsi-ld/v1/types": {401},
     "ngsi-ld/v1/types/<str:type_name>": {401},
     "ngsi-ld/v1/attributes": {401},

@@ -1,6 +1,7 @@
 """``hcmgov iot``: the IoT platform's processes and chores — ``ingest`` (the MQTT ingester, until
 stopped), ``end-session`` (a retired ingester's broker session), ``maintain`` (partitions ahead,
-retention: the hourly task, by hand) and ``device`` (register a device and print its MQTT password)."""
+retention: the hourly task, by hand), ``device`` (register a device and print its MQTT password) and
+``broker-sync`` (the devices' accounts on Mosquitto's dynamic security plugin, ``iot.broker``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 import signal
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from hcmgov.common.errors import DomainError
@@ -18,7 +20,9 @@ class Command(BaseCommand):
     help = "Nền tảng IoT: nhận dữ liệu MQTT, bảo trì lưu trữ, đăng ký thiết bị / IoT: ingest, maintain, device."
 
     def add_arguments(self, parser: Any) -> None:
-        actions = parser.add_subparsers(dest="action", required=True, metavar="{ingest,end-session,maintain,device}")
+        actions = parser.add_subparsers(
+            dest="action", required=True, metavar="{ingest,end-session,maintain,device,broker-sync}"
+        )
         ingest = actions.add_parser(
             "ingest", help="Nhận dữ liệu từ MQTT đến khi dừng / consume MQTT readings until stopped."
         )
@@ -40,6 +44,10 @@ class Command(BaseCommand):
         device.add_argument("--lon", type=float, default=106.7009)
         device.add_argument("--ward", default="")
         device.add_argument("--password", default=None, help="Set this password (default: a generated one).")
+        actions.add_parser(
+            "broker-sync",
+            help="Đồng bộ tài khoản thiết bị trên Mosquitto / sync the devices' broker accounts (dynamic security).",
+        )
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         try:
@@ -55,6 +63,8 @@ class Command(BaseCommand):
 
                 report = services.storage_maintain(now=dt.datetime.now(dt.UTC))
                 self.stdout.write(", ".join(f"{k}: {v}" for k, v in report.items()))
+            elif action == "broker-sync":
+                self.broker_sync()
             else:
                 self.device(**options)
         except DomainError as exc:
@@ -76,7 +86,36 @@ class Command(BaseCommand):
         )
         if options.get("password"):
             password = services.device_credentials_reset(device=device, password=options["password"])
+        if password and settings.IOT_BROKER_DYNSEC:
+            from hcmgov.iot import broker
+
+            try:
+                with broker.Dynsec() as session:
+                    broker.device_provision(session, device=device, password=password)
+            except broker.BrokerError as exc:  # registered; `broker-sync` gives it an account later
+                raise CommandError(f"Mosquitto: {exc} ({device.code} registered, no broker account yet)") from exc
         self.stdout.write(f"{device.entity_id} username={device.mqtt_username} password={password or '(unchanged)'}")
+
+    def broker_sync(self) -> None:
+        from hcmgov.iot import broker
+
+        if not settings.IOT_BROKER_DYNSEC:
+            raise CommandError("IOT_BROKER_DYNSEC chưa bật / is off: the broker's accounts are not managed here.")
+        try:
+            with broker.Dynsec() as session:
+                report = broker.broker_sync(session=session)
+        except broker.BrokerError as exc:
+            raise CommandError(f"Mosquitto: {exc}") from exc
+        for username, password in report.created.items():  # shown once: only hashes are kept
+            self.stdout.write(f"created {username} password={password}")
+        for username in report.enabled:
+            self.stdout.write(f"enabled {username}")
+        for username in report.disabled:
+            self.stdout.write(f"disabled {username}")
+        self.stdout.write(
+            f"iot broker-sync: {len(report.created)} created, {len(report.enabled)} enabled, "
+            f"{len(report.disabled)} disabled, {report.unchanged} unchanged; ingester: {report.ingester or '—'}"
+        )
 
     def ingest(self, *, client_id: str | None, url: str | None, port: int) -> None:
         from hcmgov.iot.ingester import Ingester, default_client_id
