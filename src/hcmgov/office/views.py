@@ -11,6 +11,7 @@ Work records and the incoming register: ``views_records``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -50,6 +51,31 @@ def agencies_for(request: HttpRequest, roles: set[str]) -> list[Any]:
     """The agencies where the official holds one of ``roles`` (the choice of a "new" form)."""
     ids = identity.user_agency_ids(user=request.user, roles=roles)
     return list(core.agency_list().filter(pk__in=ids))
+
+
+def agencies_or_denied(request: HttpRequest, roles: set[str], what: str) -> list[Any]:
+    """The agencies a "new" form may act for (:func:`agencies_for`); none: 403."""
+    agencies = agencies_for(request, roles)
+    if not agencies:
+        raise PermissionDenied(what)
+    return agencies
+
+
+def new_form_post(
+    request: HttpRequest,
+    agencies: list[Any],
+    parse: Callable[[HttpRequest], forms.Parsed],
+    act: Callable[[Any, dict[str, Any]], Any],
+) -> tuple[Any, DomainError | None]:
+    """The POST of a "new" form: parsed, its agency chosen (:func:`chosen_agency`), then
+    ``act(agency, values)`` — what it made, or the refusal (the form's or the service's) to show."""
+    parsed = parse(request)
+    agency = chosen_agency(request, agencies, parsed)
+    try:
+        parsed.raise_errors()
+        return act(agency, parsed.values), None
+    except DomainError as exc:
+        return None, refusal(exc)
 
 
 def chosen_agency(request: HttpRequest, agencies: list[Any], parsed: forms.Parsed) -> Any:
@@ -143,17 +169,14 @@ def document_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def document_new(request: HttpRequest) -> HttpResponse:
     """Start an outgoing document: its particulars and the draft PDF (``services.document_draft``)."""
-    agencies = agencies_for(request, services.DRAFTER_ROLES)
-    if not agencies:
-        raise PermissionDenied("office drafter")
+    agencies = agencies_or_denied(request, services.DRAFTER_ROLES, "office drafter")
     error: DomainError | None = None
     if request.method == "POST":
-        parsed = forms.draft_form(request)
-        agency = chosen_agency(request, agencies, parsed)
-        try:
-            parsed.raise_errors()
-            values = parsed.values
-            document = services.document_draft(
+        document, error = new_form_post(
+            request,
+            agencies,
+            forms.draft_form,
+            lambda agency, values: services.document_draft(
                 official=request.user,
                 agency_id=agency.pk,
                 agency_abbreviation=values["agency_abbreviation"],
@@ -166,10 +189,9 @@ def document_new(request: HttpRequest) -> HttpResponse:
                 pages=values["pages"],
                 data=values["data"],
                 filename=values["filename"],
-            )
-        except DomainError as exc:
-            error = refusal(exc)
-        else:
+            ),
+        )
+        if error is None:
             messages.success(request, say(request, "Đã tạo dự thảo.", "The draft was created."))
             return redirect("eoffice:document", document.pk)
     return render(

@@ -23,11 +23,11 @@ from hcmgov.office import dispatches, doctypes, forms, records, selectors, servi
 from hcmgov.office.models import Confidentiality, DispatchState, RecordState, Urgency
 from hcmgov.office.views import (
     PAGE,
-    agencies_for,
+    agencies_or_denied,
     agency_ids,
     by_field,
-    chosen_agency,
     has_role,
+    new_form_post,
     refusal,
     say,
     status_of,
@@ -111,17 +111,14 @@ def incoming_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def incoming_new(request: HttpRequest) -> HttpResponse:
     """Record an incoming paper document; the service gives its arrival number."""
-    agencies = agencies_for(request, services.CLERK_ROLES)
-    if not agencies:
-        raise PermissionDenied("office clerk")
+    agencies = agencies_or_denied(request, services.CLERK_ROLES, "office clerk")
     error: DomainError | None = None
     if request.method == "POST":
-        parsed = forms.incoming_form(request)
-        agency = chosen_agency(request, agencies, parsed)
-        try:
-            parsed.raise_errors()
-            values = parsed.values
-            incoming = services.incoming_register(
+        incoming, error = new_form_post(
+            request,
+            agencies,
+            forms.incoming_form,
+            lambda agency, values: services.incoming_register(
                 official=request.user,
                 agency_id=agency.pk,
                 number_symbol=values["number_symbol"],
@@ -133,10 +130,9 @@ def incoming_new(request: HttpRequest) -> HttpResponse:
                 confidentiality=values["confidentiality"],
                 pages=values["pages"],
                 electronic=False,
-            )
-        except DomainError as exc:
-            error = refusal(exc)
-        else:
+            ),
+        )
+        if error is None:
             messages.success(
                 request,
                 say(
@@ -207,27 +203,23 @@ def _official_of(agency_id: int, user_id: int | None) -> Any:
 @require_http_methods(["GET", "POST"])
 def record_new(request: HttpRequest) -> HttpResponse:
     """Open a work record (code from the agency's list of records, title, lead, deadline)."""
-    agencies = agencies_for(request, records.RECORD_ROLES)
-    if not agencies:
-        raise PermissionDenied("office records")
+    agencies = agencies_or_denied(request, records.RECORD_ROLES, "office records")
     error: DomainError | None = None
     if request.method == "POST":
-        parsed = forms.record_form(request)
-        agency = chosen_agency(request, agencies, parsed)
-        try:
-            parsed.raise_errors()
-            values = parsed.values
-            record = records.record_open(
+        record, error = new_form_post(
+            request,
+            agencies,
+            forms.record_form,
+            lambda agency, values: records.record_open(
                 official=request.user,
                 agency_id=agency.pk,
                 code=values["code"],
                 title=values["title"],
                 lead=_official_of(agency.pk, values["lead_id"]),
                 deadline=values["deadline"],
-            )
-        except DomainError as exc:
-            error = refusal(exc)
-        else:
+            ),
+        )
+        if error is None:
             messages.success(request, say(request, "Đã mở hồ sơ.", "The record was opened."))
             return redirect("eoffice:record", record.pk)
     officials = {a.pk: identity.agency_officials(agency_id=a.pk) for a in agencies}
