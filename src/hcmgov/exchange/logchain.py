@@ -84,25 +84,6 @@ def record_hash(fields: dict[str, Any], prev_hash: str) -> str:
     return hashlib.sha256(f"{prev_hash}\n{payload}".encode()).hexdigest()
 
 
-# The fields of a record without bodies, after node and seq (the edge's rows: logwriter.append_row).
-ROW_FIELDS = HASHED[2:-1]
-_encode_str = json.encoder.encode_basestring  # the encoder's own quoting of a str (ensure_ascii=False), in C
-
-
-def row_canonical(node: str, seq: int, row: tuple[Any, ...], at_text: str) -> str:
-    """The canonical JSON of :func:`record_hash` for a record without bodies whose fields are
-    ``row`` (in :data:`ROW_FIELDS` order, ``at`` given as its canonical text): the same text, built
-    without a list and the encoder's generic walk — the edge links thousands of records a second.
-    ``test_logchain`` holds it to :func:`record_hash`'s text over generated records."""
-    q = _encode_str
-    (_at, rid, client, consumer, service, method, path, end_user, status, error, ms, req_b, resp_b, req_h, resp_h) = row
-    return (
-        f"[{q(node)},{seq},{q(at_text)},{q(rid)},{q(client)},{q(consumer)},{q(service)},{q(method)},"
-        f"{q(path)},{q(end_user)},{status},{q(error)},{float.__repr__(round(ms, 3))},{req_b},{resp_b},"
-        f'{q(req_h)},{q(resp_h)},""]'
-    )
-
-
 def at_text(at: dt.datetime) -> str:
     """An instant as the canonical JSON holds it."""
     return _canonical(at)

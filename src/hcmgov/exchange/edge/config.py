@@ -36,28 +36,9 @@ LUA = Path(__file__).with_name("gateway.lua")
 MAX_FAILS = 5  # the breaker: failures (no connection, timeout, 502-504) before a service's calls pause
 FAIL_SECONDS = 30  # ... for this long, then one trial call
 REFUSED = (403, 413, 429, 502, 503, 504)  # nginx's own answers that become problem documents
-# The message-log line (control.entry_from_line reads it): nginx's own variables and the module's, as strings.
-LOG_FIELDS = (
-    ("at", "$msec"),
-    ("request_id", "$gw_request_id"),
-    ("client_id", "$gw_client"),
-    ("consumer", "$gw_consumer"),
-    ("service", "$gw_service_path"),
-    ("method", "$request_method"),
-    ("path", "$uri"),
-    ("end_user", "$gw_end_user"),
-    ("status", "$status"),
-    ("error", "$gw_error"),
-    ("seconds", "$request_time"),
-    ("request_bytes", "$gw_request_bytes"),
-    ("response_bytes", "$gw_response_bytes"),
-    ("request_sha256", "$gw_request_sha"),
-    ("response_sha256", "$gw_response_sha"),
-    ("upstream", "$upstream_addr"),
-)
-# Tab-separated (escape=json escapes a tab, so none is inside a field; each field is a JSON string's
-# body): splitting it costs far less than parsing a JSON object per call.
-LOG_LINE = "\\t".join(variable for _name, variable in LOG_FIELDS)
+# The message-log line: the record gateway.lua makes in the log phase ($gw_line), a row of
+# PostgreSQL's COPY text format, hash included (control.Edge.ship checks its shape and copies it).
+LOG_LINE = "$gw_line"
 BODY_IN_MEMORY = 16 * 1024 * 1024  # bodies up to this size are hashed in memory, larger ones from their file
 
 
@@ -115,11 +96,13 @@ SET_BY_LUA = (
     "gw_request_bytes",
     "gw_response_sha",
     "gw_response_bytes",
+    "gw_line",
 )
 
 
 # what the log reads of a call the module set nothing for: no request body (the empty body's hash)
-START = {"gw_request_sha": hashlib.sha256(b"").hexdigest(), "gw_request_bytes": "0"}
+# ("-" for the line: a line nginx wrote without the module's record is counted as malformed)
+START = {"gw_request_sha": hashlib.sha256(b"").hexdigest(), "gw_request_bytes": "0", "gw_line": "-"}
 
 
 def _lua_q(value: str) -> str:
@@ -143,11 +126,12 @@ def _classes(consumers: dict[str, Consumer]) -> dict[tuple[int, int], int]:
 
 
 def registry(
-    snapshot: Snapshot, *, over_quota: set[str], used: dict[str, int] | None = None, day: str = ""
+    snapshot: Snapshot, *, over_quota: set[str], used: dict[str, int] | None = None, day: str = "", node: str = "edge"
 ) -> dict[str, Any]:
     """What ``gateway.lua`` reads (``REG``): the token keys by the header each signs under, the
     systems, the services with their rights by calling client, the refusals' messages, and the
-    calls of the day (``day``: Vietnam's day number since the epoch) the message log holds."""
+    calls of the day (``day``: Vietnam's day number since the epoch) the message log holds, and
+    ``node``: what each worker's chain is named after (with its pid and the moment it started)."""
     classes = _classes(snapshot.consumers)
     by_id = {c.id: c for c in snapshot.consumers.values()}
     services: dict[str, Any] = {}
@@ -183,6 +167,7 @@ def registry(
         "messages": {code: list(m) for code, m in MESSAGES.items()},
         "quota_day": day,
         "quota_used": {client: n for client, n in sorted((used or {}).items()) if n},
+        "node": node,
     }
 
 
@@ -213,7 +198,7 @@ def _location(service: ServiceEntry, classes: dict[tuple[int, int], int], log: P
         f"    client_body_buffer_size {body_buffer};",
         "    client_body_in_single_buffer on;",
         "    body_filter_by_lua_block { gw.response_body() }",
-        "    log_by_lua_block { gw.request_body() }",
+        "    log_by_lua_block { gw.log() }",
         "    add_header X-Request-Id $gw_request_id always;",
         f"    proxy_pass {url.scheme}://gw_s{service.id}$gw_target;",
         # (a location's proxy_set_header replaces every one of the levels above: all of them here)
@@ -280,7 +265,7 @@ def nginx_conf(snapshot: Snapshot, edge: EdgeSettings) -> str:
         "    lua_shared_dict gw_quota 8m;",
         "    lua_code_cache on;",
         f"    init_by_lua_block {{ gw = require('gateway'); gw.load({_lua_q(str(d / 'registry.json'))}) }}",
-        f"    log_format gw escape=json '{LOG_LINE}';",
+        f"    log_format gw escape=none '{LOG_LINE}';",
         '    geo $dollar { default "$"; }',
         "    limit_req_status 429;",
         "    limit_req_log_level warn;",
@@ -322,6 +307,7 @@ def nginx_conf(snapshot: Snapshot, edge: EdgeSettings) -> str:
                 f"        location @refused_{n} {{",
                 f"            access_log {log} gw buffer=256k flush={edge.log_flush_ms}ms;",
                 f"            content_by_lua_block {{ gw.refused({n}) }}",
+                "            log_by_lua_block { gw.log() }",
                 "        }",
             )
         ),

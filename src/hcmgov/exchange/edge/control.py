@@ -3,20 +3,21 @@
 It writes nginx's configuration and the registry from the registry's snapshot, starts nginx, and
 then, in a loop:
 
-- **ships the message log**: nginx writes one line per call (``config.LOG_LINE``, the fields
-  separated by tabs, with what ``gateway.lua`` sets) to ``access.log``; the control plane links
-  each onto its own hash chain and stores them in
-  batches (:class:`~hcmgov.exchange.gateway.logwriter.LogWriter`, as the Python gateway does), and
-  keeps the offset it has stored up to in ``access.pos``. A restart reads again from that offset
-  and skips the lines already stored (same request id and instant), so nothing is lost or stored
-  twice. The file is rotated (renamed, nginx told to reopen) once it is large and fully read.
+- **ships the message log**: nginx writes one line per call to ``access.log``: the record
+  ``gateway.lua`` made and linked onto its worker's hash chain, as a row of PostgreSQL's COPY
+  text format (``config.LOG_LINE``). The control plane checks each line's shape, counts it (the
+  metrics, the quotas) and stores them in batches as they are
+  (:class:`~hcmgov.exchange.gateway.logwriter.LogWriter`), and keeps the offset it has stored up
+  to in ``access.pos``. A restart reads again from that offset and skips the records already
+  stored (same node and seq), so nothing is lost or stored twice. The file is rotated (renamed,
+  nginx told to reopen) once it is large and fully read.
 - **re-reads the registry** every ``EXCHANGE_REGISTRY_REFRESH`` seconds and reloads nginx
   (gracefully: calls in flight finish on the old workers) when services, systems, rights or keys
   changed;
 - **counts each system's calls of the day** (Vietnam's day) from the lines it ships, and marks a
-  system over its daily quota in the registry (a reload) when it reaches it. The quota is thus
-  enforced within the shipping interval plus a reload, not on the exact call: a system may go a
-  few calls over (the rate limit bounds how many).
+  system over its daily quota in the registry when it reaches it. nginx itself counts the quota
+  on the exact call (``gateway.lua``: counters shared by the workers, seeded from the message
+  log's count when the control plane starts); this count is what a new nginx starts from.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from hcmgov.common import metrics
-from hcmgov.exchange import logchain, selectors
+from hcmgov.exchange import selectors
 from hcmgov.exchange.edge import config
-from hcmgov.exchange.gateway.logwriter import LogWriter
+from hcmgov.exchange.gateway.logwriter import COLUMNS, LogWriter, copy_unescape
 from hcmgov.exchange.models import MessageLogRecord
 from hcmgov.exchange.selectors import Snapshot
 
@@ -81,84 +82,54 @@ def edge_settings(
     )
 
 
-EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
-
-WIDTH = len(config.LOG_FIELDS)
-_CLIP = (64, 100, 200, 300, 10, 2000, 200)  # request_id … end_user: the columns' lengths
-
-
-def _unescape(field: str) -> str:
-    """A field nginx escaped (escape=json: the body of a JSON string). A NUL (``\\u0000``) becomes
-    U+FFFD: PostgreSQL's text holds none, and one would refuse the whole batch."""
-    try:
-        return str(json.loads(f'"{field}"')).replace("\x00", "\ufffd")
-    except ValueError:
-        return field
+WIDTH = len(COLUMNS)
 
 
 class Lines:
-    """nginx's lines into message-log rows: each line's fields as :data:`config.LOG_FIELDS` lists
-    them, separated by tabs. A line with a backslash has escaped fields, decoded; the others are as
-    written. Bytes that are not UTF-8 (a path nginx decoded from ``%FF``) become U+FFFD: the call is
-    recorded, never dropped. A line of the wrong shape cannot become a record: it is logged with
-    its text and counted."""
+    """nginx's lines into records: each line a row of COPY's text format (:data:`logwriter.COLUMNS`),
+    made and linked by ``gateway.lua``. A line of the wrong shape (one nginx wrote without the
+    module's record: ``-``) cannot become a record: it is logged with its text and counted.
+
+    A record is a tuple (the edge ships thousands a second): the line (without its newline), node,
+    seq, the whole second of its instant since the epoch, client id, service, status, error,
+    seconds taken."""
 
     def __init__(self) -> None:
-        self._second = -1
-        self._base = ""
+        self._head = ""
+        self._epoch = 0
 
-    def instant(self, msec: str) -> tuple[str, int]:
-        """nginx's ``$msec`` ("1764300000.123") as the instant's canonical text (ISO 8601, UTC: what
-        the chain hashes, and what the database reads) and its whole second since the epoch (the
-        second's part formatted once a second: no datetime per line)."""
-        whole, _, frac = msec.partition(".")
-        second = int(whole)
-        if second != self._second:
-            self._second = second
-            self._base = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        micro = int((frac + "000000")[:6])
-        return f"{self._base}.{micro:06d}Z", second
-
-    def rows(self, complete: bytes) -> list[tuple[tuple[Any, ...], str, int]]:
-        """The rows of the complete lines: (the record's fields in ``logchain.ROW_FIELDS`` order,
-        the instant given as its canonical text; that text; the instant's second)."""
-        out = []
-        instant = self.instant
-        c = _CLIP
+    def records(self, complete: bytes) -> list[Record]:
+        out: list[Record] = []
+        head, epoch = self._head, self._epoch
         for line in complete.decode("utf-8", "replace").split("\n"):
             if not line:
                 continue
             f = line.split("\t")
-            if len(f) != WIDTH:
+            # what COPY would refuse the whole batch for, checked here: the shape, the numbers
+            if (
+                len(f) != WIDTH
+                or f[17] != "\\N"
+                or len(f[19]) != 64
+                or len(f[2]) != 27
+                or not (f[1].isdigit() and f[10].isdigit() and f[13].isdigit() and f[14].isdigit())
+                or not (f[1] + f[10] + f[13] + f[14]).isascii()
+            ):
                 self._malformed(line)
                 continue
-            if "\\" in line:
-                f = [_unescape(x) if "\\" in x else x for x in f]
             try:
-                at_text, second = instant(f[0])
-                values = (
-                    at_text,
-                    f[1][: c[0]],
-                    f[2][: c[1]],
-                    f[3][: c[2]],
-                    f[4][: c[3]],
-                    f[5][: c[4]],
-                    f[6][: c[5]],
-                    f[7][: c[6]],
-                    int(f[8] or 0),
-                    f[9][:60],
-                    round(float(f[10] or 0) * 1000, 3),
-                    int(f[11] or 0),
-                    int(f[12] or 0),
-                    f[13],  # "" only when nginx could not read the body back
-                    # no body went through the hashing filter: nothing was sent (HEAD, 204, 304)
-                    f[14] or EMPTY_SHA256,
-                )
+                seconds = float(f[12]) / 1000
+                if f[2][:19] != head:
+                    head = f[2][:19]
+                    epoch = int(dt.datetime.fromisoformat(head).replace(tzinfo=dt.UTC).timestamp())
             except ValueError:
                 self._malformed(line)
                 continue
-            out.append((values, at_text, second))
+            if line.count("\\") == 1:  # only the NULL of the bodies: no field escaped
+                client, service, error = f[4], f[6], f[11]
+            else:
+                client, service, error = copy_unescape(f[4]), copy_unescape(f[6]), copy_unescape(f[11])
+            out.append((line, f[0], int(f[1]), epoch, client, service, int(f[10]), error, seconds))
+        self._head, self._epoch = head, epoch
         return out
 
     @staticmethod
@@ -167,9 +138,7 @@ class Lines:
         metrics.EXCHANGE_CALLS.labels("-", "0", "exchange_log_malformed").inc()
 
 
-def entry_from_row(values: tuple[Any, ...]) -> dict[str, Any]:
-    """A row as a message-log entry (the Python gateway's shape): for tests and the restart's check."""
-    return dict(zip(logchain.ROW_FIELDS, values, strict=True))
+Record = tuple[str, str, int, int, str, str, int, str, float]
 
 
 @dataclass
@@ -252,7 +221,9 @@ class Edge:
         """Write nginx.conf and registry.json from the snapshot; whether anything changed."""
         conf = config.nginx_conf(self.snapshot, self.settings)
         reg = config.registry_json(
-            config.registry(self.snapshot, over_quota=self.over, used=self._seed[1], day=self._seed[0])
+            config.registry(
+                self.snapshot, over_quota=self.over, used=self._seed[1], day=self._seed[0], node=self.writer.node
+            )
         )
         if (conf, reg) == self.written:
             return False
@@ -413,45 +384,41 @@ class Edge:
         complete, self._pending = data[:end], data[end:]
         start_offset = self._offset
         self._offset = stat.st_size
-        rows = self._lines.rows(complete)
+        records = self._lines.records(complete)
         if self._uncertain_until > start_offset:
-            rows = self._not_stored(rows)
+            records = self._not_stored(records)
             self._uncertain_until = -1
         tally: dict[tuple[str, int, str], list[float]] = {}
         count = self.quotas.count
-        append = self.writer.append_row
-        for v, at_text, second in rows:
-            append(v, at_text)
-            # client_id, error; service, status, error, duration
-            count(second, v[2], v[9])
-            key = (v[4] or "-", v[8], v[9])
-            seconds = tally.get(key)
-            if seconds is None:
-                seconds = tally[key] = []
-            seconds.append(v[10] / 1000)
+        append = self.writer.append_line
+        for line, _node, _seq, second, client_id, service, status, error, seconds in records:
+            append(line)
+            count(second, client_id, error)
+            key = (service or "-", status, error)
+            taken = tally.get(key)
+            if taken is None:
+                taken = tally[key] = []
+            taken.append(seconds)
         self._count(tally)
         if not self.writer.flush(timeout=30.0):
             # the writer keeps them and tries again; the place saved stays at what is stored, so a
             # restart reads them again (and skips what was stored meanwhile)
             raise RuntimeError("edge: the message log could not be written")
         self._save_position()
-        self.shipped += len(rows)
+        self.shipped += len(records)
         if self._offset >= ROTATE_BYTES and not self._pending and self._log.name == "access.log":
             self._rotate()
-        return len(rows)
+        return len(records)
 
-    def _not_stored(self, rows: list[tuple[tuple[Any, ...], str, int]]) -> list[tuple[tuple[Any, ...], str, int]]:
+    def _not_stored(self, records: list[Record]) -> list[Record]:
         """Of lines read again after a restart, those not already in the message log."""
-        if not rows:
-            return rows
-        stored = {
-            (rid, logchain.at_text(at))
-            for rid, at in MessageLogRecord.objects.filter(
-                request_id__in={v[1] for v, _t, _s in rows},
-                at__gte=dt.datetime.fromtimestamp(min(s for *_x, s in rows), dt.UTC),
-            ).values_list("request_id", "at")
-        }
-        return [(v, t, s) for v, t, s in rows if (v[1], t) not in stored]
+        if not records:
+            return records
+        stored: set[tuple[str, int]] = set()
+        for node in {r[1] for r in records}:
+            first = min(r[2] for r in records if r[1] == node)
+            stored.update(MessageLogRecord.objects.filter(node=node, seq__gte=first).values_list("node", "seq"))
+        return [r for r in records if (r[1], r[2]) not in stored]
 
     def _rotate(self) -> None:
         old = self._log.with_suffix(".log.1")

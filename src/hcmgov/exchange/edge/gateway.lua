@@ -7,16 +7,23 @@
 -- whether the caller has calls left today (a counter per system and day shared by the workers),
 -- the request id and the end user passed on, the SHA-256 of both bodies (OpenSSL through LuaJIT's
 -- FFI), the refusals as RFC 9457 problem documents (Vietnamese unless the caller asks for
--- English), and the fields of the message-log line (nginx's log_format) that the control plane
--- (hcmgov.exchange.edge) chains and stores.
+-- English), and the message-log record, linked onto the worker's chain, that the access log writes
+-- and the control plane (hcmgov.exchange.edge) stores.
 --
 -- REG is the registry the control plane writes (registry.json, read once per configuration by
 -- init_by_lua: a reload reads it again): the keys by the token header each signs under (heads),
 -- the consumers, services, messages.
 --
 -- The phases of a call: check() in the location's rewrite phase (before limit_req, which reads the
--- rate-limit key it sets), response_body() as a body filter, request_body() in the log phase,
--- which lua-nginx-module runs before the access log writes the line. A token once verified is
+-- rate-limit key it sets), response_body() as a body filter, log() in the log phase, which
+-- lua-nginx-module runs before the access log writes the line.
+--
+-- The message log's chain is made here: each worker keeps a chain of its own (node: the control
+-- plane's name, the worker's pid and the moment it started; seq from 1 without gaps; each record's
+-- hash over the one before and the record's canonical JSON, as hcmgov.exchange.logchain.
+-- record_hash computes it again from the stored row). The line nginx writes is the record as a row
+-- of PostgreSQL's COPY text format, hash included: the control plane checks its shape and copies
+-- it (docs/decisions/0031). A token once verified is
 -- kept by the worker until it expires (keyed by the whole token, signature included): clients
 -- call with the same token for its lifetime, and its HMAC and claims need not be computed again.
 
@@ -65,6 +72,11 @@ local VN_OFFSET = 7 * 3600 -- Vietnam's day (UTC+7, no summer time)
 local PROBLEMS = "https://dichvucong.hochiminhcity.gov.vn/problems/"
 
 local _M = {}
+local GENESIS = string.rep("0", 64)
+local EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+local floor = math.floor
+local gsub = string.gsub
+local concat = table.concat
 local REG = nil
 local quota = ngx.shared.gw_quota
 local tokens = nil -- token -> {client, consumer, exp}: per worker (made in the worker, see verified)
@@ -82,6 +94,180 @@ local function sha256_hex(data)
     C.SHA256(data, #data, md_buf)
     return hex(md_buf)
 end
+
+-- --- the message log's record -------------------------------------------------------------------
+
+-- A byte that is not printable ASCII, or is '"' or '\': such a text needs the careful path.
+local UNSAFE = "[^\32\33\35-\91%]\94-\126]" -- (%]: "]" itself, which would end the set)
+-- Python's json (ensure_ascii=False) escapes these and only these: '"', '\' and the control
+-- characters (\n \r \t \b \f short, the others \u00xx in lower case); DEL and non-ASCII as they are.
+local JSON_ESC = {['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t",
+                  ["\b"] = "\\b", ["\f"] = "\\f"}
+for b = 1, 31 do
+    local c = string.char(b)
+    if JSON_ESC[c] == nil then
+        JSON_ESC[c] = string.format("\\u%04x", b)
+    end
+end
+-- PostgreSQL's COPY text format: these four, backslash-escaped; nothing else.
+local COPY_ESC = {["\\"] = "\\\\", ["\t"] = "\\t", ["\n"] = "\\n", ["\r"] = "\\r"}
+local REPLACEMENT = "\239\191\189" -- U+FFFD
+
+-- The text as valid UTF-8: a NUL (PostgreSQL's text holds none) and each byte that does not begin
+-- a well-formed sequence (overlong forms and surrogates included) become U+FFFD.
+local function utf8_clean(s)
+    if not find(s, "[%z\128-\255]") then
+        return s
+    end
+    local out, k, i, start, n = {}, 0, 1, 1, #s
+    while i <= n do
+        local c = byte(s, i)
+        local len
+        if c == 0 then
+            len = -1
+        elseif c < 0x80 then
+            len = 1
+        elseif c >= 0xC2 and c <= 0xDF then
+            len = 2
+        elseif c >= 0xE0 and c <= 0xEF then
+            len = 3
+        elseif c >= 0xF0 and c <= 0xF4 then
+            len = 4
+        else
+            len = -1
+        end
+        if len > 1 then
+            local lo, hi = 0x80, 0xBF
+            if c == 0xE0 then
+                lo = 0xA0
+            elseif c == 0xED then
+                hi = 0x9F
+            elseif c == 0xF0 then
+                lo = 0x90
+            elseif c == 0xF4 then
+                hi = 0x8F
+            end
+            local c2 = byte(s, i + 1)
+            if c2 == nil or c2 < lo or c2 > hi then
+                len = -1
+            else
+                for j = 2, len - 1 do
+                    local cj = byte(s, i + j)
+                    if cj == nil or cj < 0x80 or cj > 0xBF then
+                        len = -1
+                        break
+                    end
+                end
+            end
+        end
+        if len == -1 then
+            out[k + 1] = sub(s, start, i - 1)
+            out[k + 2] = REPLACEMENT
+            k = k + 2
+            i = i + 1
+            start = i
+        else
+            i = i + len
+        end
+    end
+    out[k + 1] = sub(s, start)
+    return concat(out)
+end
+
+-- At most max characters of a valid UTF-8 text (the column's length: PostgreSQL counts characters).
+local function clip(s, max)
+    local chars = 0
+    for i = 1, #s do
+        local b = byte(s, i)
+        if b < 0x80 or b >= 0xC0 then
+            chars = chars + 1
+            if chars > max then
+                return sub(s, 1, i - 1)
+            end
+        end
+    end
+    return s
+end
+
+-- A text field as it goes in the canonical JSON (inside its quotes) and in the COPY row.
+local function field(s, max)
+    if s == nil then
+        return "", ""
+    end
+    if not find(s, UNSAFE) then
+        if #s > max then
+            s = sub(s, 1, max)
+        end
+        return s, s
+    end
+    s = utf8_clean(s)
+    if #s > max then
+        s = clip(s, max)
+    end
+    return (gsub(s, '[\1-\31"\\]', JSON_ESC)), (gsub(s, "[\\\t\n\r]", COPY_ESC))
+end
+_M.field = field
+
+local function digits(s)
+    -- a count as nginx or this module wrote it ("" or nil: 0)
+    if s == nil or s == "" or find(s, "[^0-9]") then
+        return "0"
+    end
+    return s
+end
+
+local at_second, at_base = -1, ""
+local function at_text(now)
+    -- an instant (seconds since the epoch, to the millisecond) as the canonical JSON holds it
+    local second = floor(now)
+    if second ~= at_second then
+        at_second = second
+        at_base = os.date("!%Y-%m-%dT%H:%M:%S", second)
+    end
+    local ms = floor((now - second) * 1000 + 0.5)
+    if ms > 999 then
+        ms = 999
+    end
+    return at_base .. string.format(".%03d000Z", ms)
+end
+_M.at_text = at_text
+
+-- The next record of chain c ({node, seq, last}) as a COPY row (without its newline): the columns
+-- of hcmgov.exchange.gateway.logwriter.COLUMNS; the hash over c.last and the canonical JSON of
+-- hcmgov.exchange.logchain.HASHED. Text fields go through field() (valid UTF-8, clipped to the
+-- column's length in exchange.models.MessageLogRecord, escaped for each); ms is a whole number of milliseconds.
+local function row(c, at, rid, client, consumer, service, method, path, end_user, status, err, ms,
+                   req_b, resp_b, req_sha, resp_sha)
+    local jr, cr = field(rid, 64)
+    local jc, cc = field(client, 100)
+    local jn, cn = field(consumer, 140)
+    local js, cs = field(service, 220)
+    local jm, cm = field(method, 10)
+    local jp, cp = field(path, 2000)
+    local ju, cu = field(end_user, 200)
+    local je, ce = field(err, 40)
+    local jq, cq = field(req_sha, 64)
+    local jh, ch = field(resp_sha ~= "" and resp_sha or EMPTY_SHA256, 64)
+    status, req_b, resp_b = digits(status), digits(req_b), digits(resp_b)
+    local seq = c.seq + 1
+    local canonical = '["' .. c.node_json .. '",' .. seq .. ',"' .. at .. '","' .. jr .. '","' .. jc .. '","'
+        .. jn .. '","' .. js .. '","' .. jm .. '","' .. jp .. '","' .. ju .. '",' .. status .. ',"' .. je
+        .. '",' .. ms .. '.0,' .. req_b .. ',' .. resp_b .. ',"' .. jq .. '","' .. jh .. '",""]'
+    local prev = c.last
+    local hash = sha256_hex(prev .. "\n" .. canonical)
+    c.seq, c.last = seq, hash
+    return c.node_copy .. "\t" .. seq .. "\t" .. at .. "\t" .. cr .. "\t" .. cc .. "\t" .. cn .. "\t" .. cs
+        .. "\t" .. cm .. "\t" .. cp .. "\t" .. cu .. "\t" .. status .. "\t" .. ce .. "\t" .. ms .. ".0\t"
+        .. req_b .. "\t" .. resp_b .. "\t" .. cq .. "\t" .. ch .. "\t\\N\t" .. prev .. "\t" .. hash
+end
+_M.row = row
+
+function _M.chain(node)
+    local j, c = field(node, 100)
+    return {node_json = j, node_copy = c, seq = 0, last = GENESIS}
+end
+
+local chain = nil -- this worker's (made on its first call)
 
 -- The registry, once per configuration (init_by_lua: the master reads it, the workers inherit it).
 function _M.load(path, used_path)
@@ -471,9 +657,9 @@ function _M.response_body()
     end
 end
 
--- The log phase: the request body as passed on, hashed ("" bytes and the empty hash when there
--- is none; "" for the hash when it was there but could not be read back: never a wrong hash).
-function _M.request_body()
+-- The request body as passed on, hashed ("" bytes and the empty hash when there is none; "" for
+-- the hash when it was there but could not be read back: never a wrong hash).
+local function request_body()
     if ngx_var.http_content_length == nil and ngx_var.http_transfer_encoding == nil or ngx_var.gw_error ~= "" then
         return -- no body passed on: the empty hash and 0 bytes the server block starts with
     end
@@ -508,6 +694,20 @@ function _M.request_body()
     end
     ngx_var.gw_request_sha = sha256_hex(body)
     ngx_var.gw_request_bytes = #body
+end
+
+-- The log phase: the call's record, the line the access log writes ($gw_line).
+function _M.log()
+    request_body()
+    local var = ngx_var
+    if chain == nil then
+        chain = _M.chain(REG.node .. ":" .. ngx.worker.pid() .. ":" .. string.format("%x", floor(ngx_now() * 1000)))
+    end
+    local seconds = tonumber(var.request_time) or 0
+    var.gw_line = row(chain, at_text(ngx_now()), var.gw_request_id, var.gw_client, var.gw_consumer,
+        var.gw_service_path, var.request_method, var.uri, var.gw_end_user, var.status, var.gw_error,
+        floor(seconds * 1000 + 0.5), var.gw_request_bytes, var.gw_response_bytes, var.gw_request_sha,
+        var.gw_response_sha)
 end
 
 return _M

@@ -10,7 +10,7 @@ clean stop (the ASGI lifespan's shutdown) writes everything first.
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 import logging
 import os
 import re
@@ -47,43 +47,39 @@ def _link(chain: logchain.Chain, entry: dict[str, Any]) -> tuple[Any, ...]:
     return row
 
 
-def _link_row(chain: logchain.Chain, item: tuple[tuple[Any, ...], str]) -> tuple[Any, ...]:
-    """The next row of ``chain`` for a record without bodies given as its fields (the edge's)."""
-    values, at_text = item
-    chain.seq += 1
-    text = logchain.row_canonical(chain.node, chain.seq, values, at_text)
-    digest = hashlib.sha256(f"{chain.last_hash}\n{text}".encode()).hexdigest()
-    row = (chain.node, chain.seq, *values, None, chain.last_hash, digest)
-    chain.last_hash = digest
-    return row
+# The edge's records come as rows of COPY's text format, linked by nginx (gateway.lua): the
+# columns of COLUMNS, tab-separated, "\\N" for NULL, a backslash before a backslash, tab, newline
+# or carriage return of the value's own.
+_COPY_UNESCAPE = re.compile(r"\\(.)")
+_COPY_CHARS = {"t": "\t", "n": "\n", "r": "\r"}
+_TEXT = frozenset({3, 4, 5, 6, 7, 8, 9, 11, 15, 16, 18, 19})  # the columns that are text (node: 0)
 
 
-_COPY_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+def copy_unescape(value: str) -> str:
+    if "\\" not in value:
+        return value
+    return _COPY_UNESCAPE.sub(lambda m: _COPY_CHARS.get(m.group(1), m.group(1)), value)
 
 
-def _copy_value(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if type(value) is float:
-        return float.__repr__(value)
-    return _COPY_SPECIAL.sub(lambda m: _COPY_ESCAPES[m.group()], str(value))
-
-
-def _copy_text(rows: list[tuple[Any, ...]]) -> str:
-    """The edge's rows (:func:`_link_row`, no bodies) in COPY's text format: one f-string per row;
-    a row whose text holds a tab, a newline or a backslash of its own (rare: nginx escaped them,
-    and a decoded path may hold one) is written value by value, escaped."""
-    out = []
-    for r in rows:
-        line = (
-            f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t{r[4]}\t{r[5]}\t{r[6]}\t{r[7]}\t{r[8]}\t{r[9]}\t{r[10]}\t{r[11]}\t"
-            f"{float.__repr__(r[12])}\t{r[13]}\t{r[14]}\t{r[15]}\t{r[16]}\t\\N\t{r[18]}\t{r[19]}\n"
-        )
-        if line.count("\t") != len(COLUMNS) - 1 or line.count("\n") != 1 or line.count("\\") != 1 or "\r" in line:
-            line = "\t".join(_copy_value(v) for v in r) + "\n"
-        out.append(line)
-    return "".join(out)
+def row_from_line(line: str) -> tuple[Any, ...]:
+    """A COPY row of the edge as the values of :data:`COLUMNS` (where there is no COPY: SQLite;
+    and for the restart's and the tests' reading). ValueError when it is not one."""
+    f = line.split("\t")
+    if len(f) != len(COLUMNS):
+        raise ValueError(f"{len(f)} columns, not {len(COLUMNS)}")
+    out: list[Any] = []
+    for i, v in enumerate(f):
+        if v == "\\N":
+            out.append(None)
+        elif i in (1, 10, 13, 14):
+            out.append(int(v))
+        elif i == 2:
+            out.append(dt.datetime.fromisoformat(v))
+        elif i == 12:
+            out.append(float(v))
+        else:
+            out.append(copy_unescape(v))
+    return tuple(out)
 
 
 def _sealed(entry: dict[str, Any]) -> dict[str, Any]:
@@ -111,7 +107,7 @@ class LogWriter:
         self.interval = interval
         self.batch = batch
         self.limit = limit
-        self.queue: deque[Any] = deque()  # entries (dicts) and the edge's rows (tuples)
+        self.queue: deque[Any] = deque()  # entries (dicts) and the edge's records (COPY rows: str)
         self._in_flight = 0
         self.written = 0
         self.failures = 0
@@ -134,10 +130,10 @@ class LogWriter:
         if len(self.queue) >= self.batch:
             self._wake.set()
 
-    def append_row(self, values: tuple[Any, ...], at_text: str) -> None:
-        """A record without bodies as its fields in :data:`logchain.ROW_FIELDS` order, with its
-        instant's canonical text (the edge ships thousands a second: no dict per record)."""
-        self.queue.append((values, at_text))
+    def append_line(self, line: str) -> None:
+        """A record the edge linked itself: a row of COPY's text format, without its newline (the
+        edge ships thousands a second: stored as it is)."""
+        self.queue.append(line)
         if len(self.queue) >= self.batch:
             self._wake.set()
 
@@ -181,22 +177,19 @@ class LogWriter:
                 backoff = min(5.0, backoff * 2)
         connections.close_all()  # the writer thread's own connection
 
-    def _stored_already(self, last_row: tuple[Any, ...] | None) -> bool:
+    def _stored_already(self, last: tuple[str, int, str] | None) -> bool:
         """After a failed write: whether the batch was stored after all (the COPY committed but
         the answer was lost with the connection). Then its rows are in the database with the
-        hashes computed here, and trying again would only hit the (node, seq) constraint."""
-        if last_row is None:
+        hashes computed for them, and trying again would only hit the (node, seq) constraint.
+        ``last``: the batch's last record as (node, seq, hash)."""
+        if last is None:
             return False
         try:
             close_old_connections()
-            stored = (
-                MessageLogRecord.objects.filter(node=self.chain.node, seq=last_row[1])
-                .values_list("hash", flat=True)
-                .first()
-            )
+            stored = MessageLogRecord.objects.filter(node=last[0], seq=last[1]).values_list("hash", flat=True).first()
         except Exception:
             return False
-        return stored == last_row[-1]
+        return stored == last[2]
 
     def _write_all(self) -> None:
         while self.queue:
@@ -207,15 +200,17 @@ class LogWriter:
             self._in_flight = n
             batch = [self.queue.popleft() for _ in range(n)]
             seq, last = self.chain.seq, self.chain.last_hash
+            lines = [e for e in batch if type(e) is str]  # the edge's, linked already
             rows: list[tuple[Any, ...]] = []
             try:
-                rows = [_link_row(self.chain, e) if type(e) is tuple else _link(self.chain, _sealed(e)) for e in batch]
-                if connection.vendor == "postgresql" and all(type(e) is tuple for e in batch):
-                    copy_text_many(MessageLogRecord, COLUMNS, _copy_text(rows))  # the edge's rows: no bodies
+                if len(lines) == n and connection.vendor == "postgresql":
+                    copy_text_many(MessageLogRecord, COLUMNS, "\n".join(lines) + "\n")  # as nginx wrote them
                 else:
+                    rows = [row_from_line(e) if type(e) is str else _link(self.chain, _sealed(e)) for e in batch]
                     fast_insert_many(MessageLogRecord, COLUMNS, rows)
             except Exception:
-                if not self._stored_already(rows[-1] if rows else None):
+                tail = rows[-1] if rows else row_from_line(lines[-1]) if lines else None
+                if not self._stored_already((tail[0], tail[1], tail[-1]) if tail else None):
                     self.chain.seq, self.chain.last_hash = seq, last  # the same places next time: no gap
                     self.queue.extendleft(reversed(batch))
                     self._in_flight = 0

@@ -1,143 +1,223 @@
-"""The edge's message-log lines into records, without nginx: the fields nginx writes (escaped as
-JSON strings' bodies, separated by tabs) come back as the values it was given, and the record's
-hash over them is the one ``logchain.record_hash`` computes — which ``hcmgov exchange verify``
-recomputes from the stored row. Over generated values (hypothesis): any text in any field, any
-instant, status and duration."""
+"""The edge's message-log records as ``gateway.lua`` makes them (each worker links its calls onto
+its own chain and writes each record as a row of PostgreSQL's COPY text format): over generated
+values (hypothesis) — any bytes in any text field, valid UTF-8 or not, any instant, status,
+duration and sizes — the row comes back as the values it was given (made valid UTF-8, clipped to
+the column) and its hash is the one ``logchain.record_hash`` computes again from the stored
+values, which is what ``hcmgov exchange verify`` does. The Lua functions run in a small nginx of
+their own (``/row``), as they run in the edge."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import json
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 
 import pytest
+from django.conf import settings as django_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hcmgov.exchange import logchain
 from hcmgov.exchange.edge import config, control
-from hcmgov.exchange.gateway.logwriter import LogWriter, _link_row
+from hcmgov.exchange.gateway.logwriter import COLUMNS, LogWriter, row_from_line
 from hcmgov.exchange.models import MessageLogRecord
+from hcmgov.exchange.tests.gateway_support import free_port
 
-# what nginx's escape=json does to a variable's bytes: '"' and '\' and the control characters escaped
-# (\n \r \t \b \f short, the others \u00XX with upper-case hex digits), everything else as it is
-_SHORT = {0x22: b'\\"', 0x5C: b"\\\\", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x08: b"\\b", 0x0C: b"\\f"}
+# the columns' lengths (exchange.models.MessageLogRecord)
+CLIPS = {"request_id": 64, "client_id": 100, "consumer": 140, "service": 220, "method": 10, "path": 2000}
+CLIPS |= {"end_user": 200, "error": 40}
+TEXTS = tuple(CLIPS)
 
 
-def nginx_escape(value: str) -> bytes:
-    out = bytearray()
-    for b in value.encode("utf-8", "surrogatepass"):
-        if b in _SHORT:
-            out += _SHORT[b]
-        elif b < 0x20:
-            out += b"\\u00%02X" % b
+@pytest.fixture(scope="module")
+def lua(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An nginx running gateway.lua with one location: the record of the fields posted."""
+    d = tmp_path_factory.mktemp("lua")
+    port = free_port()
+    body = """
+        ngx.req.read_body()
+        local f = require("cjson").decode(ngx.req.get_body_data())
+        local d = ngx.decode_base64
+        local c = gw.chain(d(f.node))
+        c.seq, c.last = f.seq, f.prev
+        ngx.print(gw.row(c, gw.at_text(f.now), d(f.request_id), d(f.client_id), d(f.consumer), d(f.service),
+            d(f.method), d(f.path), d(f.end_user), f.status, d(f.error), f.ms, f.request_bytes, f.response_bytes,
+            f.request_sha256, f.response_sha256))
+    """
+    conf = "\n".join(
+        [
+            *(f"load_module {m};" for m in django_settings.EXCHANGE_EDGE_MODULES.split()),
+            "worker_processes 1;",
+            "daemon off;",
+            f"pid {d / 'nginx.pid'};",
+            f"error_log {d / 'error.log'} warn;",
+            "events { worker_connections 64; }",
+            "http {",
+            "    access_log off;",
+            *(f"    {kind}_temp_path {d / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
+            f'    lua_package_path "{config.LUA.parent}/?.lua;/usr/share/lua/5.1/?.lua;;";',
+            "    lua_shared_dict gw_quota 1m;",
+            "    init_by_lua_block { gw = require('gateway') }",
+            f"    server {{ listen 127.0.0.1:{port}; client_body_buffer_size 1m; client_max_body_size 1m;",
+            f"        location = /row {{ content_by_lua_block {{ {body} }} }}",
+            "    }",
+            "}",
+        ]
+    )
+    (d / "nginx.conf").write_text(conf)
+    process = subprocess.Popen(  # noqa: S603
+        [django_settings.EXCHANGE_EDGE_NGINX, "-c", str(d / "nginx.conf"), "-p", str(d)], stderr=subprocess.PIPE
+    )
+    url = f"http://127.0.0.1:{port}/row"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+            except urllib.error.HTTPError:
+                break  # it answers (404)
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    err = process.stderr.read().decode() if process.stderr else ""
+                    raise RuntimeError(f"nginx: {err}") from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def lua_row(url: str, fields: dict[str, bytes | str | int], *, node: str, seq: int, prev: str) -> str:
+    payload = {k: base64.b64encode(v).decode() if isinstance(v, bytes) else v for k, v in fields.items()} | {
+        "node": base64.b64encode(node.encode()).decode(),
+        "seq": seq,
+        "prev": prev,
+    }
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST")  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        return answer.read().decode("utf-8")
+
+
+def well_formed(data: bytes) -> str:
+    """What the record holds of a field's bytes (the rule gateway.lua follows): valid UTF-8 as it
+    is; a NUL, and each byte that does not begin a well-formed sequence, U+FFFD."""
+    out, i = [], 0
+    while i < len(data):
+        b = data[i]
+        n = 1 if b < 0x80 else 2 if 0xC2 <= b <= 0xDF else 3 if 0xE0 <= b <= 0xEF else 4 if 0xF0 <= b <= 0xF4 else 0
+        try:
+            char = data[i : i + n].decode("utf-8") if n else ""
+        except UnicodeDecodeError:
+            char = ""
+        if not char or char == "\x00":
+            out.append("\ufffd")
+            i += 1
         else:
-            out.append(b)
-    return bytes(out)
+            out.append(char)
+            i += n
+    return "".join(out)
 
 
-text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+texts = st.one_of(
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=40).map(str.encode),
+    st.binary(max_size=40),
+    st.text("abc/.-_", min_size=2000, max_size=2100).map(str.encode),  # longer than the column
+    st.text("đườngĐ", min_size=190, max_size=230).map(str.encode),  # clipped by characters, not bytes
+)
 hexes = st.text("0123456789abcdef", min_size=64, max_size=64)
-
-
-def line(fields: dict[str, str]) -> bytes:
-    return b"\t".join(nginx_escape(fields[name]) for name, _var in config.LOG_FIELDS)
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     ms=st.integers(0, 4_102_444_800_000),
-    rid=text,
-    client=text,
-    consumer=text,
-    service=text,
-    path=text,
-    end_user=text,
+    text=st.fixed_dictionaries(dict.fromkeys(TEXTS, texts)),
     status=st.integers(100, 599),
-    error=text,
-    seconds=st.integers(0, 10**7),
+    duration=st.integers(0, 10**9),
     sizes=st.tuples(st.integers(0, 10**12), st.integers(0, 10**12)),
-    hashes=st.tuples(hexes, hexes),
+    hashes=st.tuples(st.one_of(st.just(""), hexes), st.one_of(st.just(""), hexes)),
+    seq=st.integers(0, 10**12),
+    prev=hexes,
 )
-def test_a_line_comes_back_as_its_values_and_hashes_as_record_hash(
-    ms, rid, client, consumer, service, path, end_user, status, error, seconds, sizes, hashes
+def test_a_record_comes_back_as_its_values_and_hashes_as_record_hash(
+    lua, ms, text, status, duration, sizes, hashes, seq, prev
 ):
     fields = {
-        "at": f"{ms // 1000}.{ms % 1000:03d}",
-        "request_id": rid,
-        "client_id": client,
-        "consumer": consumer,
-        "service": service,
-        "method": "GET",
-        "path": path,
-        "end_user": end_user,
+        **text,
+        "now": ms / 1000,
         "status": str(status),
-        "error": error,
-        "seconds": f"{seconds // 1000}.{seconds % 1000:03d}",
+        "ms": duration,
         "request_bytes": str(sizes[0]),
         "response_bytes": str(sizes[1]),
         "request_sha256": hashes[0],
         "response_sha256": hashes[1],
-        "upstream": "127.0.0.1:9000",
     }
-    ((values, at_text, second),) = control.Lines().rows(line(fields) + b"\n")
-    entry = control.entry_from_row(values)
-    at = dt.datetime.fromtimestamp(ms // 1000, dt.UTC).replace(microsecond=(ms % 1000) * 1000)
-    assert entry["at"] == at_text == logchain.at_text(at)
-    assert second == ms // 1000
-    nul = lambda text: text.replace("\x00", "\ufffd")  # noqa: E731 - PostgreSQL's text holds no NUL
-    assert (entry["request_id"], entry["client_id"]) == (nul(rid)[:64], nul(client)[:100])
-    assert entry["consumer"] == nul(consumer)[:200]
-    assert (entry["path"], entry["end_user"], entry["error"]) == (
-        nul(path)[:2000],
-        nul(end_user)[:200],
-        nul(error)[:60],
+    line = lua_row(lua, fields, node="edge:1:abc:42:19a", seq=seq, prev=prev)
+    values = dict(zip(COLUMNS, row_from_line(line), strict=True))
+    assert (values["node"], values["seq"], values["prev_hash"], values["bodies"]) == (
+        "edge:1:abc:42:19a",
+        seq + 1,
+        prev,
+        None,
     )
-    assert (entry["status"], entry["duration_ms"]) == (status, round(seconds / 1000 * 1000, 3))
-    assert (entry["request_bytes"], entry["response_bytes"]) == sizes
-    chain = logchain.Chain("edge:1:abc")
-    row = _link_row(chain, (values, at_text))
-    stored = {**entry, "node": "edge:1:abc", "seq": 1, "bodies_sha256": ""}
-    assert row[-1] == logchain.record_hash(stored, logchain.GENESIS)
+    at = dt.datetime.fromtimestamp(ms // 1000, dt.UTC).replace(microsecond=(ms % 1000) * 1000)
+    assert values["at"] == at
+    for name, clip in CLIPS.items():
+        assert values[name] == well_formed(text[name])[:clip], name
+    assert (values["status"], values["duration_ms"]) == (status, float(duration))
+    assert (values["request_bytes"], values["response_bytes"]) == sizes
+    assert values["request_sha256"] == hashes[0]
+    assert values["response_sha256"] == (hashes[1] or hashlib.sha256(b"").hexdigest())
+    stored = {**values, "bodies_sha256": ""}
+    assert values["hash"] == logchain.record_hash(stored, prev)
 
 
-def test_bytes_that_are_not_utf8_are_kept_as_replacement_characters_not_dropped():
-    fields = dict.fromkeys((name for name, _ in config.LOG_FIELDS), "")
-    fields.update({"at": "1764300000.5", "status": "404", "seconds": "0.002", "path": "PATH"})
-    raw = line(fields).replace(b"PATH", b"/x/a/\xff\xfe", 1)  # the path: bytes nginx decoded from %FF%FE
-    ((values, _at, _second),) = control.Lines().rows(raw + b"\n")
-    assert control.entry_from_row(values)["path"] == "/x/a/\ufffd\ufffd"
+def test_the_clips_are_the_columns_lengths():
+    for name, clip in CLIPS.items():
+        assert MessageLogRecord._meta.get_field(name).max_length == clip, name
 
 
-def test_a_line_of_the_wrong_shape_is_counted_and_the_others_are_kept():
-    fields = dict.fromkeys((name for name, _ in config.LOG_FIELDS), "")
-    fields.update({"at": "1764300000.5", "status": "200", "seconds": "0.002"})
-    good = line(fields)
-    rows = control.Lines().rows(good + b"\n" + b"not\ta\tline\n" + good.replace(b"200", b"2x0", 1) + b"\n" + good)
-    assert len(rows) == 2
-    assert json.dumps(control.entry_from_row(rows[0][0]), default=str)
+def test_a_line_of_the_wrong_shape_is_counted_and_the_others_are_kept(lua):
+    good = lua_row(
+        lua,
+        dict.fromkeys(TEXTS, b"") | {"now": 1764300000.5, "status": "200", "ms": 2},
+        node="e:1:a",
+        seq=0,
+        prev=logchain.GENESIS,
+    )
+    lines = [good, "-", "not\ta\tline", good.replace("\t200\t", "\t2x0\t", 1), good]
+    records = control.Lines().records(("\n".join(lines) + "\n").encode())
+    assert [r[0] for r in records] == [good, good]
+    assert (records[0][6], records[0][8], records[0][3]) == (200, 0.002, 1764300000)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_rows_are_stored_as_they_were_read_and_the_chain_verifies():
+def test_the_records_are_stored_as_they_were_made_and_the_chain_verifies(lua):
     """Through the writer into the database (COPY's text format on PostgreSQL: tabs, newlines,
     backslashes and a literal \\N in the values come back as they were)."""
-    odd = ["a\tb", "x\ny", "back\\slash", "\\N", "Nguyễn Văn Đức", "r\rn", ""]
-    fields = dict.fromkeys((name for name, _ in config.LOG_FIELDS), "")
+    odd = ["a\tb", "x\ny", "back\\slash", "\\N", "Nguyễn Văn Đức", "r\rn", "", "nul\x00", "quote\"'"]
     writer = LogWriter(node="edge-lines:1:a", interval=0.01)
+    node, prev = "edge-lines:1:a:7:1", logchain.GENESIS
     writer.start()
     try:
-        for i, text in enumerate(odd):
-            fields.update({"at": f"1764300000.{i:03d}", "status": "200", "seconds": "0.012", "request_id": f"r{i}"})
-            fields.update({"path": "/x/" + text, "end_user": text, "consumer": text, "response_bytes": "17"})
-            ((values, at_text, _second),) = control.Lines().rows(line(fields) + b"\n")
-            writer.append_row(values, at_text)
+        for i, value in enumerate(odd):
+            fields = dict.fromkeys(TEXTS, b"") | {"now": 1764300000 + i / 1000, "status": "200", "ms": 12}
+            fields |= {"request_id": f"r{i}".encode(), "response_bytes": "17"}
+            fields |= {"path": ("/x/" + value).encode(), "end_user": value.encode(), "consumer": value.encode()}
+            line = lua_row(lua, fields, node=node, seq=i, prev=prev)
+            prev = line.rsplit("\t", 1)[1]
+            writer.append_line(line)
         assert writer.flush(timeout=10)
     finally:
         writer.stop()
-    records = list(MessageLogRecord.objects.filter(node="edge-lines:1:a").order_by("seq"))
-    assert [(r.path, r.end_user, r.consumer) for r in records] == [("/x/" + t, t, t) for t in odd]
+    records = list(MessageLogRecord.objects.filter(node=node).order_by("seq"))
+    clean = [v.replace("\x00", "\ufffd") for v in odd]
+    assert [(r.path, r.end_user, r.consumer) for r in records] == [("/x/" + t, t, t) for t in clean]
     assert records[3].at == dt.datetime(2025, 11, 28, 3, 20, 0, 3000, tzinfo=dt.UTC)
     assert all(r.duration_ms == 12.0 and r.response_bytes == 17 for r in records)
-    report = logchain.chain_verify(node="edge-lines:1:a")
-    assert report.ok, report.problems
-    assert len(report.nodes) == 1
+    assert logchain.chain_verify(node=node).ok
