@@ -82,27 +82,20 @@ def worker_user() -> tuple[str, str]:
     return "", ""
 
 
+# nginx's variables the module sets, that nginx reads (the rest of a call's state is the module's
+# own, in ngx.ctx): declared (and emptied) for every call by the server block's ``set``
 SET_BY_LUA = (
     "gw_service",
-    "gw_error",
     "gw_request_id",
-    "gw_client",
     "gw_consumer",
-    "gw_service_path",
-    "gw_end_user",
     "gw_limit_key",
     "gw_target",
-    "gw_request_sha",
-    "gw_request_bytes",
-    "gw_response_sha",
-    "gw_response_bytes",
     "gw_line",
 )
 
 
-# what the log reads of a call the module set nothing for: no request body (the empty body's hash)
-# ("-" for the line: a line nginx wrote without the module's record is counted as malformed)
-START = {"gw_request_sha": hashlib.sha256(b"").hexdigest(), "gw_request_bytes": "0", "gw_line": "-"}
+# "-" for the line: one nginx wrote without the module's record is counted as malformed
+START = {"gw_line": "-"}
 
 
 def _lua_q(value: str) -> str:

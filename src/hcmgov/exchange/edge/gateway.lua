@@ -539,14 +539,12 @@ local function problem(v, which)
         instance = ngx_var.uri,
         request_id = v.rid,
     })
-    ngx_var.gw_error = which
+    -- what the log phase records (ngx.ctx: this location's, to the end of the call)
+    v.code = which
+    v.response_sha, v.response_bytes = sha256_hex(body), #body
+    ngx.ctx.gw = v
     ngx_var.gw_request_id = v.rid
-    ngx_var.gw_client = v.client
     ngx_var.gw_consumer = v.consumer
-    ngx_var.gw_service_path = v.service
-    ngx_var.gw_end_user = v.end_user
-    ngx_var.gw_response_sha = sha256_hex(body)
-    ngx_var.gw_response_bytes = #body
     ngx.status = message[1]
     local h = ngx.header
     h["Content-Type"] = "application/problem+json"
@@ -582,11 +580,9 @@ function _M.check()
         end
     end
     local var = ngx_var
+    ngx.ctx.gw = v -- what the body filter and the log phase read (nginx's variables: what nginx reads)
     var.gw_request_id = v.rid
-    var.gw_client = v.client
     var.gw_consumer = v.consumer
-    var.gw_service_path = v.service
-    var.gw_end_user = v.end_user
     var.gw_limit_key = v.cls .. ":" .. v.client
     -- the provider's path: its base and the caller's rest of the path and query, byte for byte
     local target = v.service_entry.base .. v.rest
@@ -630,15 +626,15 @@ end
 -- The answer's body, counted and hashed as it passes (body_filter_by_lua).
 function _M.response_body()
     local chunk, eof = ngx.arg[1], ngx.arg[2]
-    if ngx_var.gw_error ~= "" then
+    local ctx = ngx.ctx
+    local v = ctx.gw
+    if v == nil or v.code ~= "" then
         return -- a refusal of ours: hashed when it was written
     end
-    local ctx = ngx.ctx
     local state = ctx.sha
     if state == nil then
         if eof then -- the whole body at once
-            ngx_var.gw_response_sha = sha256_hex(chunk)
-            ngx_var.gw_response_bytes = #chunk
+            v.response_sha, v.response_bytes = sha256_hex(chunk), #chunk
             return
         end
         state = SHA256_CTX()
@@ -652,62 +648,59 @@ function _M.response_body()
     end
     if eof then
         C.SHA256_Final(md_buf, state)
-        ngx_var.gw_response_sha = hex(md_buf)
-        ngx_var.gw_response_bytes = ctx.bytes
+        v.response_sha, v.response_bytes = hex(md_buf), ctx.bytes
     end
 end
 
--- The request body as passed on, hashed ("" bytes and the empty hash when there is none; "" for
--- the hash when it was there but could not be read back: never a wrong hash).
-local function request_body()
-    if ngx_var.http_content_length == nil and ngx_var.http_transfer_encoding == nil or ngx_var.gw_error ~= "" then
-        return -- no body passed on: the empty hash and 0 bytes the server block starts with
+-- The request body as passed on: its SHA-256 and its size (the empty body's when there is none;
+-- "" for the hash when it was there but could not be read back: never a wrong hash).
+local function request_body(v)
+    if v.code ~= "" or ngx_var.http_content_length == nil and ngx_var.http_transfer_encoding == nil then
+        return EMPTY_SHA256, 0 -- nothing passed on
     end
     local body = ngx.req.get_body_data()
-    if body == nil then
-        local file = ngx_var.request_body_file
-        if file == nil or file == "" then
-            return
-        end
-        local f = io.open(file, "rb")
-        if f == nil then
-            ngx_var.gw_request_sha = ""
-            ngx_var.gw_request_bytes = 0
-            return
-        end
-        local state = SHA256_CTX()
-        C.SHA256_Init(state)
-        local n = 0
-        while true do
-            local block = f:read(1048576)
-            if block == nil then
-                break
-            end
-            C.SHA256_Update(state, block, #block)
-            n = n + #block
-        end
-        f:close()
-        C.SHA256_Final(md_buf, state)
-        ngx_var.gw_request_sha = hex(md_buf)
-        ngx_var.gw_request_bytes = n
-        return
+    if body ~= nil then
+        return sha256_hex(body), #body
     end
-    ngx_var.gw_request_sha = sha256_hex(body)
-    ngx_var.gw_request_bytes = #body
+    local file = ngx_var.request_body_file
+    if file == nil or file == "" then
+        return EMPTY_SHA256, 0
+    end
+    local f = io.open(file, "rb")
+    if f == nil then
+        return "", 0
+    end
+    local state = SHA256_CTX()
+    C.SHA256_Init(state)
+    local n = 0
+    while true do
+        local block = f:read(1048576)
+        if block == nil then
+            break
+        end
+        C.SHA256_Update(state, block, #block)
+        n = n + #block
+    end
+    f:close()
+    C.SHA256_Final(md_buf, state)
+    return hex(md_buf), n
 end
+
+-- What is known of a call no check of ours saw (nginx refused it before the rewrite phase, in a
+-- way error_page does not send to @refused_*): the record says so with empty fields.
+local UNSEEN = {code = "", rid = "", client = "", consumer = "", service = "", end_user = ""}
 
 -- The log phase: the call's record, the line the access log writes ($gw_line).
 function _M.log()
-    request_body()
-    local var = ngx_var
+    local v = ngx.ctx.gw or UNSEEN
+    local req_sha, req_bytes = request_body(v)
     if chain == nil then
         chain = _M.chain(REG.node .. ":" .. ngx.worker.pid() .. ":" .. string.format("%x", floor(ngx_now() * 1000)))
     end
-    local seconds = tonumber(var.request_time) or 0
-    var.gw_line = row(chain, at_text(ngx_now()), var.gw_request_id, var.gw_client, var.gw_consumer,
-        var.gw_service_path, var.request_method, var.uri, var.gw_end_user, var.status, var.gw_error,
-        floor(seconds * 1000 + 0.5), var.gw_request_bytes, var.gw_response_bytes, var.gw_request_sha,
-        var.gw_response_sha)
+    local now = ngx_now()
+    ngx_var.gw_line = row(chain, at_text(now), v.rid, v.client, v.consumer, v.service, ngx.req.get_method(),
+        ngx_var.uri, v.end_user, tostring(ngx.status), v.code, floor((now - ngx.req.start_time()) * 1000 + 0.5),
+        tostring(req_bytes), tostring(v.response_bytes or 0), req_sha, v.response_sha or "")
 end
 
 return _M
