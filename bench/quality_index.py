@@ -132,7 +132,7 @@ def month_table(
         "online_level": online_level,
         "suspended_at": _ts(_null_unless(suspended_mask, pc.add(received, day))),
         "components_reused": pick(3).cast(pa.int16()),
-        # the login method and the facts other apps hold (1.4, 4.1, 4.5, 4.6, 4.7); drawn after the
+        # the login method and the facts other apps hold (1.4, 4.1, 4.2, 4.5, 4.6, 4.7); drawn after the
         # columns above, so that those stay as they were
         "submitted_auth": pc.if_else(
             pc.equal(channel, 2), pc.if_else(pc.less(draw(), 0.45), "eid", "password"), pa.scalar(None, pa.string())
@@ -141,6 +141,7 @@ def month_table(
         "result_electronic": _null_unless(finished_mask, electronic := pc.less(draw(), 0.7)),
         "result_in_store": _null_unless(finished_mask, pc.and_(electronic, pc.less(draw(), 0.95))),
         "population_checked": pc.less(draw(), 0.5),
+        "components_digitised": pc.less(draw(), 0.8),  # 4.2 (documents.desk)
     }
     return pa.table([pa.array(columns[f.name]).cast(f.type) for f in schema], schema=schema)
 
@@ -186,7 +187,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--dir", default=str(ROOT / "var" / "bench" / "quality_warehouse"))
     parser.add_argument(
-        "--database-url", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hcmgov_bench_quality"),
     )
     args = parser.parse_args()
 
@@ -194,10 +196,20 @@ def main() -> None:
     shutil.rmtree(root, ignore_errors=True)
     os.environ["HCMGOV_WAREHOUSE_URL"] = str(root)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hcmgov.settings")
+    # the index's figures the database holds (the catalogue's procedures, the certification book;
+    # feedback is stubbed below) are read from a migrated, empty database of the bench's own
+    sys.path.insert(0, str(BENCH))
+    import run  # the shared harness of bench/run.py
+
+    run.ensure_database(args.database_url)
+    os.environ["DATABASE_URL"] = args.database_url
     sys.path.insert(0, str(ROOT / "src"))
     import django
 
     django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
     from django.core.cache import cache
 
     from hcmgov.reporting import quality

@@ -14,6 +14,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # every app with a ``tasks`` module (a test holds each beat entry to a registered task)
 TASK_APPS = [
     "hcmgov.core",
+    "hcmgov.audit",
     "hcmgov.notifications",
     "hcmgov.dossiers",
     "hcmgov.payments",

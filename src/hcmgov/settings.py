@@ -1063,3 +1063,64 @@ IOT_BROKER_ADMIN_USERNAME = config(
 )
 IOT_BROKER_ADMIN_PASSWORD = config("IOT_BROKER_ADMIN_PASSWORD", "", help="Its password.", group="iot", secret=True)
 # --- end helper: iot dashboard and broker ---
+# --- helper: catalogue-766 ---
+TTHC_URL = config(
+    "TTHC_URL", "", help="Base URL of the national database of administrative procedures (CSDL quốc gia về TTHC); "
+    "empty: no sync of the procedures' publication decisions.", group="catalog",
+)  # fmt: skip
+TTHC_API_KEY = config("TTHC_API_KEY", "", help="Its API key (X-Api-Key).", group="catalog", secret=True)
+TTHC_AGENCY = config("TTHC_AGENCY", "H29", help="The city's code as a publishing authority there.", group="catalog")
+TTHC_TIMEOUT = config("TTHC_TIMEOUT", 10.0, help="Seconds to wait for its answer.", group="catalog")
+CATALOG_PUBLISH_WORKING_DAYS = config(
+    "CATALOG_PUBLISH_WORKING_DAYS", 5, help="Working days the Chairman has to publish a procedure after the "
+    "ministry's decision (Decree 63/2010 as amended by 92/2017; confidence medium-low). Index 766, 1.1.",
+    group="catalog",
+)  # fmt: skip
+CATALOG_NATIONAL_DB_WORKING_DAYS = config(
+    "CATALOG_NATIONAL_DB_WORKING_DAYS", 5, help="Working days to put a published procedure on the national "
+    "database (Decree 63/2010 Art. 24 as amended; confidence medium-low). Index 766, 1.2.", group="catalog",
+)  # fmt: skip
+# --- end helper: catalogue-766 ---
+# --- helper: desk-766 ---
+# --- end helper: desk-766 ---
+# --- helper: reporting-pages ---
+# --- end helper: reporting-pages ---
+# --- helper: ngsi-speed ---
+# --- end helper: ngsi-speed ---
+# --- helper: audit-chain ---
+# The audit trail (hcmgov.audit.chain): hash-chained after commit, its head time-stamped (RFC 3161) by the
+# authority that stamps signed results (HCMGOV_TSA_URL), each event also shipped after commit to a
+# sink outside the database (hcmgov.audit.sink).
+AUDIT_ANCHOR_SECONDS = config(
+    "HCMGOV_AUDIT_ANCHOR_SECONDS",
+    300.0,
+    help="How often the audit chain's head is time-stamped (RFC 3161, through HCMGOV_TSA_URL): the most of "
+    "the chain's tail that could be cut off unseen.",
+    group="audit",
+)
+AUDIT_SINK_FILE = config(
+    "HCMGOV_AUDIT_SINK_FILE",
+    "",
+    help="A JSON Lines file every audit event is also appended to after commit (relative: inside "
+    "HCMGOV_VAR_DIR), ideally on another disk or shipped off the machine. Empty: no file sink.",
+    group="audit",
+)
+if AUDIT_SINK_FILE:
+    AUDIT_SINK_FILE = str(VAR_DIR / AUDIT_SINK_FILE)
+AUDIT_SINK_SYSLOG = config(
+    "HCMGOV_AUDIT_SINK_SYSLOG",
+    "",
+    help="A syslog receiver every audit event is also sent to after commit (one JSON message each, facility "
+    "auth): host:port (UDP) or a local socket such as /dev/log. Empty: no syslog sink.",
+    group="audit",
+)
+AUDIT_LINK_GRACE_SECONDS = config(
+    "HCMGOV_AUDIT_LINK_GRACE_SECONDS",
+    300.0,
+    help="How long a committed audit event may stay unlinked (its transaction links it just after commit, "
+    "the task audit.link every minute what was left) before `hcmgov audit verify` reports it.",
+    group="audit",
+)
+CELERY_BEAT_SCHEDULE["audit-anchor"] = {"task": "audit.anchor", "schedule": AUDIT_ANCHOR_SECONDS}
+CELERY_BEAT_SCHEDULE["audit-link"] = {"task": "audit.link", "schedule": 60.0}
+# --- end helper: audit-chain ---

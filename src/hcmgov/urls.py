@@ -11,6 +11,8 @@ urlpatterns = [
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics_view, name="metrics"),
     path("api/v1/", api.urls),
+    # sensors update at thousands a second: matched before the includes at "" (each tried in turn)
+    path("ngsi-ld/v1/", include("hcmgov.ngsi.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     # the city's OpenID provider: /.well-known/openid-configuration at the issuer, endpoints under /o/
@@ -19,10 +21,10 @@ urlpatterns = [
     path("", include("hcmgov.opendata.urls")),
     path("", include("hcmgov.reporting.urls_dashboard")),
     path("", include("hcmgov.reporting.urls_reports")),
-    path("ngsi-ld/v1/", include("hcmgov.ngsi.urls")),
     path("", include("hcmgov.iot.urls")),
     path("", include("hcmgov.office.urls")),
     path("", include("hcmgov.citymail.urls")),
+    path("", include("hcmgov.documents.urls")),
     path("", include("hcmgov.web.urls")),
 ]
 

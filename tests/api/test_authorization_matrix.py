@@ -131,6 +131,14 @@ OPERATIONS: dict[str, Op] = {
     "POST /api/v1/eoffice/dispatches/{dispatch_id}/acknowledgement": Op("exchange_system", body={"state": "received"}),
     "GET /api/v1/eoffice/dispatches/{dispatch_id}/file": Op("exchange_system"),
     # --- end helper: office pages ---
+    # --- helper: catalogue-766 ---
+    # --- end helper: catalogue-766 ---
+    # --- helper: desk-766 ---
+    # --- end helper: desk-766 ---
+    # --- helper: reporting-pages ---
+    # --- end helper: reporting-pages ---
+    # --- helper: audit-chain ---
+    # --- end helper: audit-chain ---
 }
 PATH_PARAMS = {
     "step_id": "step_id",
@@ -146,6 +154,14 @@ PATH_PARAMS["document_id"] = "office_document_id"  # an outgoing draft of X (aut
 PATH_PARAMS["dispatch_id"] = "=1"  # refused before any dispatch is looked up: no person is a system
 OWNERS["office_document"] = {RIGHT_OFFICIAL, OTHER_FIELD}  # the agency's officials, any field
 # --- end helper: office pages ---
+# --- helper: catalogue-766 ---
+# --- end helper: catalogue-766 ---
+# --- helper: desk-766 ---
+# --- end helper: desk-766 ---
+# --- helper: reporting-pages ---
+# --- end helper: reporting-pages ---
+# --- helper: audit-chain ---
+# --- end helper: audit-chain ---
 
 
 def _value(world: World, source: str) -> Any:

@@ -5,7 +5,12 @@ Each event records the actor of the request (``common.context``): who, by which 
 which assurance level, in which login (``session_ref``). That is how every transaction — a
 submission, an official's decision, a supplement, and the payments and signatures of later issues,
 which declare ``@audited`` the same way — says how its actor was authenticated; the share of
-electronically authenticated transactions is read from these events (``audit.selectors``)."""
+electronically authenticated transactions is read from these events (``audit.selectors``).
+
+Every event is linked into the audit chain (``audit.chain``) after its transaction commits, in a
+short transaction of the chain's own (the business transaction never waits for the chain): a hash
+over the event before it, the chain's head time-stamped now and then, so an altered or removed
+event is found by ``hcmgov audit verify``."""
 
 from __future__ import annotations
 
@@ -17,9 +22,9 @@ from django.db import models, transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from hcmgov.audit.models import AuditEvent
+from hcmgov.audit import chain
+from hcmgov.audit.models import AuditAnchor, AuditEvent
 from hcmgov.common import context
-from hcmgov.common.db import fast_create
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -62,7 +67,24 @@ def audit_record(
         "session_ref": actor.session_ref,
         "agency_id": agency_id if isinstance(agency_id, int) else None,
     }
-    return fast_create(AuditEvent, values)  # one prepared INSERT: every change of state writes one
+    # one prepared INSERT, unlinked: the chain is linked after commit, outside this transaction
+    return chain.chain_record(values)
+
+
+def audit_link_pending() -> int:
+    """Link the committed events not linked yet (a process that died between its commit and its
+    linking); returns how many. Run outside any transaction."""
+    return chain.link_pending()
+
+
+def audit_chain_verify() -> chain.VerifyReport:
+    """Walk the whole audit chain and its anchors; the report names the first problem."""
+    return chain.chain_verify()
+
+
+def audit_chain_anchor() -> AuditAnchor | None:
+    """Time-stamp the audit chain's head if it grew (RFC 3161); None when nothing was new."""
+    return chain.chain_anchor()
 
 
 def audited(

@@ -66,6 +66,10 @@ class ProcedureVersion(models.Model):
     result_en = models.CharField(max_length=300)
     form_schema = models.JSONField()
     notes = models.TextField(blank=True)
+    # two parts a procedure must publish (Decree 63/2010/NĐ-CP, Art. 8) that the other fields do not
+    # hold: the order of steps for the applicant (trình tự thực hiện) and who may apply (đối tượng)
+    steps = models.JSONField(default=list, blank=True, help_text="Trình tự thực hiện: the steps, in order.")
+    applicants = models.JSONField(default=list, blank=True, help_text="Đối tượng thực hiện: who may apply.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["procedure", "version"], name="procedure_version_unique")]
@@ -101,3 +105,61 @@ class ProcessFlow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.procedure_id} flow v{self.version}"
+
+
+class Publication(models.Model):
+    """The city's publication of a procedure (công bố TTHC), as the national database of
+    administrative procedures (CSDL quốc gia về TTHC) records it: the decision of the Chairman of
+    the City People's Committee (Quyết định công bố: number, date, signer), the ministry's decision
+    it implements (its number and the date it was issued: the day the publication deadline counts
+    from) and the day the procedure was put on, or updated on, the national database. One row per
+    decision and procedure; read by the service-quality index (Decision 766/QĐ-TTg, 1.1 and 1.2;
+    the deadlines are ``catalog.publicity``'s). Written by the sync (``publications_sync``)."""
+
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="publications")
+    version = models.ForeignKey(
+        ProcedureVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="publications",
+        help_text="The version the decision publishes, when known (the one in force on the decision date).",
+    )  # fmt: skip
+    decision_number = models.CharField(max_length=60, help_text="e.g. 1234/QĐ-UBND")
+    decision_date = models.DateField(help_text="The day the Chairman signed the publication decision.")
+    signed_by = models.CharField(max_length=150, blank=True)
+    reference_number = models.CharField(
+        max_length=60, blank=True, help_text="The ministry's decision, e.g. 163/QĐ-BTP."
+    )
+    reference_date = models.DateField(null=True, blank=True, help_text="The day the ministry's decision was issued.")
+    national_updated_on = models.DateField(
+        null=True, blank=True, help_text="The day the procedure was put or updated on the national database."
+    )
+    national_id = models.CharField(max_length=80, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["procedure", "decision_number"], name="publication_decision_unique")
+        ]
+        ordering = ["procedure", "decision_date"]
+        indexes = [models.Index(fields=["decision_date"]), models.Index(fields=["national_updated_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.procedure_id} {self.decision_number} ({self.decision_date})"
+
+
+class DeskPosting(models.Model):
+    """A procedure's version posted at the one-stop desks (niêm yết công khai tại Bộ phận Một cửa,
+    Decree 61/2018/NĐ-CP): the printed sheet of the whole version, so it holds the parts the version
+    holds. The latest posting on or before a day says what the desks show that day."""
+
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="desk_postings")
+    version = models.ForeignKey(ProcedureVersion, on_delete=models.PROTECT, related_name="desk_postings")
+    posted_on = models.DateField()
+    recorded_by_label = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["procedure", "version", "posted_on"], name="desk_posting_unique")
+        ]
+        ordering = ["procedure", "posted_on"]
+
+    def __str__(self) -> str:
+        return f"{self.procedure_id} v{self.version_id} posted {self.posted_on}"

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from hcmgov.catalog import flows
-from hcmgov.catalog.models import Procedure, ProcedureVersion, ProcessFlow
+from hcmgov.catalog import flows, publicity
+from hcmgov.catalog.models import DeskPosting, Procedure, ProcedureVersion, ProcessFlow, Publication
 from hcmgov.common.errors import NotFound
 from hcmgov.common.text import fold
+from hcmgov.core.workcalendar import WorkCalendar
 
 
 def procedure_search(
@@ -96,3 +98,97 @@ def procedure_online_counts() -> list[dict[str, Any]]:
         )
     )
     return [dict(r) for r in rows]
+
+
+# --- publicity (Decision 766/QĐ-TTg, indicators 1.1–1.3, 3.2) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionFacts:
+    """A version's span and what it holds: every part to publish (``publicity.parts_held``), a fee."""
+
+    id: int
+    valid_from: dt.date
+    valid_to: dt.date | None
+    complete: bool
+    missing: tuple[str, ...]
+    fee: bool
+
+
+@dataclass(frozen=True)
+class PublicationFacts:
+    """One publication decision with the index's judgement of it (None: not judged yet)."""
+
+    decision_number: str
+    decision_date: dt.date
+    national_updated_on: dt.date | None
+    published_on_time: bool | None
+    updated_on_time: bool | None
+
+
+@dataclass(frozen=True)
+class ProcedureFacts:
+    """What the index reads of one procedure: who carries it out, its versions, publications and
+    desk postings (oldest first)."""
+
+    code: str
+    agency_kind: str
+    agency_department: str
+    versions: tuple[VersionFacts, ...]
+    publications: tuple[PublicationFacts, ...]
+    postings: tuple[tuple[dt.date, int], ...]  # (posted_on, version id)
+
+    def version_on(self, day: dt.date) -> VersionFacts | None:
+        """The version in force on ``day`` (None before the first)."""
+        found = [v for v in self.versions if v.valid_from <= day and (v.valid_to is None or v.valid_to >= day)]
+        return max(found, key=lambda v: v.valid_from) if found else None
+
+    def posting_on(self, day: dt.date) -> int | None:
+        """The version the desks show on ``day`` (its latest posting on or before); None: unknown."""
+        found = [p for p in self.postings if p[0] <= day]
+        return max(found)[1] if found else None
+
+
+def procedure_publicity_facts(*, calendar: WorkCalendar | None = None) -> list[ProcedureFacts]:
+    """Every procedure's publicity facts, read in four queries (the catalogue has hundreds of
+    procedures, not millions): the service-quality index counts them per agency and period."""
+    versions: dict[int, list[VersionFacts]] = {}
+    for v in ProcedureVersion.objects.select_related("procedure").order_by("procedure_id", "valid_from"):
+        held = publicity.parts_held(
+            name=v.procedure.name, online_level=v.procedure.online_level, statutory_days=v.statutory_days,
+            fees=v.fees, required_documents=v.required_documents, legal_basis=v.legal_basis, result=v.result,
+            form_schema=v.form_schema, steps=v.steps, applicants=v.applicants,
+        )  # fmt: skip
+        missing = tuple(k for k, ok in held.items() if not ok)
+        versions.setdefault(v.procedure_id, []).append(
+            VersionFacts(v.pk, v.valid_from, v.valid_to, not missing, missing, publicity.has_positive_fee(v.fees))
+        )
+    publications: dict[int, list[PublicationFacts]] = {}
+    for p in Publication.objects.order_by("procedure_id", "decision_date", "decision_number"):
+        publications.setdefault(p.procedure_id, []).append(
+            PublicationFacts(
+                p.decision_number, p.decision_date, p.national_updated_on,
+                publicity.published_on_time(
+                    decision_date=p.decision_date, reference_date=p.reference_date, calendar=calendar
+                ),
+                publicity.updated_on_time(
+                    decision_date=p.decision_date, national_updated_on=p.national_updated_on, calendar=calendar
+                ),
+            )
+        )  # fmt: skip
+    postings: dict[int, list[tuple[dt.date, int]]] = {}
+    for procedure_id, posted_on, version_id in DeskPosting.objects.order_by("posted_on").values_list(
+        "procedure_id", "posted_on", "version_id"
+    ):
+        postings.setdefault(procedure_id, []).append((posted_on, version_id))
+    return [
+        ProcedureFacts(
+            p.code, p.agency_kind, p.agency_department, tuple(versions.get(p.pk, ())),
+            tuple(publications.get(p.pk, ())), tuple(postings.get(p.pk, ())),
+        )
+        for p in Procedure.objects.order_by("code")
+    ]  # fmt: skip
+
+
+def publication_list(*, procedure_code: str) -> list[Publication]:
+    return list(Publication.objects.filter(procedure__code=procedure_code).order_by("decision_date"))

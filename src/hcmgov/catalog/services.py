@@ -14,7 +14,8 @@ from jsonschema import Draft202012Validator
 
 from hcmgov.audit.services import audit_record, audited, snapshot
 from hcmgov.catalog import flows
-from hcmgov.catalog.models import Procedure, ProcedureVersion, ProcessFlow
+from hcmgov.catalog.adapters import tthc
+from hcmgov.catalog.models import DeskPosting, Procedure, ProcedureVersion, ProcessFlow, Publication
 from hcmgov.common import jsonform
 from hcmgov.common.errors import DomainError, FieldError, Message
 from hcmgov.common.text import fold
@@ -35,6 +36,8 @@ VERSIONED_FIELDS = (
     "result_en",
     "form_schema",
     "notes",
+    "steps",
+    "applicants",
 )
 
 
@@ -51,6 +54,8 @@ def _version_values(spec: dict[str, Any]) -> dict[str, Any]:
         "result_en": spec["result_en"],
         "form_schema": spec["form_schema"],
         "notes": spec.get("notes") or "",
+        "steps": spec.get("steps") or [],
+        "applicants": spec.get("applicants") or [],
     }
 
 
@@ -241,3 +246,107 @@ def _version_with_days(procedure: Procedure, days: int, today: dt.date) -> None:
     ProcedureVersion.objects.create(
         procedure=procedure, version=latest.version + 1, valid_from=valid_from, **{**values, "statutory_days": days}
     )
+
+
+# --- publicity: publication records from the national database, desk postings ---------------------
+
+PUBLICATION_FIELDS = (
+    "decision_date", "signed_by", "reference_number", "reference_date", "national_updated_on", "national_id",
+    "version",
+)  # fmt: skip
+
+
+def _version_on(procedure: Procedure, day: dt.date) -> ProcedureVersion | None:
+    versions = procedure.versions.filter(valid_from__lte=day).exclude(valid_to__lt=day)
+    return versions.order_by("-valid_from").first()
+
+
+def _version_published(procedure: Procedure, day: dt.date) -> ProcedureVersion | None:
+    """The version a decision of ``day`` publishes: the one in force then, else the next to come
+    (a decision is signed before the content it publishes takes effect)."""
+    return _version_on(procedure, day) or procedure.versions.filter(valid_from__gt=day).order_by("valid_from").first()
+
+
+@transaction.atomic
+def publication_apply(*, procedure: Procedure, record: tthc.NationalPublication) -> str:
+    """Keep one publication decision as the national database holds it: ``"created"``,
+    ``"updated"`` or ``"unchanged"`` (nothing written, nothing audited: the sync is idempotent).
+    The version it publishes: the one in force on the decision date, else the next to come."""
+    values: dict[str, Any] = {
+        "decision_date": record.decision_date,
+        "signed_by": record.signed_by,
+        "reference_number": record.reference_number,
+        "reference_date": record.reference_date,
+        "national_updated_on": record.national_updated_on,
+        "national_id": record.national_id,
+        "version": _version_published(procedure, record.decision_date),
+    }
+    held = (
+        Publication.objects.select_for_update()
+        .filter(procedure=procedure, decision_number=record.decision_number)
+        .first()
+    )
+    if held is not None and all(getattr(held, k) == v for k, v in values.items()):
+        return "unchanged"
+    before = snapshot(held, PUBLICATION_FIELDS) if held is not None else None
+    if held is None:
+        held = Publication(procedure=procedure, decision_number=record.decision_number)
+    for name_of_field, value in values.items():
+        setattr(held, name_of_field, value)
+    held.synced_at = timezone.now()
+    held.save()
+    audit_record(action="catalog.publication_sync", obj=held, before=before, after=snapshot(held, PUBLICATION_FIELDS))
+    return "updated" if before is not None else "created"
+
+
+def publications_sync(*, cfg: tthc.Config, updated_since: dt.date | None = None) -> dict[str, int]:
+    """Read the publication decisions of the city's procedures from the national database of
+    administrative procedures and keep them (``publication_apply``): running it twice changes
+    nothing. Codes the catalogue does not hold are counted and skipped (the city offers them
+    through another system, or they are not loaded yet). Raises ``tthc.TthcError`` when the
+    database gives no usable answer; what was kept before the error stays (each decision is its
+    own transaction, and a rerun picks up the rest)."""
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "unknown": 0, "procedures": 0}
+    for code in tthc.procedure_codes(cfg, updated_since=updated_since):
+        procedure = Procedure.objects.filter(code=code).first()
+        if procedure is None:
+            counts["unknown"] += 1
+            continue
+        counts["procedures"] += 1
+        for record in tthc.procedure_publications(cfg, code=code):
+            counts[publication_apply(procedure=procedure, record=record)] += 1
+    return counts
+
+
+def tthc_config() -> tthc.Config:
+    """The national database's address and key from the settings (``TTHC_*``)."""
+    from django.conf import settings
+
+    return tthc.Config(
+        base_url=str(getattr(settings, "TTHC_URL", "")),
+        api_key=str(getattr(settings, "TTHC_API_KEY", "")),
+        agency=str(getattr(settings, "TTHC_AGENCY", "H29")),
+        timeout=float(getattr(settings, "TTHC_TIMEOUT", 10.0)),
+    )
+
+
+@audited("catalog.desk_posting")
+def desk_posting_record(
+    *, procedure: Procedure, posted_on: dt.date, version: ProcedureVersion | None = None, recorded_by_label: str = ""
+) -> DeskPosting:
+    """Record that the one-stop desks posted ``version`` of ``procedure`` (default: the version in
+    force on ``posted_on``) on that day. The same posting again is not a new record."""
+    version = version or _version_on(procedure, posted_on)
+    if version is None or version.procedure_id != procedure.pk:
+        raise DomainError(
+            "no_version",
+            Message("Thủ tục chưa có nội dung vào ngày niêm yết.", "The procedure has no version on the posting day."),
+            409,
+        )
+    posting, made = DeskPosting.objects.get_or_create(
+        procedure=procedure, version=version, posted_on=posted_on,
+        defaults={"recorded_by_label": recorded_by_label[:150]},
+    )  # fmt: skip
+    if not made:
+        posting._audit_skip = True  # type: ignore[attr-defined]  # nothing changed: nothing to record
+    return posting

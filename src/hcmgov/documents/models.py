@@ -194,3 +194,65 @@ class ResultRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dossier_id} {self.state}"
+
+
+class CertificationKind(models.TextChoices):
+    """How a copy was certified from its original (Decree 23/2015/NĐ-CP; the electronic form by
+    Decree 45/2020/NĐ-CP, Art. 2 and 27: "chứng thực bản sao điện tử từ bản chính")."""
+
+    ELECTRONIC = "electronic", "Bản sao điện tử"
+    PAPER = "paper", "Bản sao giấy"
+
+
+class Certification(models.Model):
+    """One entry of an agency's certification book (sổ chứng thực bản sao từ bản chính) of a year:
+    a copy certified from its original, on paper or electronically.
+
+    Numbered per agency and year from 1, without gaps or duplicates (``number`` taken from core's
+    sequence inside the creating transaction; the unique constraint is the last guard). An
+    electronic certification keeps the scan of the original (``original``) and the signed PDF
+    copy with the certification statement (``signed``), which anyone verifies like a result."""
+
+    agency = models.ForeignKey("core.Agency", on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField(help_text="Year of the certification book.")
+    number = models.PositiveIntegerField(help_text="Số chứng thực: order in the year's book, from 1.")
+    kind = models.CharField(max_length=10, choices=CertificationKind.choices)
+    certified_at = models.DateTimeField()
+    requester_name = models.CharField(max_length=150, help_text="Người yêu cầu chứng thực.")
+    requester_id = models.CharField(max_length=12, blank=True, help_text="Số định danh cá nhân, if given.")
+    document_title = models.CharField(max_length=300, help_text="The original's title (tên bản chính).")
+    document_issuer = models.CharField(max_length=300, blank=True, help_text="Who issued the original.")
+    pages = models.PositiveSmallIntegerField(help_text="Pages of one copy.")
+    copies = models.PositiveSmallIntegerField(help_text="Copies certified (an electronic certification: 1).")
+    fee = models.PositiveIntegerField(help_text="Lệ phí, in đồng (Circular 226/2016/TT-BTC).")
+    official = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    original = models.ForeignKey(
+        Blob, null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="Scan of the original."
+    )
+    signed = models.ForeignKey(
+        Blob, null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="The signed PDF copy."
+    )
+    certificate = models.ForeignKey(
+        SigningCertificate, null=True, blank=True, on_delete=models.PROTECT, related_name="certifications"
+    )
+    signed_sha256 = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    timestamped_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "year", "number"], name="certification_number_per_book"),
+            models.CheckConstraint(
+                condition=models.Q(kind="paper") | models.Q(signed__isnull=False),
+                name="certification_electronic_signed",
+            ),
+        ]
+        indexes = [models.Index(fields=["agency", "certified_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.book_number} {self.document_title}"
+
+    @property
+    def book_number(self) -> str:
+        """As the book and the statement print it: ``<number>/<year>/SCT/BS`` (sổ chứng thực bản sao)."""
+        return f"{self.number}/{self.year}/SCT/BS"

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from hcmgov.common.errors import NotFound
-from hcmgov.documents.models import Component, ComponentState, Result
+from hcmgov.documents.models import Certification, CertificationKind, Component, ComponentState, Result
 from hcmgov.identity import selectors as identity
 
 
@@ -101,3 +101,73 @@ def warehouse_results_changed(*, since: dt.datetime) -> set[str]:
     at or after ``since``."""
     changed = Q(signed_at__gte=since) | Q(revoked_at__gte=since) | Q(component__updated_at__gte=since)
     return set(Result.objects.filter(changed).values_list("dossier_code", flat=True).distinct())
+
+
+# --- the certification book (documents.certification) ----------------------------------------------
+
+
+def certifications_of(*, agency_ids: list[int], year: int | None = None, kind: str = "") -> QuerySet[Certification]:
+    """The entries of these agencies' certification books, newest first (a year's, a kind's)."""
+    qs = Certification.objects.filter(agency_id__in=agency_ids).select_related("agency", "official")
+    if year:
+        qs = qs.filter(year=year)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("-year", "-number")
+
+
+def certification_visible(*, user: Any, pk: int) -> Certification:
+    """An entry ``user`` may open: an official of the agency whose book it is. NotFound otherwise."""
+    found = (
+        Certification.objects.select_related("agency", "official", "signed", "original", "certificate")
+        .filter(pk=pk, agency_id__in=identity.user_agency_ids(user=user))
+        .first()
+    )
+    if found is None:
+        raise NotFound("chứng thực", "Certification")
+    return found
+
+
+def certification_figures_by_agency_month() -> list[dict[str, Any]]:
+    """For the service-quality index (Decision 766/QĐ-TTg, 4.3): per agency (with its unit) and city
+    month certified, the certifications and the electronic ones among them."""
+    from django.db.models import Count
+    from django.db.models.functions import TruncMonth
+
+    rows = (
+        Certification.objects.annotate(month=TruncMonth("certified_at", tzinfo=timezone.get_default_timezone()))
+        .values("agency__code", "agency__unit__code", "month")
+        .annotate(total=Count("id"), electronic=Count("id", filter=Q(kind=CertificationKind.ELECTRONIC)))
+        .order_by()
+    )
+    return [
+        {
+            "agency_code": r["agency__code"],
+            "unit_code": r["agency__unit__code"] or "",
+            "month": f"{r['month']:%Y-%m}",
+            "total": r["total"],
+            "electronic": r["electronic"],
+        }
+        for r in rows
+    ]
+
+
+def certification_by_signed(*, sha256: str) -> Certification | None:
+    """The electronic certification whose signed copy has this SHA-256 (the verification path)."""
+    return Certification.objects.select_related("agency").filter(signed_sha256=sha256).first()
+
+
+def warehouse_components_digitised(*, codes: list[str]) -> dict[str, bool]:
+    """For the analytics warehouse (Decision 766/QĐ-TTg, 4.2): for each of the dossiers ``codes``,
+    every component of it held electronically — uploaded, reused, or scanned at the desk
+    (``desk.warehouse_components_digitised``, where the rule is written)."""
+    from hcmgov.documents import desk
+
+    return desk.warehouse_components_digitised(codes=codes)
+
+
+def warehouse_digitised_changed(*, since: dt.datetime) -> set[str]:
+    """The codes of the dossiers a desk scan of which changed at or after ``since``."""
+    from hcmgov.documents import desk
+
+    return desk.warehouse_digitised_changed(since=since)

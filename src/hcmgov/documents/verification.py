@@ -28,7 +28,7 @@ from hcmgov.common.aio import run_sync
 from hcmgov.common.config import config
 from hcmgov.common.errors import Message
 from hcmgov.documents import pdfparse, pki
-from hcmgov.documents.models import Result, SigningCertificate
+from hcmgov.documents.models import Certification, Result, SigningCertificate
 
 VALID, INVALID, ALTERED, UNSIGNED, UNSUPPORTED = "valid", "invalid", "altered", "unsigned", "unsupported"
 _RANK = {VALID: 0, INVALID: 1, ALTERED: 2}
@@ -78,6 +78,7 @@ class Verdict:
     dossier_code: str = ""
     result_number: str = ""
     result_revoked: bool = False
+    certification_number: str = ""  # an electronic certified copy of the certification book (documents.certification)
     details: list[str] = field(default_factory=list)
 
 
@@ -301,6 +302,9 @@ def _attach_result(verdict: Verdict) -> None:
             match |= same & Q(timestamped_at=verdict.timestamped_at)
         elif verdict.signed_at is not None:
             match |= same & Q(signed_at=verdict.signed_at)
+    copy = Certification.objects.filter(signed_sha256=verdict.sha256).first() if verdict.sha256 else None
+    if copy is not None:
+        verdict.certification_number = copy.book_number
     result = Result.objects.filter(match).order_by("-signed_at").first()
     if result is not None:
         verdict.dossier_code, verdict.result_number = result.dossier_code, result.number

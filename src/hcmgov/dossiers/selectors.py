@@ -808,3 +808,27 @@ def warehouse_event_rows(*, start: dt.datetime, end: dt.datetime, chunk_size: in
     """Status changes of the dossiers submitted in [start, end), as tuples of ``WAREHOUSE_EVENT_COLUMNS``."""
     qs = DossierEvent.objects.filter(dossier__submitted_at__gte=start, dossier__submitted_at__lt=end)
     return qs.order_by("id").values_list(*WAREHOUSE_EVENT_COLUMNS).iterator(chunk_size=chunk_size)
+
+
+def required_and_files(*, codes: list[str]) -> tuple[dict[str, list[dict[str, Any]]], dict[str, set[str]]]:
+    """For the dossiers ``codes`` (the desk's digitisation figures read them by the thousand):
+    ``({code: its procedure version's required documents}, {code: the requirements it has a file
+    for})``, in two queries."""
+    versions = dict(Dossier.objects.filter(code__in=codes).values_list("code", "procedure_version__required_documents"))
+    files: dict[str, set[str]] = {}
+    for code, requirement in DossierDocument.objects.filter(dossier__code__in=codes).values_list(
+        "dossier__code", "requirement"
+    ):
+        files.setdefault(code, set()).add(requirement)
+    return {code: list(required or []) for code, required in versions.items()}, files
+
+
+def received_paper_dossiers(*, limit: int) -> list[Dossier]:
+    """Received dossiers submitted in person or by post, newest first, with their procedure version
+    and agency (the demo's desk scans: ``documents.demo``)."""
+    return list(
+        Dossier.objects.filter(channel__in=(Channel.IN_PERSON, Channel.POST), received_at__isnull=False)
+        .exclude(status__in=(Status.NOT_RECEIVED, Status.WITHDRAWN))
+        .select_related("procedure_version", "agency")
+        .order_by("-submitted_at")[:limit]
+    )

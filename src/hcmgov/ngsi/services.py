@@ -51,7 +51,10 @@ def _bounds(attrs: dict[str, Any]) -> dict[str, float | None]:
     return {"min_lon": lo_lon, "min_lat": lo_lat, "max_lon": hi_lon, "max_lat": hi_lat}
 
 
-def _history(entity_pk: int, attrs: dict[str, list[dict[str, Any]]]) -> list[AttributeInstance]:
+def history_lines(attrs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The history rows of the instances carrying observedAt, as the columns of
+    ``AttributeInstance`` (without the entity): what the one-statement path sends as JSON, with
+    no model instance made."""
     rows = []
     for iri, instances in attrs.items():
         for inst in instances:
@@ -63,17 +66,24 @@ def _history(entity_pk: int, attrs: dict[str, list[dict[str, Any]]]) -> list[Att
                 k: v for k, v in inst.items() if k not in ("value", "object", "observedAt", "createdAt", "modifiedAt")
             }
             rows.append(
-                AttributeInstance(
-                    entity=entity_pk,
-                    attr=iri,
-                    dataset_id=inst.get("datasetId", ""),
-                    observed_at=parse_time(inst["observedAt"], "observedAt"),
-                    value=value,
-                    number=number,
-                    instance=extra,
-                )
+                {
+                    "attr": iri,
+                    "dataset_id": inst.get("datasetId", ""),
+                    # stored instances hold observedAt as format_time wrote it: ISO 8601, UTC
+                    "observed_at": inst["observedAt"],
+                    "value": value,
+                    "number": number,
+                    "instance": extra,
+                }
             )
     return rows
+
+
+def _history(entity_pk: int, attrs: dict[str, list[dict[str, Any]]]) -> list[AttributeInstance]:
+    return [
+        AttributeInstance(entity=entity_pk, **{**line, "observed_at": parse_time(line["observed_at"], "observedAt")})
+        for line in history_lines(attrs)
+    ]
 
 
 def _changed(entity: Entity, attrs: list[str], *, deleted: bool = False) -> None:
@@ -192,8 +202,16 @@ def entity_attrs_write(
     now = timezone.now()
     new = fragment_in(body, ctx, format_time(now))
     outcome = None
-    if fastwrite.available() and not _any_subscription():
-        outcome = _attrs_write_fast(entity_id, new, now, overwrite=overwrite, only_existing=only_existing)
+    if fastwrite.available() and not _subscriptions_known():
+        if only_existing and overwrite and fastwrite.patchable(new, LOCATION):
+            # a sensor's PATCH: one statement (history rows carry no entity key until it runs)
+            done = fastwrite.entity_patch(entity_id=entity_id, new=new, now=now, history=history_lines(new))
+            if done == fastwrite.WRITTEN:
+                return Outcome([ctx.compact(i) for i in new], [])
+            if done == fastwrite.WATCHED:
+                _active[:] = [time.monotonic(), True]
+        if not _subscriptions_known():
+            outcome = _attrs_write_fast(entity_id, new, now, overwrite=overwrite, only_existing=only_existing)
     if outcome is None:
         with transaction.atomic():
             entity = _get_for_update(entity_id)
@@ -208,25 +226,43 @@ def entity_attrs_write(
     )
 
 
+def _subscriptions_known() -> bool:
+    """Whether this process saw an active subscription within ``_ACTIVE_TTL``: then the locking
+    path (with its outbox event) is taken at once. Not knowing, the fast path asks the database
+    itself, in its write statement."""
+    return bool(_active[1]) and time.monotonic() - float(_active[0]) <= _ACTIVE_TTL
+
+
 def _attrs_write_fast(
     entity_id: str, new: dict[str, list[dict[str, Any]]], now: Any, *, overwrite: bool, only_existing: bool
 ) -> tuple[list[str], list[dict[str, str]]] | None:
-    """The same as the locking path, as read-then-compare-and-swap in autocommit (two round trips,
-    ``ngsi.fastwrite``); None after a few lost races (the caller then takes the lock)."""
+    """The same as the locking path, as read-then-compare-and-swap in autocommit (two prepared
+    statements, ``ngsi.fastwrite``; no model instance, no transaction block). None after a few
+    lost races, or when a subscription is active (the caller then takes the lock and publishes
+    the change)."""
     for _ in range(3):
-        entity = Entity.objects.filter(entity_id=entity_id).first()
-        if entity is None:
+        row = fastwrite.entity_read(entity_id)
+        if row is None:
             raise ResourceNotFound(f"Không có thực thể {entity_id}", f"No entity {entity_id}")
-        expected = entity.modified_at
-        fresh = copy.deepcopy(new)
-        written, updated, not_updated = _merge(entity.attrs, fresh, overwrite=overwrite, only_existing=only_existing)
+        pk, attrs, expected = row
+        # the merge stamps createdAt into the instances (their top level only): keep ``new`` as sent
+        fresh = {iri: [dict(inst) for inst in instances] for iri, instances in new.items()}
+        written, updated, not_updated = _merge(attrs, fresh, overwrite=overwrite, only_existing=only_existing)
         if not written:
             return updated, not_updated
-        entity.modified_at = now if now > expected else expected + dt.timedelta(microseconds=1)
-        for key, value in _bounds(entity.attrs).items():
-            setattr(entity, key, value)
-        if fastwrite.entities_write([(entity, expected)], _history(entity.pk, written)):
+        result = fastwrite.entity_write(
+            pk=pk,
+            attrs=attrs,
+            modified_at=now if now > expected else expected + dt.timedelta(microseconds=1),
+            expected=expected,
+            bounds=_bounds(attrs),
+            history=_history(pk, written),
+        )
+        if result == fastwrite.WRITTEN:
             return updated, not_updated
+        if result == fastwrite.WATCHED:
+            _active[:] = [time.monotonic(), True]
+            return None
     return None
 
 

@@ -16,6 +16,7 @@ from hcmgov.reporting.models import (
     Period,
     Report,
     ReportEvent,
+    ReportingRegime,
     ReportTemplate,
     TemplateIndicator,
 )
@@ -72,3 +73,13 @@ class NationalExportAdmin(ReadOnlyAdmin):
     list_display = ("key", "state", "attempts", "next_at", "sent_at")
     list_filter = ("state",)
     search_fields = ("key",)
+
+
+@admin.register(ReportingRegime)
+class ReportingRegimeAdmin(admin.ModelAdmin):
+    """The register of periodic reporting regimes: kept here by the administrators (the plan's
+    target "periodic reports made on the reporting system" is read from it)."""
+
+    list_display = ("code", "name", "frequency", "channel", "template_code", "valid_from", "valid_to", "sample")
+    list_filter = ("channel", "frequency", "sample")
+    search_fields = ("code", "name", "name_en", "legal_basis", "issuing_body")

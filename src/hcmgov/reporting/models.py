@@ -204,3 +204,62 @@ class NationalExport(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class Frequency(models.TextChoices):
+    MONTHLY = "monthly", "Hằng tháng"
+    QUARTERLY = "quarterly", "Hằng quý"
+    HALF_YEARLY = "half_yearly", "6 tháng"
+    YEARLY = "yearly", "Hằng năm"
+
+
+class RegimeChannel(models.TextChoices):
+    """How a regime's reports are made: on this reporting system, or outside it (where)."""
+
+    SYSTEM = "system", "Trên Hệ thống thông tin báo cáo của Thành phố"
+    PAPER = "paper", "Văn bản giấy"
+    EMAIL = "email", "Văn bản điện tử qua thư công vụ"
+    OTHER_SYSTEM = "other_system", "Hệ thống khác (của bộ, ngành)"
+
+
+class ReportingRegime(models.Model):
+    """One periodic reporting regime of the city (chế độ báo cáo định kỳ, Decree 09/2019/NĐ-CP
+    Art. 5, 6): what is reported, on what legal basis, by whom, how often, and whether it is made on
+    this reporting system. The register is the denominator of the plan's target "periodic reports
+    made on the reporting system" (80 %): the platform knows the templates it runs, not the regimes
+    kept on paper or in other systems, so administrators keep this list.
+
+    Made on the system: ``channel`` is ``system`` and ``template_code`` names a ``ReportTemplate``
+    the platform holds (read at query time: a regime whose template is not loaded, or was removed,
+    counts as outside). ``sample``: demo rows seeded by the migration, to be replaced by the city's
+    own register."""
+
+    code = models.CharField(max_length=40, unique=True)
+    name = models.CharField(max_length=300)
+    name_en = models.CharField(max_length=300)
+    legal_basis = models.CharField(max_length=300)
+    issuing_body = models.CharField(max_length=200, help_text="Who set the regime (cơ quan ban hành).")
+    frequency = models.CharField(max_length=12, choices=Frequency.choices)
+    levels = models.JSONField(default=list, help_text='Unit levels that report: ["commune", "district", "city"].')
+    reporting_units = models.CharField(max_length=300, blank=True, help_text="Who reports (đơn vị báo cáo).")
+    channel = models.CharField(max_length=14, choices=RegimeChannel.choices)
+    template_code = models.CharField(
+        max_length=40, blank=True, help_text="The ReportTemplate code when made on the system."
+    )
+    valid_from = models.DateField()
+    valid_to = models.DateField(null=True, blank=True)
+    sample = models.BooleanField(default=False, help_text="Demo row (dữ liệu minh hoạ), not the city's register.")
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(channel="system") & ~models.Q(template_code=""))
+                | (~models.Q(channel="system") & models.Q(template_code="")),
+                name="regime_template_iff_on_system",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.code

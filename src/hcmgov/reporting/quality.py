@@ -38,6 +38,8 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from hcmgov.feedback import selectors as feedback
+from hcmgov.reporting import quality_catalogue as catalogue
+from hcmgov.reporting.quality_certification import certification_parts
 from hcmgov.warehouse import selectors as warehouse
 
 Period = Literal["month", "quarter"]
@@ -80,17 +82,19 @@ GROUPS: dict[int, tuple[str, str, float]] = {  # official group totals (Decision
     5: ("Satisfaction", "Mức độ hài lòng", 18),
 }
 
-_NATIONAL = "kept by the national database of administrative procedures, not by this platform"
 INDICATORS: tuple[IndexIndicator, ...] = (
     IndexIndicator("1.1", 1, "Procedures published on time", "Công bố TTHC đúng hạn", 6,
-                   "procedures published on time ÷ procedures published",
-                   reason="the dates procedures are decided and published are " + _NATIONAL),
+                   "publication decisions signed within 5 working days of the ministry's decision ÷ decisions, "
+                   "by month signed", source="catalog: publications (from the national database of procedures)"),
     IndexIndicator("1.2", 1, "Procedures updated on the national database on time",
-                   "Cập nhật TTHC lên CSDL quốc gia đúng hạn", 4, "procedures updated on time ÷ procedures updated",
-                   reason="the update dates are " + _NATIONAL),
+                   "Cập nhật TTHC lên CSDL quốc gia đúng hạn", 4,
+                   "procedures put on the national database within 5 working days of their publication decision "
+                   "÷ procedures put there, by month put there",
+                   source="catalog: publications (from the national database of procedures)"),
     IndexIndicator("1.3", 1, "All parts of each procedure published", "Công khai đầy đủ các nội dung TTHC", 2,
-                   "procedures with every part published ÷ procedures",
-                   reason="the catalogue has no record of which parts are published where (one-stop desk, portal)"),
+                   "procedures whose version in force holds every part and is the one posted at the one-stop desk "
+                   "÷ procedures with a recorded desk posting, at the period's end",
+                   source="catalog: versions and desk postings"),
     IndexIndicator("1.4", 1, "Dossiers synchronised to the National Public Service Portal",
                    "Đồng bộ hồ sơ lên Cổng DVC quốc gia", 6,
                    "dossiers the portal holds (a status change delivered) ÷ dossiers received, by month submitted",
@@ -103,9 +107,9 @@ INDICATORS: tuple[IndexIndicator, ...] = (
                    "dossiers submitted online ÷ dossiers of procedures offered as a full-process online service",
                    source="warehouse: dossiers"),
     IndexIndicator("3.2", 3, "Fee procedures integrated for online payment", "TTHC có phí tích hợp thanh toán", 2,
-                   "fee procedures integrated with the national payment platform ÷ fee procedures",
-                   reason="the catalogue holds no per-procedure integration state with the national payment "
-                   "platform"),
+                   "fee procedures of an agency with a beneficiary account (the national payment platform's bill "
+                   "can be made) ÷ fee procedures, at the period's end",
+                   source="catalog: versions; payments: beneficiary accounts (no date: today's state)"),
     IndexIndicator("3.3", 3, "Fee procedures with an online payment", "TTHC có phát sinh thanh toán trực tuyến", 2,
                    "fee procedures with at least one dossier paid online ÷ fee procedures with dossiers",
                    source="warehouse: dossiers"),
@@ -115,10 +119,12 @@ INDICATORS: tuple[IndexIndicator, ...] = (
                    "dossiers with an electronic result in force ÷ dossiers finished (status 9, 10), by month finished",
                    source="warehouse: dossiers (result_electronic, from documents)"),
     IndexIndicator("4.2", 4, "Digitised dossier components", "Số hoá thành phần hồ sơ", 4,
-                   "dossiers with every component digitised ÷ dossiers received",
-                   reason="no record of which paper components were digitised at the desk"),
+                   "dossiers received whose every component (required document handed in) is held electronically "
+                   "— uploaded, reused from the data store, or scanned at the desk — ÷ dossiers received, by month "
+                   "submitted", source="warehouse: dossiers (components_digitised, from documents)"),
     IndexIndicator("4.3", 4, "Electronic certified copies", "Chứng thực bản sao điện tử", 2,
-                   "electronic certified copies ÷ certified copies", reason="the platform issues no certified copies"),
+                   "copies certified electronically from the original ÷ copies certified (entries of the "
+                   "certification book), by month certified", source="documents: certification book (database)"),
     IndexIndicator("4.4", 4, "Reuse of digitised data", "Tái sử dụng dữ liệu số hoá", 2,
                    "dossiers reusing a component of the data store ÷ dossiers submitted", source="warehouse: dossiers"),
     IndexIndicator("4.5", 4, "Link with the personal data store", "Kết nối kho dữ liệu cá nhân", 4,
@@ -138,28 +144,30 @@ INDICATORS: tuple[IndexIndicator, ...] = (
     IndexIndicator("5.4", 5, "Satisfaction with procedures", "Hài lòng về giải quyết TTHC", 6,
                    "ratings not \"not satisfied\" (score 3–5) ÷ ratings, by month rated", source="warehouse: ratings"),
 )  # fmt: skip
-_NATIONAL_VI = "do CSDL quốc gia về thủ tục hành chính lưu, nền tảng này không có"
 # key → (formula, reason when not measurable) in Vietnamese, as the pages show them first
 VI: dict[str, tuple[str, str]] = {
-    "1.1": ("TTHC công bố đúng hạn ÷ TTHC được công bố", "ngày quyết định và công bố TTHC " + _NATIONAL_VI),
-    "1.2": ("TTHC cập nhật đúng hạn ÷ TTHC được cập nhật", "ngày cập nhật TTHC " + _NATIONAL_VI),
-    "1.3": ("TTHC công khai đủ các nội dung ÷ TTHC",
-            "danh mục không ghi nhận nội dung nào của TTHC được công khai ở đâu (bộ phận một cửa, cổng)"),
+    "1.1": ("quyết định công bố ký trong 5 ngày làm việc kể từ quyết định của Bộ ÷ quyết định công bố, theo tháng "
+            "ký", ""),
+    "1.2": ("TTHC đưa lên CSDL quốc gia trong 5 ngày làm việc kể từ quyết định công bố ÷ TTHC đã đưa lên, theo "
+            "tháng đưa lên", ""),
+    "1.3": ("TTHC có phiên bản đang áp dụng đủ các nội dung và là bản niêm yết tại bộ phận một cửa ÷ TTHC có ghi "
+            "nhận niêm yết, tại cuối kỳ", ""),
     "1.4": ("hồ sơ Cổng DVC quốc gia đã có (đã gửi được một thay đổi trạng thái) ÷ hồ sơ đã tiếp nhận, theo "
             "tháng nộp", ""),
     "2.1": ("(hồ sơ giải quyết trước hạn hoặc đúng hạn + hồ sơ đang giải quyết chưa đến hạn) ÷ (hồ sơ đã giải "
             "quyết + hồ sơ đang giải quyết) trong kỳ; không tính thời gian chờ bổ sung; yêu cầu bổ sung quá một "
             "lần tính là trễ hạn", ""),
     "3.1": ("hồ sơ nộp trực tuyến ÷ hồ sơ của các TTHC cung cấp DVCTT toàn trình", ""),
-    "3.2": ("TTHC có phí đã tích hợp Nền tảng thanh toán quốc gia ÷ TTHC có phí",
-            "danh mục không ghi nhận từng TTHC đã tích hợp Nền tảng thanh toán quốc gia hay chưa"),
+    "3.2": ("TTHC có phí của cơ quan đã khai báo tài khoản thụ hưởng (lập được hoá đơn Nền tảng thanh toán quốc "
+            "gia) ÷ TTHC có phí, tại cuối kỳ", ""),
     "3.3": ("TTHC có phí có ít nhất một hồ sơ thanh toán trực tuyến ÷ TTHC có phí có hồ sơ", ""),
     "3.4": ("hồ sơ thanh toán trực tuyến ÷ hồ sơ của TTHC có phí", ""),
     "4.1": ("hồ sơ có kết quả điện tử còn hiệu lực ÷ hồ sơ đã giải quyết xong (trạng thái 9, 10), theo tháng "
             "giải quyết xong", ""),
-    "4.2": ("hồ sơ số hoá đủ thành phần ÷ hồ sơ tiếp nhận",
-            "không có ghi nhận thành phần giấy nào được số hoá tại bộ phận một cửa"),
-    "4.3": ("bản sao chứng thực điện tử ÷ bản sao chứng thực", "nền tảng không cấp bản sao chứng thực"),
+    "4.2": ("hồ sơ đã tiếp nhận có mọi thành phần (giấy tờ phải nộp) ở dạng điện tử — nộp trực tuyến, dùng lại "
+            "từ kho dữ liệu hoặc số hoá tại bộ phận một cửa — ÷ hồ sơ đã tiếp nhận, theo tháng nộp", ""),
+    "4.3": ("lượt chứng thực bản sao điện tử từ bản chính ÷ lượt chứng thực bản sao từ bản chính (sổ chứng thực), "
+            "theo tháng chứng thực", ""),
     "4.4": ("hồ sơ dùng lại thành phần trong kho dữ liệu ÷ hồ sơ nộp", ""),
     "4.5": ("hồ sơ đã giải quyết có kết quả điện tử trong kho dữ liệu của người nộp ÷ hồ sơ đã giải quyết có kết "
             "quả điện tử, theo tháng giải quyết xong", ""),
@@ -174,6 +182,10 @@ INDICATORS = tuple(replace(i, formula_vi=VI[i.key][0], reason_vi=VI[i.key][1]) f
 BY_KEY = {i.key: i for i in INDICATORS}
 UNIT_FEEDBACK = ("feedback is addressed to agencies, not units",
                  "phản ánh, kiến nghị gửi đến cơ quan, không theo đơn vị hành chính")  # fmt: skip
+# by administrative unit: the indicators that do not apply, and why (the others are counted by unit)
+UNIT_NOT_APPLICABLE: dict[str, tuple[str, str]] = {
+    "5.2": UNIT_FEEDBACK, "5.3": UNIT_FEEDBACK, **dict.fromkeys(catalogue.KEYS, catalogue.UNIT_PROCEDURES),
+}  # fmt: skip
 
 
 @dataclass
@@ -227,6 +239,7 @@ _COLUMNS = (
     "code", "agency_code", "unit_code", "procedure_code", "channel", "status", "fee_required", "fee_paid_online",
     "online_level", "components_reused", "supplement_count", "on_time", "timeliness",
     "submitted_auth", "portal_synced", "result_electronic", "result_in_store", "population_checked",
+    "components_digitised",
 )  # fmt: skip
 _TIMES = ("submitted_at", "received_at", "due_at", "finished_at", "suspended_at")
 
@@ -287,6 +300,7 @@ _SUBMITTED_RULES: dict[str, tuple[str, str]] = {
     "1.4": ("received IS NOT NULL AND portal_synced IS NOT NULL", "portal_synced"),
     "3.1": ("online_level = 'full'", "channel = 2"),
     "3.4": ("fee_required", "fee_paid_online"),
+    "4.2": ("received IS NOT NULL AND components_digitised IS NOT NULL", "components_digitised"),
     "4.4": ("TRUE", "coalesce(components_reused, 0) > 0"),
     "4.6": ("population_checked IS NOT NULL", "population_checked"),
     "4.7": ("channel = 2 AND coalesce(submitted_auth, '') <> ''", "submitted_auth = 'eid'"),
@@ -474,7 +488,7 @@ INDEX_SCHEMA = pa.schema([
 
 
 def _indicators_table(by: str) -> pa.Table:
-    measured = [i for i in INDICATORS if i.measurable and (by == "agency" or i.key not in ("5.2", "5.3"))]
+    measured = [i for i in INDICATORS if i.measurable and (by == "agency" or i.key not in UNIT_NOT_APPLICABLE)]
     return pa.table({
         "indicator": [i.key for i in measured], "group": pa.array([i.group for i in measured], pa.int8()),
         "max_points": [float(i.points) for i in measured], "threshold": [i.threshold for i in measured],
@@ -499,6 +513,9 @@ def service_index_table(
     ]
     if by == "agency":
         parts.append(_feedback())
+    parts.append(certification_parts(by=by))  # 4.3: the certification book, not dossiers
+    # the procedure-level figures (1.1–1.3, 3.2), 1.3 and 3.2 read for the periods the others cover
+    parts.append(catalogue.catalogue_parts(period=period, by=by, as_of=as_of, seen=pa.concat_tables(parts)))
     local = duckdb.connect(":memory:")  # the sums over Arrow tables in memory: no file is read
     local.register("parts", pa.concat_tables(parts))
     local.register("ind", _indicators_table(by))
@@ -530,7 +547,9 @@ def service_index(
     for row in rows.values():
         for ind in INDICATORS:
             if ind.key not in row.figures:
-                reason, reason_vi = (ind.reason, ind.reason_vi) if ind.reason else UNIT_FEEDBACK
+                reason, reason_vi = (
+                    (ind.reason, ind.reason_vi) if ind.reason else UNIT_NOT_APPLICABLE.get(ind.key, UNIT_FEEDBACK)
+                )
                 row.figures[ind.key] = Figure(ind.key, measurable=False, reason=reason, reason_vi=reason_vi)
         row.figures = {i.key: row.figures[i.key] for i in INDICATORS}
     return [rows[k] for k in sorted(rows)]

@@ -24,6 +24,7 @@ from hcmgov.citymail import selectors as citymail
 from hcmgov.exchange import selectors as exchange
 from hcmgov.identity import selectors as identity
 from hcmgov.office import selectors as office
+from hcmgov.reporting import regimes
 from hcmgov.warehouse import selectors as warehouse
 
 
@@ -67,16 +68,13 @@ TARGETS: tuple[PlanTarget, ...] = (
                0.9, by_level={"city": 0.9, "district": 0.8, "commune": 0.6},
                source="office: work records closed this year handled online ÷ those closed, per level"),
     PlanTarget("reports_online", "Periodic reports made on the reporting system", "Báo cáo định kỳ trên hệ thống",
-               0.8, reason="needs the register of the city's periodic reporting regimes, those kept outside "
-               "the platform included: the platform knows only the templates it runs"),
+               0.8, source="reporting: regimes in force made on the reporting system ÷ regimes in force, from the "
+               "register of periodic reporting regimes (admin), per level (current; no history)"),
     PlanTarget("city_email", "Officials using the city e-mail", "Cán bộ sử dụng thư điện tử công vụ", 1.0,
                source="citymail: active officials with an active city mailbox ÷ active officials, per level "
                "(current; no history)"),
 )  # fmt: skip
-REASONS_VI = {
-    "reports_online": "cần danh mục các chế độ báo cáo định kỳ của Thành phố, kể cả các báo cáo ngoài nền tảng: "
-                      "nền tảng chỉ biết các mẫu báo cáo nó vận hành",
-}  # fmt: skip
+REASONS_VI: dict[str, str] = {}  # key → the reason a target is not measurable, in Vietnamese
 TARGETS = tuple(replace(t, reason_vi=REASONS_VI.get(t.key, "")) for t in TARGETS)
 BY_KEY = {t.key: t for t in TARGETS}
 
@@ -225,12 +223,19 @@ def city_email() -> list[TargetValue]:
     return [TargetValue("city_email", "city", "", "", total["with_mailbox"], total["officials"]), *values]
 
 
-def periodic_reports_on_system() -> list[TargetValue]:
-    """Periodic reports made on the reporting system ÷ periodic reports the city's units must make,
-    per agency and period. The reporting cycle (``reporting.services``) runs the templates it holds,
-    but the denominator is every reporting regime of the city, most of them still on paper or in
-    other systems: not measurable until that register exists (issue note)."""
-    raise NotMeasurableError(BY_KEY["reports_online"].reason, BY_KEY["reports_online"].reason_vi)
+def periodic_reports_on_system(*, day: dt.date | None = None) -> list[TargetValue]:
+    """Periodic reporting regimes in force made on the reporting system ÷ regimes in force, for the
+    city and per level that reports under them, from the register of the city's regimes
+    (``reporting.regimes``: a regime is made on the system when a template the platform runs is
+    linked to it; the others are kept on paper, by e-mail or in a ministry's system). Current, no
+    history. Not measurable while the register holds no regime in force."""
+    shares = regimes.regime_shares(day=day)
+    if not shares or not shares[0].in_force:
+        raise NotMeasurableError(
+            "the register of periodic reporting regimes holds no regime in force",
+            "danh mục chế độ báo cáo định kỳ chưa có chế độ nào đang có hiệu lực",
+        )
+    return [TargetValue("reports_online", s.scope, s.key, "", s.on_system, s.in_force) for s in shares]
 
 
 def work_records_online(*, year: int | None = None) -> list[TargetValue]:

@@ -85,6 +85,9 @@ def _row(value: targets.TargetValue, names: dict[str, str]) -> dict[str, Any]:
             "met": value.met}  # fmt: skip
 
 
+TREND_MONTHS = 12  # the chart shows the last twelve months with a value; the table below it, every month
+
+
 def target_card(report: targets.TargetReport, names: dict[str, str]) -> TargetCard:
     t = report.target
     goal_text = ("≥ " if t.at_least else "") + percent(t.target)
@@ -94,7 +97,7 @@ def target_card(report: targets.TargetReport, names: dict[str, str]) -> TargetCa
     city = city_values[-1] if city_values else None
     latest = city.month if city else ""
     chart, months = None, []
-    series = [v for v in city_values if v.month and v.rate is not None]
+    series = [v for v in city_values if v.month and v.rate is not None][-TREND_MONTHS:]
     if len(series) >= 2:  # a trend needs two points
         chart = draw([(v.month, round((v.rate or 0) * 100, 1)) for v in series], kind="line",
                      x_field="tháng / month", y_field="%", high=100, goal=t.target * 100)  # fmt: skip

@@ -105,6 +105,11 @@ DOSSIER_FACTS: tuple[DossierFacts, ...] = (
     DossierFacts(("result_electronic", "result_in_store"), documents, "warehouse_results", "warehouse_results_changed"),
     # 4.6: a fact of the dossier checked against the national population database
     DossierFacts(("population_checked",), registry, "warehouse_population_checked", "warehouse_checks_changed"),
+    # --- helper: desk-766 ---
+    # 4.2: every component of the dossier held electronically (uploaded, reused, scanned at the desk)
+    DossierFacts(("components_digitised",), documents, "warehouse_components_digitised",
+                 "warehouse_digitised_changed"),
+    # --- end helper: desk-766 ---
 )  # fmt: skip
 FACT_COLUMNS = tuple(c for f in DOSSIER_FACTS for c in f.columns)
 
@@ -172,7 +177,8 @@ def dossier_months(*, since: dt.datetime | None = None) -> set[tuple[int, int]]:
 def _dossier(row: tuple[Any, ...]) -> tuple[Any, ...]:
     (code, procedure, agency, unit, structure, channel, status, language, submitted, received, due, appointment,
      finished, returned, timeliness, supplements, suspended, fee_required, fee_paid_at, fee_online, by_post,
-     updated, level, online_level, suspended_at, reused, auth, synced, result, in_store, checked) = row  # fmt: skip
+     updated, level, online_level, suspended_at, reused, auth, synced, result, in_store, checked,
+     digitised) = row  # fmt: skip
     # on time: finished early or on time. ``timeliness`` is fixed once at the finish by
     # ``dossiers.clock.timeliness`` against the due moment already moved by every suspension, and is
     # "late" for more than one supplement request: both rules of the 766 index. Unknown (None) until
@@ -182,7 +188,7 @@ def _dossier(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return (code, procedure, agency, unit, structure, channel, status, language, submitted, received, due,
             appointment, finished, returned, _blank(timeliness), on_time, supplements, suspended, fee_required,
             fee_paid_at, fee_online, by_post, updated, level, online_level, suspended_at, reused,
-            _blank(auth or ""), synced, result, in_store, checked)  # fmt: skip
+            _blank(auth or ""), synced, result, in_store, checked, digitised)  # fmt: skip
 
 
 def _step(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -252,6 +258,7 @@ DOSSIERS = Table(
         ("result_electronic", B, True),  # an electronic result (signed PDF) in force
         ("result_in_store", B, True),  # that result in the applicant's data store
         ("population_checked", B, True),  # a fact checked against the national population database
+        ("components_digitised", B, True),  # 4.2: every component held electronically (documents.desk)
     ),
     months=dossier_months,
     rows=dossier_rows,

@@ -369,11 +369,11 @@ def test_the_index_as_the_dashboard_computes_it(march, agency):
     assert [(g["points"], g["max_points"]) for g in mine["groups"]] == [
         (0, 0),
         (10, 20),
-        (15.5, 20),
+        (15.5, 22),  # catalogue-766: 3.2 counted, 0 of 2 points (no beneficiary account)
         (0.25, 2),
         (9, 18),
     ]
-    assert (mine["points"], mine["max_points"]) == (34.75, 60)
+    assert (mine["points"], mine["max_points"]) == (34.75, 62)
     assert mine["groups"][1]["name"] == "Tiến độ giải quyết"
     assert ok(api.get("/quality-index"))["month"] == found["months"][0]  # the latest month by default
 
@@ -382,9 +382,10 @@ def test_the_index_as_the_dashboard_computes_it(march, agency):
     by_key = {i["key"]: i for i in one["indicators"]}
     assert len(by_key) == 19
     assert (by_key["2.1"]["numerator"], by_key["2.1"]["denominator"], by_key["2.1"]["points"]) == (3, 6, 10)
-    assert by_key["1.1"]["measurable"] is False
+    # catalogue-766: 1.1 is measurable now; no publication decision in this dataset: no number
+    assert by_key["1.1"]["measurable"] is True
     assert by_key["1.1"]["points"] is None
-    assert by_key["1.1"]["reason"].startswith("ngày quyết định")  # Vietnamese first
+    assert (by_key["3.2"]["numerator"], by_key["3.2"]["points"]) == (0, 0)
 
     problem(api.get("/quality-index", {"month": "2019-01"}), 404, "index_no_figures")
     problem(api.get("/quality-index", {"agency": "KHONG-CO"}), 404, "agency_unknown")

@@ -66,6 +66,15 @@ CODE = {"code": "dossier.code"}
 # --- helper: office pages (hcmgov.office) ---
 OFFICE_X = frozenset({RIGHT_OFFICIAL, OTHER_FIELD})  # X's officials, any field
 # --- end helper: office pages ---
+# --- helper: catalogue-766 ---
+# --- end helper: catalogue-766 ---
+# --- helper: desk-766 ---
+BOOK_X = frozenset({RIGHT_OFFICIAL, OTHER_FIELD})  # an entry of X's certification book: X's officials, any field
+# --- end helper: desk-766 ---
+# --- helper: reporting-pages ---
+# --- end helper: reporting-pages ---
+# --- helper: audit-chain ---
+# --- end helper: audit-chain ---
 REPORT = {"template": "=" + REPORT_TEMPLATE, "period": "=" + REPORT_PERIOD, "unit": "report_unit"}
 ROUTES: dict[str, Route] = {
     "healthz": Route({}),
@@ -187,6 +196,39 @@ ROUTES: dict[str, Route] = {
     "office/ho-so-cong-viec/moi/": Route({}),
     "office/ho-so-cong-viec/<int:pk>/": Route({"pk": "office_record_id"}, only=OFFICE_X),
     # --- end helper: office pages ---
+    # --- helper: catalogue-766 ---
+    # --- end helper: catalogue-766 ---
+    # --- helper: desk-766 ---
+    # the certification book (documents/urls.py): officials; an entry of X is seen by X's officials
+    # (any field), another agency's official gets a 404; the desk's digitisation of a dossier: the
+    # officials who see the dossier
+    "office/chung-thuc/": Route({}),
+    "office/chung-thuc/moi/": Route({}),
+    "office/chung-thuc/<int:pk>/": Route(
+        __import__("hcmgov.documents.tests.matrix", fromlist=["_"]).CERTIFICATION_PARAMS, only=BOOK_X
+    ),
+    "office/chung-thuc/<int:pk>/ban-sao.pdf": Route(
+        __import__("hcmgov.documents.tests.matrix", fromlist=["_"]).CERTIFICATION_PARAMS, only=BOOK_X
+    ),
+    "office/so-hoa/ho-so/<str:code>/": Route(CODE, "dossier"),
+    # --- end helper: desk-766 ---
+    # --- helper: reporting-pages ---
+    # the dashboards' breakdowns (reporting/views_breakdowns.py): leaders and administrators, every
+    # unit; the drill-down by unit names the unit of the world's agency (a unit the core knows)
+    "dashboard/chi-so-766/don-vi/": Route({}),
+    "dashboard/chi-so-766/don-vi.xlsx": Route({}),
+    "dashboard/chi-so-766/don-vi.pdf": Route({}),
+    "dashboard/chi-so-766/don-vi/<str:code>/<str:indicator>/": Route(
+        {"code": "dossier.agency.unit.code", "indicator": "=2.1"}
+    ),
+    "dashboard/chi-so-766/linh-vuc/": Route({}),
+    "dashboard/chi-so-766/linh-vuc.xlsx": Route({}),
+    "dashboard/chi-so-766/linh-vuc.pdf": Route({}),
+    "dashboard/ban-do/": Route({}),
+    "dashboard/che-do-bao-cao/": Route({}),
+    # --- end helper: reporting-pages ---
+    # --- helper: audit-chain ---
+    # --- end helper: audit-chain ---
     # --- helper: office directory and mail ---
     # the directory of agencies and officials with their city mailboxes (hcmgov.citymail): any official
     "office/danh-ba/": Route({}),

@@ -15,11 +15,13 @@ from tqdm import tqdm
 
 from hcmgov.catalog import flows
 from hcmgov.catalog import selectors as catalog
+from hcmgov.catalog.demo import publicity_demo_load
 from hcmgov.catalog.services import procedures_load
 from hcmgov.common import jsonform
 from hcmgov.common.context import Actor, acting_as
 from hcmgov.core import selectors as core
 from hcmgov.core.loaders import agencies_load, units_load
+from hcmgov.documents import demo as documents_demo
 from hcmgov.dossiers import demo
 from hcmgov.exchange.demo import exchange_demo
 from hcmgov.identity import demo as identity_demo
@@ -77,6 +79,7 @@ class Command(BaseCommand):
             agencies = agencies_load()
             procedures = procedures_load()
             self.stdout.write(f"units: {counts} · agencies: {agencies} · procedures: {procedures}")
+            self.stdout.write(f"procedures' publication records: {publicity_demo_load()}")
             logins, officials = self._people(seed)
             wanted = dossiers if dossiers is not None else max(0, 3000 - demo.dossier_count())
             if wanted:
@@ -90,6 +93,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"open data: {report['dataset']} ({report['rows']} rows)")
             template = demo_template_load()  # the monthly report on administrative procedures
             self.stdout.write(f"reporting: template {template.code}")
+            self.stdout.write(f"desk scans and certification book: {documents_demo.desk_demo_load()}")
             for table in warehouse_refresh():  # the analytics warehouse's first extract (Parquet)
                 self.stdout.write(f"warehouse: {table.table} ({table.total_rows:,} rows, {table.status})")
         self.stdout.write(f"dossiers in the database: {demo.dossier_count():,}")

@@ -1,0 +1,13 @@
+"""Reads of the payments app for the service-quality index's indicator 3.2 (Decision 766/QĐ-TTg:
+fee procedures integrated for online payment through the national payment platform)."""
+
+from __future__ import annotations
+
+from hcmgov.payments.models import Beneficiary
+
+
+def agency_codes_with_beneficiary() -> set[str]:
+    """The codes of the agencies with a beneficiary account on record: the platform makes the
+    national payment platform's bill for their dossiers' fees (``services.order_national_bill``
+    refuses without one), so every fee procedure they carry out can be paid online through it."""
+    return set(Beneficiary.objects.values_list("agency__code", flat=True))

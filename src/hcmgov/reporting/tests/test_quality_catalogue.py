@@ -1,0 +1,122 @@
+"""The procedure-level indicators of the service-quality index (1.1, 1.2, 1.3, 3.2) against
+values computed by hand.
+
+Two commune People's Committees (A1, A2) and the Department of Justice (D); A1 alone has a
+beneficiary account (the national payment platform's bill can be made for its fees). The ministry's
+decisions are all of Mon 28 Apr 2025; Wed 30 Apr – Sun 4 May 2025 are days off, so 5 working days
+from 28 Apr end Thu 8 May, and 5 working days from Thu 8 May end Thu 15 May.
+
+| procedure | carried out by | fee | parts | decision | 1.1 | on the national DB | 1.2 | desk posting |
+|---|---|---|---|---|---|---|---|---|
+| P1 | A1, A2 | yes | all | Thu 8 May | on time (last day) | Thu 15 May | on time (last day) | v1, 10 May |
+| P2 | A1, A2 | no | no steps | Fri 9 May | late (a day after) | Mon 19 May | late | v1, 12 May |
+| P3 | D | yes | all | Tue 6 May | on time | not yet | left out | none: left out of 1.3 |
+
+P1 gets a version 2 from 1 June that the desks never post: at the end of June (and of Q2) the desks
+show an out-of-date version. By hand, May 2025 (read at 31 May):
+A1: 1.1 = 1/2 → 3; 1.2 = 1/2 → 2; 1.3 = 1/2 → 1; 3.2 = 1/1 → 2. A2: the same but 3.2 = 0/1 → 0.
+D: 1.1 = 1/1 → 6; no 1.2; no 1.3; 3.2 = 0/1 → 0. Q2 (read at 30 Jun): 1.3 of A1 = 0/2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.cache import cache
+
+from hcmgov.catalog.models import DeskPosting, Publication
+from hcmgov.catalog.tests.factories import ProcedureFactory, ProcedureVersionFactory
+from hcmgov.core.models import AgencyKind
+from hcmgov.core.tests.factories import AgencyFactory
+from hcmgov.payments.models import Beneficiary
+from hcmgov.reporting import quality, quality_catalogue
+
+pytestmark = pytest.mark.django_db
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+END_OF_JUNE = dt.datetime(2025, 6, 30, 18, tzinfo=VN)
+COMPLETE = {"steps": ["Nộp hồ sơ", "Nhận kết quả"], "applicants": ["Công dân Việt Nam"]}
+MAY = dt.datetime(2025, 5, 1)
+
+
+def d(day: int, month: int = 5) -> dt.date:
+    return dt.date(2025, month, day)
+
+
+@pytest.fixture
+def city():
+    a1, a2 = AgencyFactory(), AgencyFactory()
+    dept = AgencyFactory(kind=AgencyKind.DEPARTMENT, department="justice", unit=None, level="city")
+    Beneficiary.objects.create(
+        agency=a1, account_number="1", account_name="UBND", bank_code="VCB", bank_name="Vietcombank",
+        treasury_code="0011", treasury_name="KBNN",
+    )  # fmt: skip
+    p1 = ProcedureVersionFactory(valid_from=d(1, 1), valid_to=d(31), **COMPLETE)
+    ProcedureVersionFactory(procedure=p1.procedure, version=2, valid_from=d(1, 6), **COMPLETE)
+    p2 = ProcedureVersionFactory(valid_from=d(1, 1), fees=[], steps=[], applicants=["Công dân"])
+    p3 = ProcedureVersionFactory(
+        procedure=ProcedureFactory(level="city", agency_kind="department", agency_department="justice"),
+        valid_from=d(1, 1), **COMPLETE,
+    )  # fmt: skip
+    for version, decided, national in ((p1, d(8), d(15)), (p2, d(9), d(19)), (p3, d(6), None)):
+        Publication.objects.create(
+            procedure=version.procedure, version=version, decision_number=f"{decided.day}/QĐ-UBND",
+            decision_date=decided, reference_date=d(28, 4), national_updated_on=national,
+        )  # fmt: skip
+    DeskPosting.objects.create(procedure=p1.procedure, version=p1, posted_on=d(10))
+    DeskPosting.objects.create(procedure=p2.procedure, version=p2, posted_on=d(12))
+    cache.clear()
+    return {"A1": a1.code, "A2": a2.code, "D": dept.code}
+
+
+def figures(counts, code, period=MAY):
+    return {k: tuple(v) for (k, p, grp), v in counts.items() if grp == code and p == period}
+
+
+def test_each_indicator_by_hand(city):
+    counts = quality_catalogue.catalogue_counts(period="month", by="agency", as_of=END_OF_JUNE, periods=set())
+    assert figures(counts, city["A1"]) == {"1.1": (2, 1), "1.2": (2, 1), "1.3": (2, 1), "3.2": (1, 1)}
+    assert figures(counts, city["A2"]) == {"1.1": (2, 1), "1.2": (2, 1), "1.3": (2, 1), "3.2": (1, 0)}
+    assert figures(counts, city["D"]) == {"1.1": (1, 1), "3.2": (1, 0)}
+
+
+def test_the_index_reads_them_with_their_points(city):
+    rows = {(r.period, r.key): r for r in quality.service_index(period="month", as_of=END_OF_JUNE)}
+    a1 = rows[("2025-05", city["A1"])]
+    got = {
+        k: (a1.figures[k].denominator, a1.figures[k].numerator, a1.figures[k].points) for k in quality_catalogue.KEYS
+    }
+    assert got == {"1.1": (2, 1, 3.0), "1.2": (2, 1, 2.0), "1.3": (2, 1, 1.0), "3.2": (1, 1, 2.0)}
+    assert a1.group_points(1) == (6.0, 12)  # 1.4 counts nothing without dossiers
+    assert rows[("2025-05", city["A2"])].figures["3.2"].points == 0.0
+    dept = rows[("2025-05", city["D"])]
+    assert (dept.figures["1.1"].points, dept.figures["1.2"].points, dept.figures["1.3"].points) == (6.0, None, None)
+
+
+def test_a_state_is_read_at_the_periods_end(city):
+    rows = {(r.period, r.key): r for r in quality.service_index(period="quarter", as_of=END_OF_JUNE)}
+    a1 = rows[("2025-Q2", city["A1"])]
+    assert (a1.figures["1.1"].denominator, a1.figures["1.1"].numerator) == (2, 1)  # decisions: summed over months
+    # 30 June: P1's version 2 is in force, the desks still show version 1; P2 lacks its steps
+    assert (a1.figures["1.3"].denominator, a1.figures["1.3"].numerator) == (2, 0)
+    assert (a1.figures["3.2"].denominator, a1.figures["3.2"].numerator) == (1, 1)
+
+
+def test_a_publication_after_the_moment_read_is_not_counted(city):
+    counts = quality_catalogue.catalogue_counts(
+        period="month", by="agency", as_of=dt.datetime(2025, 5, 8, 12, tzinfo=VN), periods=set()
+    )
+    # on 8 May: P1 (8 May) and P3 (6 May) are signed, none is on the national database yet, and the
+    # desks post P1 only on the 10th (its desk state unknown: left out of 1.3)
+    assert figures(counts, city["A1"]) == {"1.1": (1, 1), "3.2": (1, 1)}
+    assert figures(counts, city["D"]) == {"1.1": (1, 1), "3.2": (1, 0)}
+
+
+def test_by_unit_they_are_not_applicable(city):
+    assert quality_catalogue.catalogue_counts(period="month", by="unit", as_of=END_OF_JUNE) == {}
+    counted = set(quality._indicators_table("unit").column("indicator").to_pylist())
+    assert not counted & set(quality_catalogue.KEYS)
+    assert set(quality_catalogue.KEYS) <= set(quality._indicators_table("agency").column("indicator").to_pylist())
+    for key in quality_catalogue.KEYS:
+        assert quality.UNIT_NOT_APPLICABLE[key] == quality_catalogue.UNIT_PROCEDURES
