@@ -65,3 +65,12 @@ def test_an_official_who_does_not_see_the_dossier_gets_a_404(client, paper_dossi
     other = RoleAssignmentFactory(agency=AgencyFactory(), role="receiver").user
     client.force_login(other)
     assert client.get(reverse("documents:desk_dossier", args=[paper_dossier.code])).status_code == 404
+
+
+def test_the_officials_dossier_page_links_to_the_desk_for_a_paper_dossier_only(client, paper_dossier, submit, receiver):
+    client.force_login(receiver)
+    desk = reverse("documents:desk_dossier", args=[paper_dossier.code])
+    assert desk in client.get(reverse("web:office_dossier", args=[paper_dossier.code])).content.decode()
+    online, _ = submit(channel=Channel.ONLINE)
+    page = client.get(reverse("web:office_dossier", args=[online.code])).content.decode()
+    assert reverse("documents:desk_dossier", args=[online.code]) not in page
