@@ -2,6 +2,8 @@
 #   make up     install, build assets, migrate, load the demo city, serve on http://$(HOST):$(PORT)
 #   make test   lint, types, architecture contracts, tests on SQLite, then on PostgreSQL if one answers
 #   make bench  benchmarks under bench/ (results in bench/results/)
+#   make soak   citizens, officials, API clients and sensors for 10 minutes: p50/p95/p99, memory (bench/results/soak.md)
+#   make failover  a PostgreSQL primary and a synchronous standby, the primary killed under load (docs/operations/failover.md)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -30,7 +32,7 @@ export DJANGO_SETTINGS_MODULE := hcmgov.settings
 -include .env
 export
 
-.PHONY: help up install assets migrate demo static serve worker test lint test-sqlite test-postgres bench configdoc openapi clean
+.PHONY: help up install assets migrate demo static serve worker test lint test-sqlite test-postgres bench soak failover configdoc openapi clean
 
 help:
 	@grep -E '^#   ' Makefile | sed 's/^#   //'
@@ -56,6 +58,8 @@ src/hcmgov/web/static/vendor/.built: frontend/package.json frontend/package-lock
 	@touch $@
 
 assets: src/hcmgov/web/static/vendor/.built
+	@# axe-core (browser tests only, never served) lives in frontend/node_modules: reinstall if it went
+	@test -e frontend/node_modules/axe-core/axe.min.js || bash scripts/build_assets.sh
 
 migrate: install
 	$(HCMGOV) migrate --noinput
@@ -161,6 +165,14 @@ bench: install assets
 	$(PY) bench/gateway.py
 	$(PY) bench/iot_ingest.py
 	$(PY) -m bench.ngsi
+	$(PY) bench/capacity.py
+
+# the load and soak run of issue 13 (MINUTES=2 for a shorter one)
+soak: install assets
+	$(PY) bench/soak/run.py --minutes $(or $(MINUTES),10)
+
+failover: install
+	HCMGOV_FAILOVER=1 $(VENV)/bin/pytest -q -rA -p no:xdist tests/operations/test_failover.py
 
 clean:
 	rm -rf var $(VENV) $(NGSILD_VENV) frontend/node_modules src/hcmgov/web/static/vendor

@@ -9,6 +9,8 @@ machine the process's CPU time per request (``time.process_time``) and its Postg
     .venv/bin/python -m bench.ngsi_profile --statements    # PostgreSQL time per statement (pg_stat_statements)
     .venv/bin/python -m bench.ngsi_profile --baseline      # and GET /healthz: the middleware stack's floor
     .venv/bin/python -m bench.ngsi_profile --threads 8 --locks   # concurrent PATCHes; pg_locks waits seen
+    .venv/bin/python -m bench.ngsi_profile --ab 4          # Django's path and the fast path (decision 0033)
+                                                           # in alternation, and a SELECT 1's round trip
 
 The database (``DATABASE_URL``, default postgres://postgres@127.0.0.1:5432/hcmgov_ngsispeed) is
 created and migrated if needed; the fixtures are those of ``bench/ngsi.py --fixtures``.
@@ -220,6 +222,69 @@ def concurrent(token: str, sensors: int, threads: int, n: int, watch_locks: bool
     }
 
 
+def _round(client: Client, n: int) -> tuple[float, float]:
+    """Web and PostgreSQL CPU µs per update over ``n`` updates."""
+    d0, c0 = db_cpu(), time.process_time()
+    for _ in range(n):
+        client.one()
+    return (time.process_time() - c0) / n * 1e6, (db_cpu() - d0) / n * 1e6
+
+
+def round_trip(n: int) -> tuple[float, float]:
+    """Web and PostgreSQL CPU µs of one prepared ``SELECT 1`` (its own transaction): what any
+    statement costs on both sides before it does anything (on this machine's clock, which charges
+    a process for being woken)."""
+    from hcmgov.common.db import fast_cursor
+
+    d0, c0 = db_cpu(), time.process_time()
+    for _ in range(n):
+        with fast_cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    return (time.process_time() - c0) / n * 1e6, (db_cpu() - d0) / n * 1e6
+
+
+def alternate(client: Client, n: int, rounds: int) -> dict[str, Any]:
+    """Django's path and the fast path (``ngsi.fastpath``) in alternation, ``rounds`` times each, so
+    that the machine's other load falls on both alike."""
+    app: Any = client.app
+    if not hasattr(app, "_on"):
+        raise SystemExit("hcmgov.wsgi.application is not the fast path's layer")
+    from django.db import connection
+
+    # one backend for the whole run (its CPU is read from /proc by pid): Django's path would close
+    # the connection past CONN_MAX_AGE at the end of a request and open another
+    connection.settings_dict["CONN_MAX_AGE"] = None
+    connection.close_at = None
+    modes = (("django", False, "on"), ("fast", True, "on"), ("fast_synchronous_commit_off", True, "off"))
+    seen: dict[str, dict[str, list[float]]] = {
+        name: {"web": [], "postgresql": []} for name in [m[0] for m in modes] + ["select_1"]
+    }
+    for _ in range(rounds):
+        for name, on, sync in modes:
+            app._on = on
+            with connection.cursor() as cursor:  # option (c) of decision 0033, measured, not taken
+                cursor.execute(f"SET synchronous_commit = {sync}")
+            web, pg = _round(client, n)
+            seen[name]["web"].append(round(web, 1))
+            seen[name]["postgresql"].append(round(pg, 1))
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+        web, pg = round_trip(n)
+        seen["select_1"]["web"].append(round(web, 1))
+        seen["select_1"]["postgresql"].append(round(pg, 1))
+    app._on = True
+    return {
+        "n": n,
+        "rounds": rounds,
+        "cpu_us_per_update": seen,
+        "median": {
+            name: {side: round(statistics.median(v), 1) for side, v in sides.items()} for name, sides in seen.items()
+        },
+        "statuses": client.statuses,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=2000, help="updates per round")
@@ -232,12 +297,16 @@ def main() -> None:
     parser.add_argument("--baseline", action="store_true", help="also GET /healthz (the stack's floor)")
     parser.add_argument("--threads", type=int, default=0, help="also run this many concurrent clients")
     parser.add_argument("--locks", action="store_true", help="sample lock waits during the concurrent run")
+    parser.add_argument("--ab", type=int, default=0, metavar="ROUNDS", help="Django's path / fast path, alternated")
     args = parser.parse_args()
 
     token = setup(args.sensors)
     client = Client(token, args.sensors, 1)
     for _ in range(args.warmup):
         client.one()
+    if args.ab:
+        print(json.dumps(alternate(client, args.n, args.ab), indent=2, ensure_ascii=False))
+        return
     stats_on = reset_statements() if args.statements else False
     cpu_us, wall_us, db_us = [], [], []
     for _ in range(args.rounds):

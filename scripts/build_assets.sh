@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=src/hcmgov/web/static/vendor
+# npm ci installs the devDependencies too: axe-core, which the browser tests inject into the pages they
+# check (tests/browser/conftest.py reads frontend/node_modules/axe-core/axe.min.js); it is never copied below.
 (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
 rm -rf "$out" && mkdir -p "$out/pico" "$out/be-vietnam-pro/files"
 cp frontend/node_modules/@picocss/pico/css/pico.min.css "$out/pico/"

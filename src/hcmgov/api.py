@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import DataError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -142,6 +142,28 @@ def on_data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
         code="invalid_value",
         message=Message("Giá trị gửi lên nằm ngoài phạm vi cho phép.", "A value sent is outside the allowed range."),
     )
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def on_database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The database could not be reached or could not answer now (a fail-over in progress, a lost
+    connection, a lock that timed out). A commit whose answer was lost may still have landed
+    (scripts/failover.py sees it happen), so the caller is told to send the same request again —
+    with the same Idempotency-Key, which then finds what landed. 503 with Retry-After, not 500."""
+    log.warning("database unavailable for an API request", extra={"error": str(exc)[:200]})
+    response = problem(
+        request,
+        status=503,
+        code="database_unavailable",
+        message=Message(
+            "Cơ sở dữ liệu tạm thời không trả lời. Vui lòng gửi lại sau giây lát, với cùng Idempotency-Key nếu có.",
+            "The database is not answering for a moment. Please send again shortly, with the same Idempotency-Key "
+            "if you sent one.",
+        ),
+    )
+    response["Retry-After"] = "2"
+    return response
 
 
 @api.exception_handler(Exception)

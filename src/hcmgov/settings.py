@@ -160,9 +160,37 @@ REDIS_URL = config(
     "REDIS_URL", "", help="Redis URL for the shared cache and rate limits. Empty: local memory.", group="services"
 )
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES: dict[str, dict[str, object]] = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- one machine, or a city (docs/operations/deploy.md) -----------------------------------------
+SCALE = config(
+    "HCMGOV_SCALE",
+    "one",
+    help="`one`: the embedded default (a process may keep caches and counters of its own). `city`: many "
+    "stateless processes on many machines — `hcmgov check` then refuses any setting that keeps state in one "
+    "process or on one disk (local cache, SQLite, folder queue, local files, per-process limits and keys), and "
+    "sessions and valid tokens are kept in the shared cache.",
+    group="services",
+)
+if SCALE not in ("one", "city"):
+    raise ValueError(f"HCMGOV_SCALE must be one or city, not {SCALE!r}")
+TOKEN_CACHE = config(
+    "HCMGOV_TOKEN_CACHE",
+    "shared" if SCALE == "city" else "process",
+    help="Where bearer tokens found valid are kept for up to 30 s (hcmgov.common.tokencache): `process` (each "
+    "process its own), `shared` (the shared cache, Redis: a revoked token is refused at once on every node), "
+    "`off` (every call reads the database). Default: `shared` at city scale, else `process`.",
+    group="services",
+)
+if TOKEN_CACHE not in ("process", "shared", "off"):
+    raise ValueError(f"HCMGOV_TOKEN_CACHE must be process, shared or off, not {TOKEN_CACHE!r}")
+if SCALE == "city":
+    # sessions read from the shared cache, written through to the database (a Redis restart logs nobody out)
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- tasks ------------------------------------------------------------------------------------
 CELERY_BROKER_URL = config(
@@ -1081,12 +1109,6 @@ CATALOG_NATIONAL_DB_WORKING_DAYS = config(
     "database (Decree 63/2010 Art. 24 as amended; confidence medium-low). Index 766, 1.2.", group="catalog",
 )  # fmt: skip
 # --- end helper: catalogue-766 ---
-# --- helper: desk-766 ---
-# --- end helper: desk-766 ---
-# --- helper: reporting-pages ---
-# --- end helper: reporting-pages ---
-# --- helper: ngsi-speed ---
-# --- end helper: ngsi-speed ---
 # --- helper: audit-chain ---
 # The audit trail (hcmgov.audit.chain): hash-chained after commit, its head time-stamped (RFC 3161) by the
 # authority that stamps signed results (HCMGOV_TSA_URL), each event also shipped after commit to a
@@ -1124,3 +1146,50 @@ AUDIT_LINK_GRACE_SECONDS = config(
 CELERY_BEAT_SCHEDULE["audit-anchor"] = {"task": "audit.anchor", "schedule": AUDIT_ANCHOR_SECONDS}
 CELERY_BEAT_SCHEDULE["audit-link"] = {"task": "audit.link", "schedule": 60.0}
 # --- end helper: audit-chain ---
+# --- helper: asvs ---
+# OWASP ASVS 5.0 level 2 (docs/security/asvs.md). Over HTTPS the session and CSRF cookies carry the
+# __Host- prefix (V3.3.1, V3.3.3): the browser then keeps them only when Secure, for "/", and without a
+# Domain, so no other host of the city's domain can set or overwrite them. Over plain HTTP (development)
+# the prefix would make browsers drop them, so the names stay Django's.
+if _https:
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+CONTENT_SECURITY_POLICY = config(
+    "HCMGOV_CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    help="Content-Security-Policy sent with every answer (hcmgov.common.headers; OWASP ASVS 5.0 V3.4.3, V3.4.6). "
+    "Inline styles are allowed (templates and PDFs use style attributes), inline scripts are not; no form-action, "
+    "so e-ID and OpenID Connect logins may redirect to another site after a form. Empty: no policy.",
+    group="security",
+)
+# outermost: its headers reach the answers PlatformMiddleware makes (problem documents, early refusals)
+MIDDLEWARE.insert(0, "hcmgov.common.headers.SecurityHeadersMiddleware")
+# --- end helper: asvs ---
+# --- helper: fuzz ---
+# --- end helper: fuzz ---
+# --- helper: quality766 ---
+# --- end helper: quality766 ---
+# --- helper: soak ---
+# The shared cache degrades to a miss while Redis is unreachable (hcmgov.common.cache): the token cache
+# in shared mode, the quality index and open data facets read the database instead of answering 500
+# (docs/operations/degradation.md). Short socket timeouts: a Redis host that does not answer at all
+# costs a request a quarter of a second once, then is left alone for a few seconds.
+if REDIS_URL:
+    CACHES["default"]["BACKEND"] = "hcmgov.common.cache.RedisCache"
+    CACHES["default"]["OPTIONS"] = {"socket_connect_timeout": 0.25, "socket_timeout": 0.5}
+# --- end helper: soak ---
+# --- helper: a11y ---
+# --- end helper: a11y ---
+# --- helper: failover ---
+# --- end helper: failover ---
+# --- helper: ngsi-speed ---
+NGSI_LD_FAST_PATH = config(
+    "NGSI_LD_FAST_PATH",
+    True,
+    help="NGSI-LD: answer sensors' PATCH …/entities/{id}/attrs before Django's request cycle, in one SQL "
+    "statement that also checks the bearer token (hcmgov.ngsi.fastpath, decision 0033; PostgreSQL only). "
+    "Off: every request takes Django's path.",
+    group="iot",
+)
+# --- end helper: ngsi-speed ---

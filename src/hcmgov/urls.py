@@ -30,3 +30,5 @@ urlpatterns = [
 
 if settings.DEBUG:  # uploaded files are never public; in debug only, for the admin
     urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))
+
+handler404 = "hcmgov.web.errors.page_not_found"

@@ -131,14 +131,16 @@ OPERATIONS: dict[str, Op] = {
     "POST /api/v1/eoffice/dispatches/{dispatch_id}/acknowledgement": Op("exchange_system", body={"state": "received"}),
     "GET /api/v1/eoffice/dispatches/{dispatch_id}/file": Op("exchange_system"),
     # --- end helper: office pages ---
-    # --- helper: catalogue-766 ---
-    # --- end helper: catalogue-766 ---
-    # --- helper: desk-766 ---
-    # --- end helper: desk-766 ---
-    # --- helper: reporting-pages ---
-    # --- end helper: reporting-pages ---
-    # --- helper: audit-chain ---
-    # --- end helper: audit-chain ---
+    # --- helper: asvs ---
+    # --- end helper: asvs ---
+    # --- helper: fuzz ---
+    # --- end helper: fuzz ---
+    # --- helper: quality766 ---
+    # --- end helper: quality766 ---
+    # --- helper: soak ---
+    # --- end helper: soak ---
+    # --- helper: a11y ---
+    # --- end helper: a11y ---
 }
 PATH_PARAMS = {
     "step_id": "step_id",
@@ -154,14 +156,16 @@ PATH_PARAMS["document_id"] = "office_document_id"  # an outgoing draft of X (aut
 PATH_PARAMS["dispatch_id"] = "=1"  # refused before any dispatch is looked up: no person is a system
 OWNERS["office_document"] = {RIGHT_OFFICIAL, OTHER_FIELD}  # the agency's officials, any field
 # --- end helper: office pages ---
-# --- helper: catalogue-766 ---
-# --- end helper: catalogue-766 ---
-# --- helper: desk-766 ---
-# --- end helper: desk-766 ---
-# --- helper: reporting-pages ---
-# --- end helper: reporting-pages ---
-# --- helper: audit-chain ---
-# --- end helper: audit-chain ---
+# --- helper: asvs ---
+# --- end helper: asvs ---
+# --- helper: fuzz ---
+# --- end helper: fuzz ---
+# --- helper: quality766 ---
+# --- end helper: quality766 ---
+# --- helper: soak ---
+# --- end helper: soak ---
+# --- helper: a11y ---
+# --- end helper: a11y ---
 
 
 def _value(world: World, source: str) -> Any:

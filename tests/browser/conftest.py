@@ -26,6 +26,15 @@ CHROMIUM_ARGS = [
 ]
 VENDOR = Path(__file__).resolve().parents[2] / "src" / "hcmgov" / "web" / "static" / "vendor"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+# axe-core, a pinned devDependency of frontend/package.json (`make assets` installs it): read by the
+# tests and injected into the page under test, never copied to the static folder nor served.
+AXE = Path(__file__).resolve().parents[2] / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
+EID_CLIENT, EID_SECRET = "hcmgov-browser", "browser-secret-0123456789"  # the live server, at the e-ID simulator
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]  # WCAG 2.1 level AA, as the issue asks
+AXE_RUN_JS = """tags => axe.run(document, {runOnly: tags, resultTypes: ['violations']})
+  .then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+  nodes: v.nodes.map(n => ({target: n.target.join(' '), impact: n.impact, html: n.html.slice(0, 200)})),
+  })))"""
 
 # Playwright's sync API keeps an asyncio loop in this thread; the ORM calls the tests make between
 # browser steps (factories, services, counting rows) are plain synchronous code.
@@ -58,14 +67,20 @@ class Visitor:
         options.setdefault("locale", "vi-VN")  # Accept-Language picks the page language
         self.base_url = base_url
         self.context = browser.new_context(base_url=base_url, **options)
-        self.context.set_default_timeout(10_000)
+        self.context.set_default_timeout(30_000)  # a busy CI machine: the first page warms the process up
         self.foreign_requests: list[str] = []
+        self.outside: list[str] = []  # simulators of outside systems the journey goes through (allow)
         self.context.on("request", self._record)
         self.page = self.context.new_page()
 
+    def allow(self, base_url: str) -> None:
+        """Let the pages go to ``base_url``: the simulator of an outside system (e-ID, gateway) whose own
+        pages the person passes through."""
+        self.outside.append(base_url)
+
     def _record(self, request: Any) -> None:
         url = request.url
-        if not url.startswith((self.base_url, "data:", "about:", "blob:")):
+        if not url.startswith((self.base_url, "data:", "about:", "blob:", *self.outside)):
             self.foreign_requests.append(url)
 
     def login(self, username: str, password: str) -> None:
@@ -93,6 +108,22 @@ class Visitor:
         cookie = client.cookies[settings.SESSION_COOKIE_NAME]
         self.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": self.base_url}])
 
+    def choose_language(self, code: str) -> None:
+        """What the header's language switch leaves behind: the language cookie (pages ignore
+        Accept-Language, Vietnamese first)."""
+        from django.conf import settings
+
+        self.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": code, "url": self.base_url}])
+
+    def axe(self) -> list[dict[str, Any]]:
+        """axe-core's WCAG 2.1 A/AA violations on the page as it is now (the context must be opened
+        with ``bypass_csp=True``: the script is injected inline, which the site's policy forbids)."""
+        if not AXE.exists():
+            pytest.fail(f"{AXE} missing: run `make assets` (npm ci installs the devDependency axe-core)")
+        if not self.page.evaluate("typeof window.axe !== 'undefined'"):
+            self.page.add_script_tag(path=str(AXE))
+        return list(self.page.evaluate(AXE_RUN_JS, AXE_TAGS))
+
     def close(self) -> None:
         self.context.close()
 
@@ -113,6 +144,29 @@ def visit(browser: Any, live_server: Any) -> Iterator[Any]:
     for visitor in opened:
         visitor.close()
     assert not foreign, f"pages fetched from outside the live server: {foreign}"
+
+
+@pytest.fixture
+def eid_provider(live_server: Any, settings: Any) -> Iterator[str]:
+    """The national e-ID (``hcmgov sim eid``), with the live server registered as a client."""
+    from hcmgov.identity import eid
+    from hcmgov.simulators import running
+
+    clients = {
+        EID_CLIENT: {
+            "client_secret": EID_SECRET,
+            "redirect_uris": [f"{live_server.url}/dang-nhap/vneid/callback/"],
+            "post_logout_redirect_uris": [f"{live_server.url}/"],
+        }
+    }
+    eid.provider_cache_clear()
+    with running("eid", clients=clients) as base_url:
+        settings.EID_DISCOVERY_URL = base_url + "/.well-known/openid-configuration"
+        settings.EID_CLIENT_ID = EID_CLIENT
+        settings.EID_CLIENT_SECRET = EID_SECRET
+        settings.EID_CLOCK_SKEW = 60
+        yield base_url
+    eid.provider_cache_clear()
 
 
 @pytest.fixture

@@ -84,10 +84,11 @@ def authentication(
     their actor authenticated. An official sees the agencies where they hold a role, an
     administrator the whole city. Levels: 0 not electronically authenticated (system, anonymous,
     not recorded), 1 one factor (password, token, e-ID level 1), 2 two factors or e-ID level 2."""
-    if end < start or (end - start).days >= MAX_DAYS:
+    if end < start or (end - start).days >= MAX_DAYS or start.year < 1900 or end.year > 2999:
         message = Message(
-            f"Khoảng thời gian phải từ 1 đến {MAX_DAYS} ngày, ngày kết thúc không trước ngày bắt đầu.",
-            f"The period must be 1 to {MAX_DAYS} days, ending on or after its start.",
+            f"Khoảng thời gian phải từ 1 đến {MAX_DAYS} ngày trong các năm 1900–2999, ngày kết thúc không trước ngày"
+            " bắt đầu.",
+            f"The period must be 1 to {MAX_DAYS} days within the years 1900–2999, ending on or after its start.",
         )
         raise DomainError("invalid_period", message, 422, [FieldError("end", "invalid_period", message)])
     figures = selectors.authenticated_transactions(start=start, end=end, agency_ids=_scope(request.user, agency))

@@ -8,6 +8,7 @@ wrap the whole request live in one layer (``PlatformMiddleware``)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -30,16 +31,39 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # CKAN's Action API answers its errors in CKAN's own envelope (hcmgov.opendata.ckan), which its
 # clients read: not replaced by problem documents
 CKAN_PREFIXES = ("/api/3/", "/api/action/")
+VNPAY_IPN = "/api/v1/payments/vnpay/ipn"  # hcmgov.payments: VNPay's IPN, answered in its own protocol
+NGSI_PREFIX = "/ngsi-ld/"  # NGSI-LD answers ProblemDetails of its own (hcmgov.ngsi.errors)
 _ANONYMOUS = context.Actor(user_id=None, label="anonymous", auth_method=context.AuthMethod.ANONYMOUS)
 
 
 def _refuse(request: HttpRequest, status: int, code: str, message: Message) -> HttpResponse:
-    """Refuse before any view runs: a problem document on the API, a bilingual page elsewhere."""
+    """Refuse before any view runs: in their own error shape on CKAN's Action API and on NGSI-LD
+    (their clients read nothing else: STYLE.md rule 12), a problem document on the rest of the API,
+    a bilingual page elsewhere."""
+    if request.path == VNPAY_IPN:  # the gateway reads only its own answer: HTTP 200 with an RspCode
+        answer = {"RspCode": "99", "Message": "Unknown error"}
+        return HttpResponse(json.dumps(answer), status=200, content_type="application/json")
+    if request.path.startswith(CKAN_PREFIXES):  # hcmgov.opendata.ckan's envelope, "Bad Request"
+        error = {"__type": "Bad Request", "message": f"Bad request - {message.vi} / {message.en}"}
+        body = {"help": "/api/3/action/help_show", "success": False, "error": error}
+        return HttpResponse(json.dumps(body, ensure_ascii=False), status=status, content_type="application/json")
+    if request.path.startswith(NGSI_PREFIX):  # hcmgov.ngsi.errors.BadRequestData's ProblemDetails
+        problem = {
+            "type": "https://uri.etsi.org/ngsi-ld/errors/BadRequestData",
+            "title": "Dữ liệu không hợp lệ",
+            "status": status,
+            "detail": f"{message.vi} / {message.en}",
+            "title_en": "Bad request data",
+            "detail_en": message.en,
+        }
+        response = HttpResponse(json.dumps(problem, ensure_ascii=False), status=status, content_type="application/json")
+        response["Content-Language"] = "vi"
+        return response
     if request.path.startswith("/api/"):
         return problem_response(request, status=status, code=code, message=message)
     return HttpResponse(
-        f"<!doctype html><html lang=vi><meta charset=utf-8><title>{status}</title><h1>{message.vi}</h1>"
-        f"<p lang=en>{message.en}</p></html>",
+        f'<!doctype html><html lang="vi"><meta charset="utf-8"><title>{status}</title><h1>{message.vi}</h1>'
+        f'<p lang="en">{message.en}</p></html>',
         status=status,
     )
 

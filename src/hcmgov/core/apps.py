@@ -5,3 +5,6 @@ class CoreConfig(AppConfig):
     name = "hcmgov.core"
     label = "core"
     verbose_name = "Đơn vị hành chính, cơ quan / Units and agencies"
+
+    def ready(self) -> None:
+        from hcmgov.core import scale  # noqa: F401 - registers the city-scale system check

@@ -11,7 +11,16 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from hcmgov.common import context
-from hcmgov.identity.models import Consent, Representation, Role, RoleAssignment, User, UserKind, personal_id_index
+from hcmgov.identity.models import (
+    ApiToken,
+    Consent,
+    Representation,
+    Role,
+    RoleAssignment,
+    User,
+    UserKind,
+    personal_id_index,
+)
 
 
 def _roles_in_force() -> Any:
@@ -258,3 +267,33 @@ def eid_account_counts() -> dict[str, dict[str, int]]:
     )
     found = {r["kind"]: {"accounts": int(r["accounts"]), "eid": int(r["eid"])} for r in rows}
     return {kind: found.get(kind, {"accounts": 0, "eid": 0}) for kind in (UserKind.CITIZEN, UserKind.BUSINESS)}
+
+
+def bearer_account_sql(*, personal: bool, digest: str) -> str:
+    """SQL of a query giving ``(user id, kind, is_staff, machine)`` of the account a bearer token
+    acts as, or no row — for a caller that must check the token in the same statement as its
+    write (the NGSI-LD fast path, ``ngsi.fastpath``), with no per-process cache: a token revoked
+    or expired, or an account deactivated, stops working at once. ``digest`` is the SQL expression
+    of the token's SHA-256 (hex). The rules are those of ``services.api_token_user`` (personal
+    ``hcm_…`` tokens: not revoked, account active) and ``provider.services.oauth_token_user`` (the
+    city provider's access tokens: unexpired, scope ``hcmgov.api``, acting as the person or, from
+    client credentials, as the machine client's official service account), narrowed to tokens that
+    name no resource (RFC 8707): the audience check needs the request's URL, so a resource-bound
+    token yields no row and the caller takes the ordinary path, which checks and answers it."""
+    from oauth2_provider.models import get_access_token_model, get_application_model
+
+    from hcmgov.identity.provider.scopes import API_SCOPE
+
+    user, token = User._meta.db_table, ApiToken._meta.db_table
+    if personal:  # table names from the models' metadata; the digest expression is the caller's
+        return f"""SELECT u.id, u.kind, u.is_staff, false AS machine FROM {token} t JOIN {user} u ON u.id = t.user_id
+WHERE t.digest = {digest} AND NOT t.revoked AND u.is_active"""  # noqa: S608
+    access, app = get_access_token_model()._meta.db_table, get_application_model()._meta.db_table
+    # a scope list split on single spaces: a token whose scopes are separated otherwise gets no row
+    # here (the ordinary path then decides), never a row it should not get
+    return f"""SELECT u.id, u.kind, u.is_staff, a.user_id IS NULL AS machine FROM {access} a
+LEFT JOIN {app} p ON p.id = a.application_id
+JOIN {user} u ON u.id = coalesce(a.user_id, p.user_id)
+WHERE a.token_checksum = {digest} AND a.expires > now() AND position(' {API_SCOPE} ' in ' ' || a.scope || ' ') > 0
+  AND coalesce(a.resource::text, '[]') IN ('[]', '', 'null') AND u.is_active
+  AND (a.user_id IS NOT NULL OR u.kind = '{UserKind.OFFICIAL.value}')"""  # noqa: S608

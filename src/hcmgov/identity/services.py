@@ -6,7 +6,6 @@ import datetime as dt
 import functools
 import hashlib
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from hcmgov.audit.services import audit_record, audited
 from hcmgov.catalog.selectors import procedure_fields
+from hcmgov.common import tokencache
 from hcmgov.common.errors import DomainError, FieldError, Message, NotFound
 from hcmgov.core.services import event_publish
 from hcmgov.identity.eid import EidBusiness, EidIdentity, EidRefused
@@ -79,43 +79,38 @@ def api_token_issue(*, user: User, name: str) -> ApiToken:
     return token
 
 
-# Bearer tokens found valid are kept per process for a short while: an API client sends the same
-# token with every call, and the lookup (a join compiled by the ORM) was an eighth of a submission.
+# Bearer tokens found valid are kept a short while (hcmgov.common.tokencache: in each process, or
+# in the shared cache at city scale): an API client sends the same token with every call, and the
+# lookup (a join compiled by the ORM) was an eighth of a submission.
 TOKEN_CACHE_SECONDS = 30.0
-"""How long a process goes on accepting a token it found valid without reading the database
-again: a token revoked, or an account deactivated or changed, takes effect within this many
-seconds in every process. Tokens not found are never kept (a new token works at once)."""
-TOKEN_CACHE_MAX = 10_000  # distinct tokens kept per process; the oldest go first
-_token_cache: dict[str, tuple[float, tuple[Any, ...]]] = {}  # digest → (valid until, the user's row)
-_token_cache_lock = threading.Lock()
+"""How long a token found valid is accepted without reading the database again: a token revoked,
+or an account deactivated or changed, takes effect within this many seconds in every process (at
+once on every node for a revoked token when the cache is shared). Tokens not found are never kept
+(a new token works at once)."""
+TOKEN_CACHE_MAX = tokencache.MAX_PER_PROCESS
 _clock = time.monotonic
+api_tokens = tokencache.TokenCache("api", clock=lambda: _clock())
 
 
 def api_token_user(*, raw: str) -> User | None:
     """The active user holding the unrevoked token ``raw``, else None (see ``TOKEN_CACHE_SECONDS``)."""
     digest = token_digest(raw)
-    now = _clock()
-    kept = _token_cache.get(digest)
-    if kept is None or kept[0] <= now:
-        row = ApiToken.objects.filter(digest=digest, revoked=False, user__is_active=True).values_list(
+    row = api_tokens.get(digest)
+    if row is None:
+        found = ApiToken.objects.filter(digest=digest, revoked=False, user__is_active=True).values_list(
             *(f"user__{name}" for name in _user_columns())
         )[:1]
-        if not row:
+        if not found:
             return None
-        kept = (now + TOKEN_CACHE_SECONDS, row[0])
-        with _token_cache_lock:
-            _token_cache.pop(digest, None)
-            while len(_token_cache) >= TOKEN_CACHE_MAX:
-                del _token_cache[next(iter(_token_cache))]
-            _token_cache[digest] = kept
+        row = tuple(found[0])
+        api_tokens.put(digest, row, TOKEN_CACHE_SECONDS)
     # a new instance each time: requests never share a model instance
-    return User.from_db(ApiToken.objects.db, _user_columns(), kept[1])
+    return User.from_db(ApiToken.objects.db, _user_columns(), row)
 
 
 def api_token_cache_clear() -> None:
     """Forget the tokens this process has found valid (tests, or after revoking in this process)."""
-    with _token_cache_lock:
-        _token_cache.clear()
+    api_tokens.clear()
 
 
 @functools.cache

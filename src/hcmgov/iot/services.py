@@ -146,8 +146,11 @@ def device_status_set(*, device: Device, status: str) -> Device:
 
 
 # device authentication (HTTP batches): a PBKDF2 check costs ~0.1 s, so a success is remembered
-# for a few minutes, keyed by a digest of the password (never the password itself)
-_auth_cache: dict[tuple[str, bytes], tuple[float, int]] = {}
+# for a few minutes, keyed by a digest of the password (never the password itself), with the
+# stored hash it was checked against. Every use reads the device anyway and compares that hash: a
+# password reset on any node is therefore refused at once on every node, though each process
+# keeps its own memo (it saves CPU, it holds no state another node would need).
+_auth_cache: dict[tuple[str, bytes], tuple[float, int, str]] = {}
 AUTH_CACHE_SECONDS = 300.0
 
 
@@ -156,13 +159,15 @@ def device_authenticate(*, username: str, password: str) -> Device | None:
     digest = hashlib.sha256(password.encode()).digest()
     hit = _auth_cache.get((username, digest))
     if hit is not None and hit[0] > time.monotonic():
-        return Device.objects.filter(pk=hit[1]).first()
+        device = Device.objects.filter(pk=hit[1]).first()
+        if device is not None and device.mqtt_username == username and device.mqtt_password_hash == hit[2]:
+            return device
     device = Device.objects.filter(mqtt_username=username).first()
     if device is None or not device.mqtt_password_hash or not password_check(password, device.mqtt_password_hash):
         return None
     if len(_auth_cache) > 10_000:
         _auth_cache.clear()
-    _auth_cache[(username, digest)] = (time.monotonic() + AUTH_CACHE_SECONDS, device.pk)
+    _auth_cache[(username, digest)] = (time.monotonic() + AUTH_CACHE_SECONDS, device.pk, device.mqtt_password_hash)
     return device
 
 

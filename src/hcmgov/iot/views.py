@@ -29,13 +29,13 @@ from django.views.decorators.csrf import csrf_exempt
 from hcmgov.common.access import public
 from hcmgov.common.errors import Message
 from hcmgov.iot import metrics, services, storage
-from hcmgov.iot.validation import MESSAGES, RateLimiter, check_message, device_info
+from hcmgov.iot.validation import MESSAGES, RateLimiter, SharedRateLimiter, check_message, device_info
 
 WHOLE = {"malformed": 400, "invalid_payload": 400, "device_mismatch": 400, "too_large": 413, "device_inactive": 403}
 UNAUTHORIZED = Message(
     "Cần xác thực bằng tài khoản của thiết bị (HTTP Basic).", "Authenticate with the device's account (HTTP Basic)."
 )
-_limiter: RateLimiter | None = None
+_limiter: RateLimiter | SharedRateLimiter | None = None
 
 
 def _language(request: HttpRequest) -> str:
@@ -72,8 +72,11 @@ def readings_batch(request: HttpRequest) -> JsonResponse:
         response = _error(request, 401, "unauthorized", UNAUTHORIZED)
         response["WWW-Authenticate"] = 'Basic realm="hcmgov-iot", charset="UTF-8"'
         return response
-    if _limiter is None:
-        _limiter = RateLimiter(settings.IOT_DEVICE_RATE_PER_SECOND, settings.IOT_DEVICE_BURST)
+    if _limiter is None:  # shared by every web node when there is a Redis, else this process's own
+        rate, burst = settings.IOT_DEVICE_RATE_PER_SECOND, settings.IOT_DEVICE_BURST
+        _limiter = (
+            SharedRateLimiter(settings.REDIS_URL, rate, burst) if settings.REDIS_URL else RateLimiter(rate, burst)
+        )
     now = dt.datetime.now(dt.UTC)
     payload = request.body
     checked = check_message(

@@ -18,11 +18,13 @@ same transaction, which the ORM path in ``ngsi.services`` does."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from typing import Any
 
 from django.db import connection
 
+from hcmgov.common.apiauth import PERSONAL_TOKEN_PREFIX
 from hcmgov.common.db import fast_cursor
 from hcmgov.ngsi.models import AttributeInstance, Entity, Subscription
 
@@ -110,7 +112,7 @@ def entities_write(rows: list[tuple[Entity, dt.datetime | None]], history: list[
 # ``common.db.fast_cursor``: bound on the server, prepared once per connection, one shape whatever
 # the number of history rows (arrays unnested), so PostgreSQL parses and plans them once.
 
-WRITTEN, CHANGED, WATCHED = "written", "changed", "watched"
+WRITTEN, CHANGED, WATCHED, REFUSED = "written", "changed", "watched", "refused"
 
 
 def _one_sql(name: str) -> str:
@@ -140,12 +142,25 @@ u AS (
 )
 SELECT (SELECT watched FROM s), (SELECT count(*) FROM u)
 """  # noqa: S608
-        # PATCH …/attrs of default instances (no datasetId) that all exist: merged by PostgreSQL in
-        # the UPDATE itself, as ``services._merge`` does (the instance replaced where it was, its
-        # createdAt kept); under READ COMMITTED a concurrent update makes PostgreSQL re-evaluate the
-        # row's WHERE and SET on the newer version, so nothing is lost and nothing is retried
-        _ONE["patch"] = f"""
+        _ONE["patch"] = _patch_sql("SELECT true")
+        sql = _ONE[name]
+    return sql
+
+
+def _patch_sql(caller: str) -> str:
+    """The one-statement PATCH …/attrs; ``caller`` is a query that gives a row when the caller may
+    write (``SELECT true`` when the view checked it already; the fast path's token check else).
+
+    Default instances (no datasetId) that all exist are merged by PostgreSQL in the UPDATE itself,
+    as ``services._merge`` does (the instance replaced where it was, its createdAt kept); under
+    READ COMMITTED a concurrent update makes PostgreSQL re-evaluate the row's WHERE and SET on the
+    newer version, so nothing is lost and nothing is retried."""
+    e, h = Entity._meta.db_table, AttributeInstance._meta.db_table
+    s = Subscription._meta.db_table
+    # table names are ours (model metadata), every value is bound
+    return f"""
 WITH v AS (SELECT %s::text::jsonb AS doc),
+k AS (SELECT EXISTS ({caller}) AS allowed),
 s AS (SELECT EXISTS (SELECT 1 FROM {s} WHERE active) AS watched),
 u AS (
   UPDATE {e} AS e SET
@@ -161,7 +176,7 @@ u AS (
       FROM jsonb_each(v.doc -> 'attrs') AS n),
     modified_at = greatest((v.doc ->> 'now')::timestamptz, e.modified_at + interval '1 microsecond')
   FROM v
-  WHERE e.entity_id = v.doc ->> 'id' AND NOT (SELECT watched FROM s)
+  WHERE e.entity_id = v.doc ->> 'id' AND (SELECT allowed FROM k) AND NOT (SELECT watched FROM s)
     AND NOT EXISTS (
       SELECT 1 FROM jsonb_each(v.doc -> 'attrs') AS n
       WHERE jsonb_typeof(e.attrs -> n.key) IS DISTINCT FROM 'array'
@@ -175,10 +190,8 @@ u AS (
     attr text, dataset_id text, observed_at timestamptz, value jsonb, number float8, instance jsonb)
   RETURNING 1
 )
-SELECT (SELECT watched FROM s), (SELECT count(*) FROM u)
+SELECT (SELECT allowed FROM k), (SELECT watched FROM s), (SELECT count(*) FROM u)
 """  # noqa: S608
-        sql = _ONE[name]
-    return sql
 
 
 def patchable(new: dict[str, list[dict[str, Any]]], location: str) -> bool:
@@ -188,25 +201,55 @@ def patchable(new: dict[str, list[dict[str, Any]]], location: str) -> bool:
 
 
 def entity_patch(
-    *, entity_id: str, new: dict[str, list[dict[str, Any]]], now: dt.datetime, history: list[dict[str, Any]]
+    *,
+    entity_id: str,
+    new: dict[str, list[dict[str, Any]]],
+    now: dt.datetime,
+    history: list[dict[str, Any]],
+    token: str | None = None,
 ) -> str:
     """Replace existing attributes' default instances (``patchable``) and append their history in
     one statement, one round trip: no read, no merge here. ``WRITTEN``; ``WATCHED`` when an active
     subscription exists (nothing written); ``CHANGED`` when it does not apply — no such entity,
     or one of the attributes (or its default instance) missing: the caller's general path then
-    answers 404 or 207 as the specification says."""
-    doc = {
+    answers 404 or 207 as the specification says.
+
+    With ``token`` (a raw bearer token: ``ngsi.fastpath``, before any view ran) the same statement
+    checks it and writes only for a caller who may write (``http.may_write``'s rule in SQL);
+    ``REFUSED`` otherwise, nothing written, and the caller's view then answers 401 or 403."""
+    doc: dict[str, Any] = {
         "id": entity_id,
         "attrs": {iri: instances[0] for iri, instances in new.items()},
         "now": now.isoformat(),
         "history": history,  # services.history_lines
     }
+    if token is None:
+        sql = _one_sql("patch")
+    else:
+        personal = token.startswith(PERSONAL_TOKEN_PREFIX)
+        sql = _ONE.get(_PATCH_AS[personal]) or _patch_as(personal)
+        doc["digest"] = hashlib.sha256(token.encode()).hexdigest()
     with fast_cursor() as cursor:
-        cursor.execute(_one_sql("patch"), [json.dumps(doc, ensure_ascii=False)])
-        watched, written = cursor.fetchone()
+        cursor.execute(sql, [json.dumps(doc, ensure_ascii=False)])
+        allowed, watched, written = cursor.fetchone()
+    if not allowed:
+        return REFUSED
     if watched:
         return WATCHED
     return WRITTEN if written else CHANGED
+
+
+_PATCH_AS = {True: "patch:personal", False: "patch:oauth"}
+
+
+def _patch_as(personal: bool) -> str:
+    from hcmgov.identity.selectors import bearer_account_sql
+
+    account = bearer_account_sql(personal=personal, digest="(SELECT doc ->> 'digest' FROM v)")
+    # http.may_write: machine clients, officials and administrators
+    writer = f"SELECT 1 FROM ({account}) AS w WHERE w.machine OR w.kind IN ('official', 'admin') OR w.is_staff"  # noqa: S608
+    _ONE[_PATCH_AS[personal]] = sql = _patch_sql(writer)
+    return sql
 
 
 def _lines(history: list[Any]) -> list[dict[str, Any]]:

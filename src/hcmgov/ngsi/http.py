@@ -84,7 +84,12 @@ def wants_ld(request: HttpRequest) -> bool:
 
 def link_context(request: HttpRequest) -> Any:
     """The @context URL of the Link header, or None."""
-    header = request.META.get("HTTP_LINK", "")  # not request.headers: it copies every header
+    return link_header_context(request.META.get("HTTP_LINK", ""))  # not request.headers: it copies every header
+
+
+def link_header_context(header: str) -> Any:
+    """The @context URL of a Link header's value, or None (``ngsi.fastpath`` reads the header
+    off the WSGI environ itself)."""
     for m in _LINK.finditer(header):
         if LINK_REL in m.group(2):
             return m.group(1)
@@ -102,7 +107,7 @@ def body_and_context(request: HttpRequest) -> tuple[Any, jsonld.Context]:
         raise BadRequestData("Dữ liệu gửi lên quá lớn", "The body is too large")
     try:
         body = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
         raise InvalidRequest("Nội dung không phải JSON hợp lệ", "The body is not valid JSON") from None
     link = link_context(request)
     if kind == LD:

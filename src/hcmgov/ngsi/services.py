@@ -226,6 +226,17 @@ def entity_attrs_write(
     )
 
 
+def subscriptions_seen() -> bool:
+    """Whether this process saw an active subscription lately (``ngsi.fastpath`` then leaves the
+    update to the locking path at once)."""
+    return _subscriptions_known()
+
+
+def subscriptions_seen_now() -> None:
+    """Note that a write statement found an active subscription."""
+    _active[:] = [time.monotonic(), True]
+
+
 def _subscriptions_known() -> bool:
     """Whether this process saw an active subscription within ``_ACTIVE_TTL``: then the locking
     path (with its outbox event) is taken at once. Not knowing, the fast path asks the database

@@ -19,7 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import BadRequest as DjangoBadRequest
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from hcmgov.common.access import public
@@ -208,10 +211,16 @@ def _params(request: HttpRequest) -> dict[str, Any]:
             data = json.loads(body)
         except ValueError as exc:
             raise BadRequest(f"JSON Error: {exc}") from None
+        except RecursionError:  # nested deeper than the parser recurses: not a 500
+            raise BadRequest("JSON Error: nested too deeply") from None
         if not isinstance(data, dict):
             raise BadRequest("JSON Error: Request data JSON decoded to a non-dict")
         return data
-    return {k: (v[0] if len(v) == 1 else v) for k, v in request.POST.lists()}
+    try:
+        form = request.POST
+    except (MultiPartParserError, SuspiciousOperation, DjangoBadRequest):  # Django's HTML 400 otherwise
+        raise BadRequest("form data could not be read") from None
+    return {k: (v[0] if len(v) == 1 else v) for k, v in form.lists()}
 
 
 def envelope(name: str, *, result: Any = None, error: CkanError | None = None) -> JsonResponse:

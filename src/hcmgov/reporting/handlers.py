@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from hcmgov.core.services import event_subscribe
-from hcmgov.reporting import national
+from hcmgov.reporting import (
+    national,
+    quality_rollup,  # noqa: F401 - its handler rolls up the partitions a refresh wrote
+)
 from hcmgov.reporting.services import TOPIC_APPROVED
 
 

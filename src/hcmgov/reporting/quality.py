@@ -272,11 +272,28 @@ def _progress(unit: str, step: int, *, code: bool = True) -> str:
     received dossier was still in progress. A dossier finished is classed once, at its finish, by
     ``dossiers.clock.timeliness`` (``on_time``); withdrawn and stopped dossiers (7, 8) leave.
     ``code=False``: without the code (the counts do not need it; reading it costs)."""
+    return f"{_progress_finished(unit, code=code)}\nUNION ALL\n{_progress_open(unit, step, code=code)}"
+
+
+def _progress_finished(unit: str, *, code: bool = True) -> str:
+    """2.1's rows of the dossiers finished, in the period they finished in."""
     c = "code, " if code else ""
     return f"""
     SELECT {c}chunk, grp, date_trunc('{unit}', finished) AS p, on_time AS ok
-    FROM d WHERE finished IS NOT NULL AND timeliness IS NOT NULL
-    UNION ALL
+    FROM d WHERE finished IS NOT NULL AND timeliness IS NOT NULL"""  # noqa: S608 - unit from STEP_MONTHS
+
+
+# the dossiers that may be in progress at the end of some period (at any moment judged at): received,
+# and not finished, or finished in a later month than received (``_progress_open`` keeps those
+# received before the moment judged at, and for quarters those finished in a later quarter)
+_MAYBE_OPEN = """received IS NOT NULL AND ((finished IS NULL AND status NOT IN (3, 7, 8))
+    OR (timeliness IS NOT NULL AND date_trunc('month', finished) > date_trunc('month', received)))"""
+
+
+def _progress_open(unit: str, step: int, *, code: bool = True) -> str:
+    """2.1's rows of the dossiers in progress at the end of each period (or at ``$as_of``)."""
+    c = "code, " if code else ""
+    return f"""
     SELECT {c}chunk, grp, p, NOT {_LATE_AT_E} AS ok FROM (
         SELECT {c}chunk, grp, p, supplement_count, due, suspended, least(p + to_months({step}), $as_of) AS e FROM (
             SELECT {c}chunk, grp, supplement_count, due, suspended, unnest(generate_series(
@@ -328,23 +345,44 @@ def _rule_rows(rules: dict[str, tuple[str, str]], source: str) -> str:
     )
 
 
-def _counts_sql(unit: str, step: int, base: str) -> str:
-    """The counts of one chunk of dossiers in long form: (indicator, period start, key, counted, meeting)."""
+def _additive_sql(unit: str) -> str:
+    """The counts that add up over months (a quarter's are its months'): the rules by the period
+    submitted and finished, and 2.1's dossiers finished. Reads relation ``d`` (``_base``)."""
     return f"""
-    WITH d AS NOT MATERIALIZED ({base}),
-    sub AS (SELECT chunk, date_trunc('{unit}', submitted) AS p, grp, {_rule_counts(_SUBMITTED_RULES)}
+    WITH sub AS (SELECT chunk, date_trunc('{unit}', submitted) AS p, grp, {_rule_counts(_SUBMITTED_RULES)}
             FROM d GROUP BY ALL),
-    fin AS (SELECT chunk, date_trunc('{unit}', finished) AS p, grp, {_rule_counts(_FINISHED_RULES)}
-            FROM d WHERE finished IS NOT NULL GROUP BY ALL)
-    SELECT '2.1' AS k, chunk, p, grp, count(*) AS n, count(*) FILTER (WHERE ok) AS ok
-    FROM ({_progress(unit, step, code=False)}) GROUP BY ALL
+    fin AS (SELECT chunk, date_trunc('{unit}', finished) AS p, grp, {_rule_counts(_FINISHED_RULES)},
+            count(*) FILTER (WHERE timeliness IS NOT NULL) AS nf, count(*) FILTER (WHERE timeliness IS NOT NULL
+            AND on_time) AS okf FROM d WHERE finished IS NOT NULL GROUP BY ALL)
+    SELECT '2.1' AS k, chunk, p, grp, nf AS n, okf AS ok FROM fin WHERE nf > 0
     {_rule_rows(_SUBMITTED_RULES, "sub")}
-    {_rule_rows(_FINISHED_RULES, "fin")}
-    UNION ALL
-    SELECT '3.3', chunk, p, grp, count(*), count(*) FILTER (WHERE paid_online) FROM (
-        SELECT chunk, date_trunc('{unit}', submitted) AS p, grp, procedure_code, bool_or(fee_paid_online) AS paid_online
-        FROM d WHERE fee_required GROUP BY ALL
-    ) GROUP BY ALL
+    {_rule_rows(_FINISHED_RULES, "fin")}"""  # noqa: S608 - unit from STEP_MONTHS
+
+
+def _fee_pairs_sql(unit: str) -> str:
+    """3.3's (period submitted, key, fee procedure) with whether any of its dossiers was paid online."""
+    return f"""SELECT chunk, date_trunc('{unit}', submitted) AS p, grp, procedure_code,
+    bool_or(fee_paid_online) AS paid_online FROM d WHERE fee_required GROUP BY ALL"""  # noqa: S608
+
+
+def _fee_counts_sql(pairs: str) -> str:
+    return f"""SELECT '3.3' AS k, chunk, p, grp, count(*) AS n, count(*) FILTER (WHERE paid_online) AS ok
+    FROM ({pairs}) GROUP BY ALL"""  # noqa: S608 - the SQL of _fee_pairs_sql
+
+
+def _open_counts_sql(unit: str, step: int) -> str:
+    return f"""SELECT '2.1' AS k, chunk, p, grp, count(*) AS n, count(*) FILTER (WHERE ok) AS ok
+    FROM ({_progress_open(unit, step, code=False)}) GROUP BY ALL"""  # noqa: S608
+
+
+def _counts_sql(unit: str, step: int, base: str) -> str:
+    """The counts of one chunk of dossiers in long form: (indicator, period start, key, counted,
+    meeting). 2.1 has two rows a cell (the dossiers finished, those in progress): they are summed."""
+    return f"""
+    WITH d AS NOT MATERIALIZED ({base})
+    SELECT * FROM ({_additive_sql(unit)})
+    UNION ALL {_fee_counts_sql(_fee_pairs_sql(unit))}
+    UNION ALL {_open_counts_sql(unit, step)}
     """  # noqa: S608
 
 
@@ -364,6 +402,9 @@ def _partial(con: duckdb.DuckDBPyConnection, src: str, present: set[str] | None,
 PARTS_SCHEMA = pa.schema([
     ("k", pa.string()), ("p", pa.timestamp("us")), ("grp", pa.string()), ("n", pa.int64()), ("ok", pa.int64()),
 ])  # fmt: skip
+
+
+_CHUNK_PARTS = pa.schema([*PARTS_SCHEMA, pa.field("chunk", pa.int64())])
 
 
 def _to_bytes(table: pa.Table) -> bytes:
@@ -401,14 +442,16 @@ def _chunk_sql(period: str) -> str:
 
 def dossier_counts(
     *, period: Period = "month", by: By = "agency", as_of: dt.datetime | None = None,
-    con: duckdb.DuckDBPyConnection | None = None, use_cache: bool = True,
+    con: duckdb.DuckDBPyConnection | None = None, use_cache: bool = True, use_rollups: bool = True,
 ) -> pa.Table:  # fmt: skip
     """The dossier-based counts of the index for every period and agency (or unit), as rows
     (indicator ``k``, period start ``p``, key ``grp``, counted ``n``, meeting ``ok``) to be summed:
     one set of rows per chunk of files (a period's months). Each chunk's rows are cached under its
     files' signatures and ``as_of``: only the periods whose files a refresh rewrote are counted
     again. Every count is additive over chunks, as a chunk holds every dossier submitted in its
-    period (3.3 counts distinct procedures per period of submission, so within one chunk)."""
+    period (3.3 counts distinct procedures per period of submission, so within one chunk). A chunk
+    not cached is summed from its partitions' rollups (``quality_rollup``) when they are current,
+    else counted from its files; ``use_rollups=False``: always from the files."""
     as_of_local = _as_of_local(as_of)
     con = con or warehouse.warehouse_connect()
     files = warehouse.warehouse_partition_files(table="dossiers")
@@ -422,14 +465,24 @@ def dossier_counts(
             missing[chunk_id] = chunk
         else:
             parts.append(_from_bytes(found))
-    if missing:  # every chunk not cached, counted in one query (one scan per rule, not per chunk)
+    todo, counted = dict(missing), []
+    if missing and use_rollups:  # summed from the partitions' rollups where current (``quality_rollup``)
+        from hcmgov.reporting import quality_rollup  # it imports this module
+
+        found, stale = quality_rollup.rollups(missing, by=by, period=period, as_of=as_of_local)
+        if found:
+            counted.append(quality_rollup.counts_from_rollups(list(found.values()), period=period, as_of=as_of_local))
+        missing = {chunk_id: missing[chunk_id] for chunk_id in sorted(stale)}
+    if missing:  # every other chunk not cached, counted from its files in one query
         paths = [path for chunk in missing.values() for path, _ in chunk]
         present = set.union(*(warehouse.warehouse_file_columns(path=path) for path in paths))
         files_sql = ", ".join(_quote(path) for path in paths)
         src = f"read_parquet([{files_sql}], hive_partitioning = true, union_by_name = true)"
-        table = _partial(con, src, present, period, by, as_of_local, _chunk_sql(period))
+        counted.append(_partial(con, src, present, period, by, as_of_local, _chunk_sql(period)))
+    if counted:
+        table = pa.concat_tables([t.select(_CHUNK_PARTS.names).cast(_CHUNK_PARTS) for t in counted])
         ids = table.column("chunk")
-        for chunk_id, chunk in missing.items():
+        for chunk_id, chunk in todo.items():
             rows = table.filter(pc.equal(ids, chunk_id)).drop_columns(["chunk"]).cast(PARTS_SCHEMA)
             if use_cache:
                 cache.set(_chunk_key(chunk, period, by, as_of_local), _to_bytes(rows), CACHE_SECONDS)

@@ -29,10 +29,14 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from hcmgov.core.services import event_publish
 from hcmgov.warehouse.models import RunStatus, WarehouseRun, WarehouseTable
 from hcmgov.warehouse.storage import Staged, Store
 from hcmgov.warehouse.tables import TABLES, Table
 
+# published once a refresh moved partitions in place ({"table", "months": [[year, month], …]}): what is
+# derived from a partition (the 766 index's rollups, ``reporting.quality_rollup``) is redone after it
+TOPIC_PARTITIONS_WRITTEN = "warehouse.partitions_written"
 STALE_LOCK = dt.timedelta(hours=6)  # a refresh holding a table longer than this is taken to have died
 
 Progress = Callable[["Step"], None]
@@ -125,6 +129,10 @@ def _refresh_table(table: Table, *, store: Store, full: bool, progress: Progress
         raise
     report.seconds = round(time.monotonic() - clock, 3)
     _finish(state, run, report, started=started)
+    if report.status == RunStatus.OK and report.months:
+        months = [[int(m[:4]), int(m[5:])] for m in report.months]
+        event_publish(topic=TOPIC_PARTITIONS_WRITTEN, key=f"{table.name}:{run.pk}",
+                      payload={"table": table.name, "months": months})  # fmt: skip
     return report
 
 

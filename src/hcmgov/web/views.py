@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from typing import Any
 from urllib.parse import urlencode
@@ -40,6 +41,10 @@ from hcmgov.registry import services as registry
 from hcmgov.web import eid as eid_pages
 from hcmgov.web import schemaform
 from hcmgov.web.responses import file_response, pdf_response, visible_dossier
+
+# the form's submission token (``secrets.token_urlsafe``, or a test's): anything else — a NUL, which
+# PostgreSQL refuses in the idempotency key's text column, or text no form of ours wrote — gets a new one
+_SUBMISSION_TOKEN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 LEVELS = [
     ("commune", "Cấp xã", "Commune level"),
@@ -132,8 +137,10 @@ def dossier_new(request: HttpRequest, code: str) -> HttpResponse:
     data: dict[str, Any] = {}
     errors: list[Any] = []
     error: DomainError | None = None
-    token = request.POST.get("submission_token") or secrets.token_urlsafe(16)
-    agency_code = request.POST.get("agency", "")
+    token = request.POST.get("submission_token", "")
+    if not _SUBMISSION_TOKEN.fullmatch(token):  # the form's own token only: a NUL would reach the database
+        token = secrets.token_urlsafe(16)
+    agency_code = request.POST.get("agency", "").replace("\x00", "")  # PostgreSQL refuses NUL in a lookup
     reusable = documents_read.components_reusable(
         owner_ids=identity_read.user_applicant_ids(user=request.user),
         doc_types={doc["code"] for doc in version.required_documents},

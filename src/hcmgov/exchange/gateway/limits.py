@@ -2,16 +2,22 @@
 
 Limits are kept in the gateway process by default (each process counts its own calls: behind a load
 balancer with N gateway processes a system gets up to N times its rate) and in Redis when
-``EXCHANGE_REDIS_URL`` is set, shared by every process and node of the city.
+``EXCHANGE_REDIS_URL`` is set, shared by every process and node of the city. While Redis is
+unreachable each process counts on its own again (a caller gets up to N times its rate, as without
+Redis), rather than refusing or failing every call: docs/operations/degradation.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 VN = dt.timezone(dt.timedelta(hours=7))
+log = logging.getLogger(__name__)
+REDIS_RETRY_SECONDS = 5.0  # after a failure, Redis is left alone this long (each call would wait for it)
 
 
 def _today(now: float) -> str:
@@ -92,15 +98,29 @@ class RedisLimiter:
 
     def __init__(self, url: str) -> None:
         import redis.asyncio as redis
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
 
-        self.client: Any = redis.from_url(url)
+        self.client: Any = redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.5)
         self.script = self.client.register_script(_REDIS_TAKE)
+        self.unreachable = (RedisConnectionError, RedisTimeoutError, OSError)
+        self.fallback = LocalLimiter()  # while Redis is unreachable: this process's own count
+        self.down_until = 0.0
 
     async def take(self, key: str, *, rate: int, burst: int, daily: int, now: float) -> tuple[bool, float, str]:
+        if time.monotonic() < self.down_until:
+            return await self.fallback.take(key, rate=rate, burst=burst, daily=daily, now=now)
         capacity = max(burst, rate, 1)
-        ok, wait = await self.script(
-            keys=[f"hcmgov:x:rate:{key}", f"hcmgov:x:day:{key}:{_today(now)}"], args=[rate, capacity, now, daily]
-        )
+        try:
+            ok, wait = await self.script(
+                keys=[f"hcmgov:x:rate:{key}", f"hcmgov:x:day:{key}:{_today(now)}"], args=[rate, capacity, now, daily]
+            )
+        except self.unreachable as exc:
+            if not self.down_until:
+                log.warning("gateway limits: Redis unreachable, counting in this process", extra={"error": str(exc)})
+            self.down_until = time.monotonic() + REDIS_RETRY_SECONDS
+            return await self.fallback.take(key, rate=rate, burst=burst, daily=daily, now=now)
+        self.down_until = 0.0
         if ok:
             return True, 0.0, ""
         if float(wait) < 0:

@@ -22,6 +22,7 @@ from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 
 from hcmgov.audit.services import audit_record, audited
+from hcmgov.common import tokencache
 from hcmgov.identity import services as identity
 from hcmgov.identity.models import User, UserKind
 from hcmgov.identity.provider.scopes import API_SCOPE, EXCHANGE_SCOPE
@@ -111,11 +112,11 @@ def machine_token_issue(*, client_id: str, scope: str = EXCHANGE_SCOPE, seconds:
 
 # --- the API's check of DOT access tokens ---------------------------------------------------------
 
-# Same bound as personal tokens (identity.services.TOKEN_CACHE_SECONDS): a token revoked, or an
-# account deactivated, is refused within that many seconds in every process; never past the
-# token's own expiry. Tokens restricted to a resource (RFC 8707) are checked on every request.
-_cache: dict[str, tuple[float, tuple[Any, ...]]] = {}  # checksum → (valid until, the user's row)
-_cache_lock = threading.Lock()
+# Same bound as personal tokens (identity.services.TOKEN_CACHE_SECONDS, hcmgov.common.tokencache): a
+# token revoked, or an account deactivated, is refused within that many seconds in every process;
+# never past the token's own expiry. Tokens restricted to a resource (RFC 8707) are checked on
+# every request.
+oauth_tokens = tokencache.TokenCache("oauth", clock=lambda: identity._clock())
 
 
 def oauth_token_user(*, raw: str, url: str) -> tuple[User | None, str]:
@@ -126,9 +127,8 @@ def oauth_token_user(*, raw: str, url: str) -> tuple[User | None, str]:
     the audit trail records the method). It must carry the scope ``hcmgov.api``, be unexpired,
     and, when it names resources (RFC 8707), name this API."""
     checksum = identity.token_digest(raw)  # DOT's token_checksum: the SHA-256 of the token
-    now = identity._clock()
-    kept = _cache.get(checksum)
-    if kept is None or kept[0] <= now:
+    kept = oauth_tokens.get(checksum)
+    if kept is None:
         token = (
             get_access_token_model()
             .objects.select_related("user", "application__user")
@@ -143,13 +143,9 @@ def oauth_token_user(*, raw: str, url: str) -> tuple[User | None, str]:
             user.oauth_client_credentials = machine  # type: ignore[attr-defined]
             return user, ""
         left = (token.expires - timezone.now()).total_seconds()
-        kept = (now + min(identity.TOKEN_CACHE_SECONDS, left), (*(getattr(user, c) for c in _columns()), machine))
-        with _cache_lock:
-            _cache.pop(checksum, None)
-            while len(_cache) >= identity.TOKEN_CACHE_MAX:
-                del _cache[next(iter(_cache))]
-            _cache[checksum] = kept
-    *row, machine = kept[1]
+        kept = (*(getattr(user, c) for c in _columns()), machine)
+        oauth_tokens.put(checksum, kept, min(identity.TOKEN_CACHE_SECONDS, left))
+    *row, machine = kept
     user = User.from_db(User.objects.db, _columns(), row)
     user.oauth_client_credentials = machine  # type: ignore[attr-defined]
     return user, ""
@@ -208,8 +204,7 @@ def oauth_client_token(*, raw: str) -> tuple[str, float] | tuple[None, str]:
 
 
 def oauth_token_cache_clear() -> None:
-    with _cache_lock:
-        _cache.clear()
+    oauth_tokens.clear()
 
 
 def _columns() -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hcmgov.common import tokencache
 from hcmgov.identity import services
 from hcmgov.identity.models import ApiToken
 from hcmgov.identity.services import TOKEN_CACHE_SECONDS, api_token_issue, api_token_user
@@ -79,9 +80,9 @@ def test_the_api_refuses_a_revoked_token_within_the_bound(client, clock):
 
 
 def test_the_cache_is_bounded(monkeypatch):
-    monkeypatch.setattr(services, "TOKEN_CACHE_MAX", 2)
+    monkeypatch.setattr(tokencache, "MAX_PER_PROCESS", 2)
     tokens = [api_token_issue(user=UserFactory(), name=f"t{i}") for i in range(4)]
     for token in tokens:
         assert api_token_user(raw=token.raw) is not None
-    assert len(services._token_cache) == 2
+    assert len(services.api_tokens) == 2
     assert all(api_token_user(raw=token.raw) is not None for token in tokens)

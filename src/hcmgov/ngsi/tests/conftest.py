@@ -13,7 +13,7 @@ from django.test import Client
 
 from hcmgov.identity.services import api_token_issue
 from hcmgov.identity.tests.factories import UserFactory
-from hcmgov.ngsi import jsonld
+from hcmgov.ngsi import jsonld, services
 
 SHARED = Path(__file__).resolve().parent / "data"
 BASE = "/ngsi-ld/v1"
@@ -69,6 +69,15 @@ def _fresh_contexts():
     jsonld.context_forget()
     yield
     jsonld.context_forget()
+
+
+@pytest.fixture(autouse=True)
+def _no_subscription_known():
+    """Each test starts not knowing of any active subscription: what a test before it learnt (kept
+    for 2 s per process, ``services._ACTIVE_TTL``) would send its updates down the locking path."""
+    services._active[:] = [0.0, False]
+    yield
+    services._active[:] = [0.0, False]
 
 
 @pytest.fixture

@@ -183,7 +183,8 @@ def sign(params: Mapping[str, str], secret: str) -> str:
 
 def verify(params: Mapping[str, str], secret: str) -> bool:
     given = str(params.get("vnp_SecureHash", "")).lower()
-    return bool(given) and hmac.compare_digest(given, sign(params, secret))
+    # bytes: compare_digest refuses str with non-ASCII characters, which anyone may send
+    return bool(given) and hmac.compare_digest(given.encode(), sign(params, secret).encode())
 
 
 def sign_fields(values: Mapping[str, Any], fields: tuple[str, ...], secret: str) -> str:

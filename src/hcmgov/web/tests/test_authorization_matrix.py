@@ -66,15 +66,19 @@ CODE = {"code": "dossier.code"}
 # --- helper: office pages (hcmgov.office) ---
 OFFICE_X = frozenset({RIGHT_OFFICIAL, OTHER_FIELD})  # X's officials, any field
 # --- end helper: office pages ---
-# --- helper: catalogue-766 ---
-# --- end helper: catalogue-766 ---
 # --- helper: desk-766 ---
 BOOK_X = frozenset({RIGHT_OFFICIAL, OTHER_FIELD})  # an entry of X's certification book: X's officials, any field
 # --- end helper: desk-766 ---
-# --- helper: reporting-pages ---
-# --- end helper: reporting-pages ---
-# --- helper: audit-chain ---
-# --- end helper: audit-chain ---
+# --- helper: asvs ---
+# --- end helper: asvs ---
+# --- helper: fuzz ---
+# --- end helper: fuzz ---
+# --- helper: quality766 ---
+# --- end helper: quality766 ---
+# --- helper: soak ---
+# --- end helper: soak ---
+# --- helper: a11y ---
+# --- end helper: a11y ---
 REPORT = {"template": "=" + REPORT_TEMPLATE, "period": "=" + REPORT_PERIOD, "unit": "report_unit"}
 ROUTES: dict[str, Route] = {
     "healthz": Route({}),
@@ -196,8 +200,6 @@ ROUTES: dict[str, Route] = {
     "office/ho-so-cong-viec/moi/": Route({}),
     "office/ho-so-cong-viec/<int:pk>/": Route({"pk": "office_record_id"}, only=OFFICE_X),
     # --- end helper: office pages ---
-    # --- helper: catalogue-766 ---
-    # --- end helper: catalogue-766 ---
     # --- helper: desk-766 ---
     # the certification book (documents/urls.py): officials; an entry of X is seen by X's officials
     # (any field), another agency's official gets a 404; the desk's digitisation of a dossier: the
@@ -227,8 +229,6 @@ ROUTES: dict[str, Route] = {
     "dashboard/ban-do/": Route({}),
     "dashboard/che-do-bao-cao/": Route({}),
     # --- end helper: reporting-pages ---
-    # --- helper: audit-chain ---
-    # --- end helper: audit-chain ---
     # --- helper: office directory and mail ---
     # the directory of agencies and officials with their city mailboxes (hcmgov.citymail): any official
     "office/danh-ba/": Route({}),
@@ -241,6 +241,16 @@ ROUTES: dict[str, Route] = {
     "iot/khu-vuc/": Route({}),
     "iot/cam-bien/<str:device_id>/": Route(__import__("hcmgov.iot.tests.matrix", fromlist=["_"]).DEVICE_PARAMS),
     # --- end helper: iot dashboard ---
+    # --- helper: asvs ---
+    # --- end helper: asvs ---
+    # --- helper: fuzz ---
+    # --- end helper: fuzz ---
+    # --- helper: quality766 ---
+    # --- end helper: quality766 ---
+    # --- helper: soak ---
+    # --- end helper: soak ---
+    # --- helper: a11y ---
+    # --- end helper: a11y ---
 }
 # OAuth 2.0 endpoints that authenticate the client or the bearer token themselves: a browser
 # session counts for nothing there, so every actor gets the same refusal.
