@@ -58,9 +58,10 @@ def _attr_kind(raw: Any) -> tuple[str, dict[str, Any]]:
     """Which kind of attribute ``raw`` is, and its members (the concise form made normalized)."""
     if isinstance(raw, dict):
         kind = raw.get("type")
-        if kind in ATTRIBUTE_TYPES:
+        name = kind if isinstance(kind, str) else None  # a list or an object as "type" names no kind
+        if name in ATTRIBUTE_TYPES:
             return str(kind), dict(raw)
-        if kind in geo.GEOMETRY_TYPES and "coordinates" in raw:
+        if name in geo.GEOMETRY_TYPES and "coordinates" in raw:
             return GEO, {"value": raw}
         if "object" in raw:
             return REL, dict(raw)
