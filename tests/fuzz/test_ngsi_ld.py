@@ -125,8 +125,13 @@ def api(db, settings) -> Api:
 
 
 def assert_ngsi_answer(response: Any) -> None:
-    """Below 500; an error is ProblemDetails (application/json, NGSI-LD ``type``, ``title``)."""
-    assert response.status_code < 500, (response.status_code, response.content[:300])
+    """Below 500, except the one 5xx the NGSI-LD API defines for a client's own input: a remote
+    ``@context`` that cannot be had answers 503 LdContextNotAvailable (GS CIM 009, clause 5.5.6 and
+    table 5.5.4-1); an error is ProblemDetails (application/json, NGSI-LD ``type``, ``title``)."""
+    if response.status_code == 503:
+        assert json.loads(response.content)["type"] == ERR + "LdContextNotAvailable", response.content[:300]
+    else:
+        assert response.status_code < 500, (response.status_code, response.content[:300])
     if response.status_code >= 400:
         assert response["Content-Type"].split(";")[0] in ("application/json", "application/problem+json")
         body = json.loads(response.content)
