@@ -72,6 +72,19 @@ def _exchange_channels_forgotten():
 
 
 @pytest.fixture(autouse=True)
+def _rate_limits_forgotten(settings):
+    """Each test starts with full buckets (a process keeps them between requests), and limits no
+    test meets by accident: the fuzzers and the contract tests make thousands of requests from one
+    address with one token. tests/security/test_rate_limits.py sets the real ones."""
+    settings.RATE_LIMITS = dict.fromkeys(settings.RATE_LIMITS, (1e6, 1e6))
+    from hcmgov.common import ratelimit
+
+    ratelimit.reset()
+    yield
+    ratelimit.reset()
+
+
+@pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     settings.PASSWORD_HASHERS = [  # tests only: fast; client secrets keep theirs (one HMAC round)
         "django.contrib.auth.hashers.MD5PasswordHasher",

@@ -79,6 +79,13 @@ def log(msg: str) -> None:
 
 # --- environment ----------------------------------------------------------------------------------
 
+# A load generator is one address and a handful of tokens standing for thousands of people: the
+# platform's rate limits per address and per token (hcmgov.common.ratelimit, proven by
+# tests/security/test_rate_limits.py) would refuse it and the benchmark would measure them. Every
+# benchmark and the soak run import this module, so they all serve without them.
+os.environ.setdefault("HCMGOV_API_TOKEN_RATE", "0")
+os.environ.setdefault("HCMGOV_PUBLIC_FORM_RATE", "0")
+
 
 def ensure_wrk() -> str:
     found = shutil.which("wrk")

@@ -15,6 +15,7 @@ from hcmgov.audit.api import router as audit_statistics_router
 from hcmgov.catalog.api import router as catalog_router
 from hcmgov.common.errors import DomainError, Message
 from hcmgov.common.problem import STATUS_MESSAGES, problem_response
+from hcmgov.common.ratelimit import RateLimited
 from hcmgov.core.api import router as core_router
 from hcmgov.documents.api import router as documents_router
 from hcmgov.dossiers.api import office_router, tracking_router
@@ -88,7 +89,10 @@ def problem(
 def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
     lang = _language(request)
     errors = [{"field": e.field, "code": e.code, "message": e.message.in_language(lang)} for e in exc.errors]
-    return problem(request, status=exc.status, code=exc.code, message=exc.message, errors=errors)
+    response = problem(request, status=exc.status, code=exc.code, message=exc.message, errors=errors)
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(NinjaValidationError)

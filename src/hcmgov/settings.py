@@ -14,9 +14,10 @@ BASE_DIR = Path(__file__).resolve().parent
 ROOT_DIR = BASE_DIR.parent.parent
 
 DEBUG = config("HCMGOV_DEBUG", False, help="Django debug mode. Never on in production.")
+_DEVELOPMENT_SECRET_KEY = "dev-insecure-change-me-0123456789abcdefghijklmnopqrstuvwxyz"  # noqa: S105 - public on purpose; refused over HTTPS below
 SECRET_KEY = config(
     "HCMGOV_SECRET_KEY",
-    "dev-insecure-change-me-0123456789abcdefghijklmnopqrstuvwxyz",
+    _DEVELOPMENT_SECRET_KEY,
     help="Signing key for sessions, CSRF and tracking links. Set a long random value in production.",
     secret=True,
 )
@@ -192,6 +193,28 @@ if SCALE == "city":
     # sessions read from the shared cache, written through to the database (a Redis restart logs nobody out)
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
+# --- rate limits (hcmgov.common.ratelimit; shared through Redis when REDIS_URL is set) -------------
+API_TOKEN_RATE = config(
+    "HCMGOV_API_TOKEN_RATE",
+    50.0,
+    help="Requests per second one bearer token may make on /api/v1 (a burst of 20 times that at once); "
+    "above it 429 with Retry-After. 0: no limit (benchmarks driving one token at full speed).",
+    group="security",
+)
+PUBLIC_FORM_RATE = config(
+    "HCMGOV_PUBLIC_FORM_RATE",
+    1.0,
+    help="Requests per second one client address may make on the public lookups that need no login (tracking a "
+    "dossier or a feedback, page or API), after a burst of 60 (mobile networks put many people behind one "
+    "address); a new feedback: a twentieth of it, after a burst of 5. Above it 429. 0: no limit.",
+    group="security",
+)
+RATE_LIMITS: dict[str, tuple[float, float]] = {
+    "api_token": (API_TOKEN_RATE, API_TOKEN_RATE * 20),
+    "public_lookup": (PUBLIC_FORM_RATE, 60),
+    "public_feedback": (PUBLIC_FORM_RATE / 20, 5),  # a new feedback: five at once, then one every 20 s
+}
+
 # --- tasks ------------------------------------------------------------------------------------
 CELERY_BROKER_URL = config(
     "CELERY_BROKER_URL",
@@ -296,6 +319,24 @@ SECURE_HSTS_SECONDS = 31536000 if _https else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
 SECURE_HSTS_PRELOAD = _https
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _https else None
+if _https and SECRET_KEY == _DEVELOPMENT_SECRET_KEY:
+    # ASVS 13.3.1: the development key is public (it is in this file); every session, CSRF token,
+    # tracking link and key derived from it would be forgeable. Long and varied, it passes Django's
+    # own security.W009, so nothing else would stop a production start with it.
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "HCMGOV_HTTPS is on but HCMGOV_SECRET_KEY is the development key: set a long random value "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+    )
+METRICS_TOKEN = config(
+    "HCMGOV_METRICS_TOKEN",
+    "",
+    help="Bearer token Prometheus sends to scrape /metrics (web and gateway): `Authorization: Bearer …`. Empty: "
+    "/metrics is open, for one machine; `hcmgov check --deploy` warns when HTTPS is on and it is empty.",
+    group="security",
+    secret=True,
+)
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     # OAuth client secrets only (random, high-entropy): see hcmgov.identity.provider.hashers

@@ -22,6 +22,8 @@ PRODUCTION_ENV = {
     "HCMGOV_DEBUG": "0",
     # 50 random URL-safe characters: what `check --deploy` (security.W009) asks of a real key
     "HCMGOV_SECRET_KEY": secrets.token_urlsafe(50),
+    # ASVS 13.4.5: the metrics only for the monitoring system (hcmgov.W120 otherwise)
+    "HCMGOV_METRICS_TOKEN": secrets.token_urlsafe(32),
 }
 
 

@@ -38,3 +38,36 @@ def test_a_plain_http_request_is_redirected_to_https(client, https_settings):
     response = client.get("/", HTTP_X_FORWARDED_PROTO="http")
     assert response.status_code == 301
     assert response["Location"].startswith("https://")
+
+
+def test_the_settings_refuse_https_with_the_development_secret_key():
+    """ASVS 13.3.1: the development key is in the source; a process over HTTPS does not start with it."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    import hcmgov.settings
+
+    from .conftest import _settings_under
+
+    with pytest.raises(ImproperlyConfigured, match="HCMGOV_SECRET_KEY"):
+        _settings_under({"HCMGOV_HTTPS": "1", "HCMGOV_SECRET_KEY": hcmgov.settings._DEVELOPMENT_SECRET_KEY})
+
+
+def test_check_deploy_warns_of_open_metrics_over_https(https_settings, monkeypatch):
+    https_settings.METRICS_TOKEN = ""
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)
+    with pytest.raises(SystemCheckError, match=r"hcmgov\.W120"):
+        call_command("check", deploy=True, fail_level="WARNING")
+
+
+@pytest.mark.django_db
+def test_metrics_need_the_token_when_one_is_set(client, settings):
+    """ASVS 13.4.5: with HCMGOV_METRICS_TOKEN, /metrics answers only the monitoring system."""
+    settings.METRICS_TOKEN = "scrape-secret-for-tests"
+    refused = client.get("/metrics")
+    assert refused.status_code == 401
+    assert refused["WWW-Authenticate"].startswith("Bearer")
+    assert b"hcmgov_" not in refused.content
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    allowed = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret-for-tests")
+    assert allowed.status_code == 200
+    assert b"hcmgov_http_requests_total" in allowed.content

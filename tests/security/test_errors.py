@@ -104,3 +104,17 @@ def test_a_bad_request_and_a_csrf_failure_are_bilingual_pages(citizen):
     text = bad_host.content.decode()
     assert text.index("Yêu cầu không hợp lệ") < text.index("Bad request")
     _no_leak(text)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["TRACE", "TRACK"])
+def test_trace_is_refused_everywhere_and_nothing_is_echoed(client, method):
+    """ASVS 13.4.4: TRACE (and IIS's TRACK) would echo the request — cookies and headers — back."""
+    page = client.generic(method, "/", HTTP_X_SECRET_HEADER="echo-me")
+    assert page.status_code == 405
+    assert "GET" in page["Allow"]
+    assert b"echo-me" not in page.content
+    api = client.generic(method, "/api/v1/procedures", HTTP_X_SECRET_HEADER="echo-me")
+    assert api.status_code == 405
+    assert api["Content-Type"] == "application/problem+json"
+    assert b"echo-me" not in api.content

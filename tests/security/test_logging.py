@@ -35,6 +35,16 @@ def test_a_wrong_password_is_an_audit_event_without_the_password(client, citizen
     assert PASSWORD not in str(event.after)
 
 
+def test_a_successful_login_is_an_audit_event_with_the_address_and_how(client, citizen):
+    response = client.post("/dang-nhap/", {"username": citizen.username, "password": PASSWORD}, REMOTE_ADDR="10.2.3.9")
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="security.login")
+    assert event.object_id == str(citizen.pk)
+    assert event.after["ip"] == "10.2.3.9"
+    assert event.after["backend"]  # which backend vouched (the password's, the e-ID's)
+    assert PASSWORD not in str(event.after)
+
+
 def test_a_refused_page_is_logged_with_who_and_what(client, citizen, caplog):
     client.force_login(citizen)
     with caplog.at_level(logging.WARNING, logger="hcmgov.security"):

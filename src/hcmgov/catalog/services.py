@@ -41,6 +41,11 @@ VERSIONED_FIELDS = (
 )
 
 
+# two parts of a procedure's published text (Decree 63/2010/NĐ-CP Art. 8) that the national database
+# of procedures publishes and the sync keeps (``procedure_texts_apply``)
+NATIONAL_TEXT_FIELDS = ("steps", "applicants")
+
+
 def _version_values(spec: dict[str, Any]) -> dict[str, Any]:
     cutoff = spec.get("same_day_cutoff")
     return {
@@ -85,6 +90,10 @@ def procedure_upsert(*, spec: dict[str, Any]) -> tuple[Procedure, bool]:
         },
     )
     latest = procedure.versions.order_by("-version").first()
+    if latest is not None:  # a definition silent on them keeps the texts the national database gave
+        for name_of_field in NATIONAL_TEXT_FIELDS:
+            if name_of_field not in spec:
+                values[name_of_field] = getattr(latest, name_of_field)
     if latest is not None and all(getattr(latest, f) == values[f] for f in VERSIONED_FIELDS):
         return procedure, False
     valid_from = dt.date.fromisoformat(str(spec.get("valid_from") or "2021-01-01"))
@@ -299,22 +308,59 @@ def publication_apply(*, procedure: Procedure, record: tthc.NationalPublication)
     return "updated" if before is not None else "created"
 
 
+@transaction.atomic
+def procedure_texts_apply(
+    *, procedure: Procedure, steps: tuple[str, ...] | None, applicants: tuple[str, ...] | None,
+    today: dt.date | None = None,
+) -> str:  # fmt: skip
+    """Keep the order of steps and who may apply as the national database publishes them, on the
+    version in force ``today`` (else the next to come): ``"updated"``, ``"unchanged"`` (nothing
+    written, nothing audited: the sync is idempotent) or ``"none"`` (no version, or the answer
+    carried neither). In place, not a new version: the texts say what the published procedure
+    is, they change nothing of how its dossiers are handled (their fees, documents, time stay the
+    version's). A text the answer does not carry (None) is left as it is; an empty one is kept
+    empty (the database publishes none: indicator 1.3 then counts the part missing)."""
+    given = {k: list(v) for k, v in (("steps", steps), ("applicants", applicants)) if v is not None}
+    version = _version_published(procedure, today or timezone.localdate())
+    if version is None or not given:
+        return "none"
+    version = ProcedureVersion.objects.select_for_update().get(pk=version.pk)
+    if all(getattr(version, k) == v for k, v in given.items()):
+        return "unchanged"
+    before = snapshot(version, NATIONAL_TEXT_FIELDS)
+    for name_of_field, value in given.items():
+        setattr(version, name_of_field, value)
+    version.save(update_fields=list(given))
+    audit_record(
+        action="catalog.procedure_texts_sync", obj=version, before=before, after=snapshot(version, NATIONAL_TEXT_FIELDS)
+    )
+    return "updated"
+
+
 def publications_sync(*, cfg: tthc.Config, updated_since: dt.date | None = None) -> dict[str, int]:
-    """Read the publication decisions of the city's procedures from the national database of
-    administrative procedures and keep them (``publication_apply``): running it twice changes
-    nothing. Codes the catalogue does not hold are counted and skipped (the city offers them
+    """Read the city's procedures from the national database of administrative procedures and keep
+    their publication decisions (``publication_apply``) and the two parts of their text it
+    publishes (``procedure_texts_apply``: the order of steps, who may apply): running it twice
+    changes nothing. Codes the catalogue does not hold are counted and skipped (the city offers them
     through another system, or they are not loaded yet). Raises ``tthc.TthcError`` when the
     database gives no usable answer; what was kept before the error stays (each decision is its
     own transaction, and a rerun picks up the rest)."""
-    counts = {"created": 0, "updated": 0, "unchanged": 0, "unknown": 0, "procedures": 0}
+    counts = {
+        "created": 0, "updated": 0, "unchanged": 0, "unknown": 0, "procedures": 0,
+        "texts_updated": 0, "texts_unchanged": 0,
+    }  # fmt: skip
     for code in tthc.procedure_codes(cfg, updated_since=updated_since):
         procedure = Procedure.objects.filter(code=code).first()
         if procedure is None:
             counts["unknown"] += 1
             continue
         counts["procedures"] += 1
-        for record in tthc.procedure_publications(cfg, code=code):
-            counts[publication_apply(procedure=procedure, record=record)] += 1
+        record = tthc.procedure_record(cfg, code=code)
+        for publication in record.publications:
+            counts[publication_apply(procedure=procedure, record=publication)] += 1
+        texts = procedure_texts_apply(procedure=procedure, steps=record.steps, applicants=record.applicants)
+        if texts != "none":
+            counts[f"texts_{texts}"] += 1
     return counts
 
 

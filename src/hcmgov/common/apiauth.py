@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 
-from hcmgov.common import context
+from hcmgov.common import context, ratelimit
 from hcmgov.common.access import needs_second_factor, second_factor_missing
 
 PERSONAL_TOKEN_PREFIX = "hcm_"  # noqa: S105 - a prefix, not a secret; identity.services.api_token_issue; DOT's tokens are letters and digits
@@ -33,6 +33,8 @@ class BearerToken(HttpBearer):
         if user is None:
             provider.bearer_refusal_record(raw=token, kind=kind, reason=reason)
         else:
+            if not ratelimit.allow("api_token", context.secret_ref(token)):
+                raise ratelimit.RateLimited("api_token")
             request.user = user
             # the actor middleware ran before the token was read: attribute this request's changes
             # (audit events) to the token's owner, with how the token authenticates; the middleware

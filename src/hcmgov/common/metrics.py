@@ -63,6 +63,19 @@ def observe_many(histogram: Any, values: list[float]) -> None:
             bucket.inc(n)
 
 
+def scrape_allowed(authorization: str) -> bool:
+    """Whether a scrape may read the metrics (ASVS 13.4.5): always when ``HCMGOV_METRICS_TOKEN`` is
+    empty (one machine), else only with ``Authorization: Bearer <token>``."""
+    import hmac
+
+    from django.conf import settings
+
+    expected = str(getattr(settings, "METRICS_TOKEN", "") or "")
+    if not expected:
+        return True
+    return hmac.compare_digest(authorization.encode(), f"Bearer {expected}".encode())
+
+
 def exposition() -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

@@ -69,8 +69,14 @@ def _refuse(request: HttpRequest, status: int, code: str, message: Message) -> H
 
 
 def refusal(request: HttpRequest) -> HttpResponse | None:
-    """Refuse before reading: a NUL in the address (400), a body larger than ``HCMGOV_REQUEST_MAX_BYTES``
+    """Refuse before reading: TRACE and TRACK (405: a request echoed back could carry cookies to a
+    script, ASVS 13.4.4), a NUL in the address (400), a body larger than ``HCMGOV_REQUEST_MAX_BYTES``
     (413), in the caller's language, as a problem document on the API and a page elsewhere."""
+    if request.method in ("TRACE", "TRACK"):
+        message = Message("Phương thức không được hỗ trợ.", "Method not allowed.")
+        response = _refuse(request, 405, "method_not_allowed", message)
+        response["Allow"] = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+        return response
     if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
         # NUL is never valid text here, and PostgreSQL refuses it in text columns
         message = Message("Địa chỉ có ký tự không hợp lệ.", "The address contains an invalid character.")

@@ -7,4 +7,4 @@ class CoreConfig(AppConfig):
     verbose_name = "Đơn vị hành chính, cơ quan / Units and agencies"
 
     def ready(self) -> None:
-        from hcmgov.core import scale  # noqa: F401 - registers the city-scale system check
+        from hcmgov.core import deploy_checks, scale  # noqa: F401 - register the city-scale and deploy checks

@@ -31,5 +31,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
 @public
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not metrics.scrape_allowed(request.headers.get("Authorization", "")):
+        response = HttpResponse(status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     body, content_type = metrics.exposition()
     return HttpResponse(body, content_type=content_type)

@@ -11,6 +11,7 @@ from ninja import Field, Header, Query, Router, Schema
 from ninja import Status as Answer
 from ninja.pagination import paginate
 
+from hcmgov.common import ratelimit
 from hcmgov.common.access import is_applicant_or_official
 from hcmgov.common.apiauth import AUTH
 from hcmgov.common.errors import DomainError, FieldError, Message
@@ -255,10 +256,14 @@ def refuse(request: HttpRequest, code: str, payload: RefuseIn) -> Any:
 
 
 @tracking_router.get(
-    "/{code}", response={200: TrackingOut, **problems(404, 422)}, openapi_extra=PUBLIC, summary="Public status lookup"
+    "/{code}",
+    response={200: TrackingOut, **problems(404, 422, 429)},
+    openapi_extra=PUBLIC,
+    summary="Public status lookup",
 )
 def track(request: HttpRequest, code: str, secret: str) -> Any:
     """Tra cứu hồ sơ — anyone holding the code and the secret printed on the receipt."""
+    ratelimit.check_address(request, "public_lookup")
     tracked = selectors.dossier_track(code=code, secret=secret)
     # The hottest public route: the body is built directly (same shape as TrackingOut, which the
     # contract tests check every answer against) instead of through a pydantic round trip.

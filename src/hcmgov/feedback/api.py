@@ -14,6 +14,7 @@ from ninja.errors import AuthenticationError
 from ninja.pagination import paginate
 from ninja.utils import check_csrf
 
+from hcmgov.common import ratelimit
 from hcmgov.common.access import is_applicant_or_official
 from hcmgov.common.apiauth import AUTH, BearerToken
 from hcmgov.common.errors import DomainError, Message
@@ -257,12 +258,13 @@ def list_feedback(
 
 @router.get(
     "/feedback/{code}",
-    response={200: FeedbackOut, **problems(404, 422)},
+    response={200: FeedbackOut, **problems(404, 422, 429)},
     openapi_extra=PUBLIC,
     summary="Look up feedback by code and secret",
 )
 def lookup(request: HttpRequest, code: str, secret: str = Query(..., max_length=16)) -> Any:
     """Tra cứu phản ánh — anyone holding the code and the secret given at submission."""
+    ratelimit.check_address(request, "public_lookup")
     return selectors.feedback_lookup(code=code, secret=secret)
 
 

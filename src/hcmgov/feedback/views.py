@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from hcmgov.common import ratelimit
 from hcmgov.common.access import applicant_required, official_required, public
 from hcmgov.common.errors import DomainError, NotFound
 from hcmgov.core import selectors as core
@@ -114,6 +115,7 @@ def _agency_groups() -> list[tuple[str, str, list[Any]]]:
 
 @public
 @require_http_methods(["GET", "POST"])
+@ratelimit.limited("public_feedback", methods=("POST",))
 def feedback_new(request: HttpRequest) -> HttpResponse:
     """Gửi phản ánh, kiến nghị: signed in as a citizen or business, or with a name and a contact."""
     author = request.user if request.user.is_authenticated else None
@@ -166,6 +168,7 @@ def lookup_query(feedback: Any) -> str:
 
 @public
 @require_http_methods(["GET", "POST"])
+@ratelimit.limited("public_lookup")
 def feedback_lookup(request: HttpRequest) -> HttpResponse:
     """Tra cứu phản ánh by code and secret; the author rates the answer here (POST)."""
     source = request.POST if request.method == "POST" else request.GET

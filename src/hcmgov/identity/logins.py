@@ -17,7 +17,20 @@ from hcmgov.common import context
 
 
 def login_recorded(sender: Any, request: HttpRequest | None, user: Any, **_: Any) -> None:
-    """Receiver of ``user_logged_in``: a password login, one factor, with a new login reference."""
+    """Receiver of ``user_logged_in``: a password login, one factor, with a new login reference;
+    and a security event in the audit trail (ASVS 16.3.1: every successful authentication, with
+    the address and how — the backend that vouched: password, e-ID, the city's provider)."""
+    from hcmgov.audit.services import audit_record
+    from hcmgov.common.ratelimit import client_address
+
     session = getattr(request, "session", None)
     if session is not None:
         context.session_login_record(session, method=context.AuthMethod.PASSWORD, level=context.ONE_FACTOR)
+    audit_record(
+        action="security.login",
+        obj=user,
+        after={
+            "ip": client_address(request) if request is not None else None,
+            "backend": str(getattr(user, "backend", "") or "").rsplit(".", 1)[-1],
+        },
+    )

@@ -25,11 +25,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from hcmgov.common.errors import Message
+from hcmgov.common.ratelimit import RateLimiter, SharedRateLimiter
 
 # attribute code → (canonical unit, smallest and largest plausible value): the defaults a device
 # gets for what it measures; concentrations in µg/m³ as VN_AQI takes them (Decision 1459/QĐ-TCMT)
@@ -162,74 +162,6 @@ class Checked:
     rows: list[tuple[int, str, dt.datetime, float, dt.datetime]] = field(default_factory=list)
     places: list[tuple[int, str]] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
-
-
-class RateLimiter:
-    """A token bucket per device: ``rate`` readings per second, ``burst`` at once. Per process:
-    with N ingesters sharing the subscription a device may send up to N times as much before all
-    of them refuse it, which is enough to stop a flood from filling the disk."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, float(burst)
-        self.buckets: dict[int, list[float]] = {}
-
-    def take(self, device_id: int, n: int, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        bucket = self.buckets.get(device_id)
-        if bucket is None:
-            bucket = self.buckets[device_id] = [self.burst, now]
-        tokens = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
-        bucket[1] = now
-        if tokens < n:
-            bucket[0] = tokens
-            return False
-        bucket[0] = tokens - n
-        return True
-
-
-# One round trip: the device's bucket (tokens, at) in a hash, taken ``n`` at a time, atomically.
-_SHARED_TAKE = """
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local rate, burst, now, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local tokens = math.min(burst, (tonumber(b[1]) or burst) + math.max(0, now - (tonumber(b[2]) or now)) * rate)
-local ok = 0
-if tokens >= n then tokens = tokens - n; ok = 1 end
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
-redis.call('EXPIRE', KEYS[1], math.ceil(burst / math.max(rate, 0.001)) + 60)
-return ok
-"""
-SHARED_RETRY_SECONDS = 5.0
-
-
-class SharedRateLimiter:
-    """The same bucket per device, kept in Redis (``REDIS_URL``) and so shared by every web node
-    that receives readings over HTTP: a device flooding through a load balancer is refused at its
-    rate, not at N times it. While Redis cannot be reached, this process counts on its own
-    (``RateLimiter``) and tries Redis again after ``SHARED_RETRY_SECONDS``: readings are never
-    refused because the limiter's store is down."""
-
-    def __init__(self, url: str, rate: float, burst: int) -> None:
-        import redis
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
-        self.rate, self.burst = rate, float(burst)
-        self.client: Any = redis.Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.5)
-        self.script = self.client.register_script(_SHARED_TAKE)
-        self.unreachable = (RedisConnectionError, RedisTimeoutError, OSError)
-        self.fallback = RateLimiter(rate, burst)
-        self.down_until = 0.0
-
-    def take(self, device_id: int, n: int, now: float | None = None) -> bool:
-        if time.monotonic() < self.down_until:
-            return self.fallback.take(device_id, n)
-        try:
-            ok = self.script(keys=[f"hcmgov:iot:rate:{device_id}"], args=[self.rate, self.burst, time.time(), n])
-        except self.unreachable:
-            self.down_until = time.monotonic() + SHARED_RETRY_SECONDS
-            return self.fallback.take(device_id, n)
-        self.down_until = 0.0
-        return bool(ok)
 
 
 def parse_time(raw: Any) -> dt.datetime | None:

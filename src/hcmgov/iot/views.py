@@ -75,7 +75,9 @@ def readings_batch(request: HttpRequest) -> JsonResponse:
     if _limiter is None:  # shared by every web node when there is a Redis, else this process's own
         rate, burst = settings.IOT_DEVICE_RATE_PER_SECOND, settings.IOT_DEVICE_BURST
         _limiter = (
-            SharedRateLimiter(settings.REDIS_URL, rate, burst) if settings.REDIS_URL else RateLimiter(rate, burst)
+            SharedRateLimiter(settings.REDIS_URL, rate, burst, prefix="hcmgov:iot:rate:")
+            if settings.REDIS_URL
+            else RateLimiter(rate, burst)
         )
     now = dt.datetime.now(dt.UTC)
     payload = request.body

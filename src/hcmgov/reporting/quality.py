@@ -66,8 +66,9 @@ class IndexIndicator:
     source: str = ""
     confidence: str = RECONSTRUCTED
     reason: str = ""  # why it is not measurable ("" : measurable)
-    formula_vi: str = ""  # the formula and the reason in Vietnamese (VI below), shown first
+    formula_vi: str = ""  # the formula, the reason and the source in Vietnamese (VI, SOURCE_VI), shown first
     reason_vi: str = ""
+    source_vi: str = ""
 
     @property
     def measurable(self) -> bool:
@@ -94,7 +95,7 @@ INDICATORS: tuple[IndexIndicator, ...] = (
     IndexIndicator("1.3", 1, "All parts of each procedure published", "Công khai đầy đủ các nội dung TTHC", 2,
                    "procedures whose version in force holds every part and is the one posted at the one-stop desk "
                    "÷ procedures with a recorded desk posting, at the period's end",
-                   source="catalog: versions and desk postings"),
+                   source="catalog: versions (texts from the national database of procedures) and desk postings"),
     IndexIndicator("1.4", 1, "Dossiers synchronised to the National Public Service Portal",
                    "Đồng bộ hồ sơ lên Cổng DVC quốc gia", 6,
                    "dossiers the portal holds (a status change delivered) ÷ dossiers received, by month submitted",
@@ -178,7 +179,25 @@ VI: dict[str, tuple[str, str]] = {
     "5.3": ("trả lời không bị đánh giá \"không hài lòng\" ÷ trả lời được đánh giá", ""),
     "5.4": ("đánh giá không \"không hài lòng\" (3–5 điểm) ÷ lượt đánh giá, theo tháng đánh giá", ""),
 }  # fmt: skip
-INDICATORS = tuple(replace(i, formula_vi=VI[i.key][0], reason_vi=VI[i.key][1]) for i in INDICATORS)
+_PUB = "danh mục TTHC: quyết định công bố (từ CSDL quốc gia về TTHC)"
+_WH = "kho dữ liệu: hồ sơ"
+# key → the source in Vietnamese (the English is ``IndexIndicator.source``)
+SOURCE_VI: dict[str, str] = {
+    "1.1": _PUB, "1.2": _PUB,
+    "1.3": "danh mục TTHC: phiên bản (nội dung từ CSDL quốc gia về TTHC) và niêm yết tại bộ phận một cửa",
+    "1.4": "kho dữ liệu: hồ sơ (đồng bộ Cổng DVC quốc gia, từ trục liên thông)", "2.1": _WH, "3.1": _WH,
+    "3.2": "danh mục TTHC: phiên bản; thanh toán: tài khoản thụ hưởng (không có ngày: trạng thái hôm nay)",
+    "3.3": _WH, "3.4": _WH, "4.1": "kho dữ liệu: hồ sơ (kết quả điện tử, từ quản lý văn bản)",
+    "4.2": "kho dữ liệu: hồ sơ (thành phần đã số hoá, từ quản lý văn bản)",
+    "4.3": "sổ chứng thực (cơ sở dữ liệu)", "4.4": _WH,
+    "4.5": "kho dữ liệu: hồ sơ (kết quả trong kho dữ liệu cá nhân)",
+    "4.6": "kho dữ liệu: hồ sơ (đối chiếu CSDL quốc gia về dân cư)",
+    "4.7": "kho dữ liệu: hồ sơ (cách đăng nhập khi nộp)", "5.2": "phản ánh, kiến nghị (cơ sở dữ liệu)",
+    "5.3": "phản ánh, kiến nghị (cơ sở dữ liệu)", "5.4": "kho dữ liệu: đánh giá",
+}  # fmt: skip
+INDICATORS = tuple(
+    replace(i, formula_vi=VI[i.key][0], reason_vi=VI[i.key][1], source_vi=SOURCE_VI[i.key]) for i in INDICATORS
+)
 BY_KEY = {i.key: i for i in INDICATORS}
 UNIT_FEEDBACK = ("feedback is addressed to agencies, not units",
                  "phản ánh, kiến nghị gửi đến cơ quan, không theo đơn vị hành chính")  # fmt: skip

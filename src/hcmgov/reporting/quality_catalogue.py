@@ -29,7 +29,16 @@ for the agencies that carry them out.
   - 3.2: over the fee procedures (a positive fee in the version in force), integrated when the
     agency has a beneficiary account on record (``payments.selectors_catalogue``): the platform
     can then make the national payment platform's bill for every fee of its dossiers. The
-    beneficiary records carry no date, so a past period reads today's state.
+    beneficiary records carry no date, so a past period reads today's state (the rule is the state
+    on the period's last day; what the payments app would need for it: the docs, "The beneficiary
+    account's in-force date").
+
+The steps and who may apply (two of the parts 1.3 checks) are the national database's, kept on
+the version in force by the catalogue's sync (``catalog.services.procedure_texts_apply``).
+
+**Drill-down.** ``catalogue_procedures`` lists the procedures (for 1.1 and 1.2 the publication
+decisions) behind one agency's figure, each with what it misses; it walks the same rules as the
+counts (``_walk`` serves both), so the lists of one cell add up to its denominator.
 """
 
 from __future__ import annotations
@@ -37,12 +46,15 @@ from __future__ import annotations
 import calendar as cal
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.utils import timezone
 
+from hcmgov.catalog import publicity
 from hcmgov.catalog import selectors as catalog
 from hcmgov.core import selectors as core
 from hcmgov.payments import selectors_catalogue as payments
@@ -87,34 +99,35 @@ class _Agencies:
         ]
 
 
-def catalogue_counts(
-    *, period: str, by: str, as_of: dt.datetime | None = None, periods: set[dt.datetime] | None = None
-) -> dict[tuple[str, dt.datetime, str], list[int]]:
-    """(indicator, period start, agency code) → [counted, meeting] of 1.1, 1.2, 1.3 and 3.2; 1.3
-    and 3.2 for ``periods`` (period starts) and the periods of the 1.1/1.2 counts. Empty by unit."""
-    counts: dict[tuple[str, dt.datetime, str], list[int]] = defaultdict(lambda: [0, 0])
-    if by != "agency":
-        return counts
+Emit = Callable[[str, dt.date, list[str], bool, str, str, tuple[str, ...]], None]
+
+
+def _walk(*, period: str, as_of: dt.datetime | None, periods: set[dt.datetime] | None, emit: Emit) -> None:
+    """Every item of 1.1, 1.2, 1.3 and 3.2 with its judgement: ``emit(indicator, day counted,
+    agencies, meeting, procedure code, decision number, what it misses)``. One walk for the figure
+    (``catalogue_counts``) and its drill-down (``catalogue_procedures``): the same rules."""
     today = timezone.localtime(as_of or timezone.now()).date()
     agencies = _Agencies()
     facts = catalog.procedure_publicity_facts()
-
-    def add(key: str, day: dt.date, codes: list[str], ok: bool) -> None:
-        for code in codes:
-            cell = counts[(key, _start(day, period), code)]
-            cell[0] += 1
-            cell[1] += int(ok)
-
+    seen: set[dt.datetime] = set()
     for proc in facts:
         for pub in proc.publications:
             if pub.published_on_time is not None and pub.decision_date <= today:
-                add("1.1", pub.decision_date, agencies.of(proc, pub.decision_date), pub.published_on_time)
+                day = pub.decision_date
+                late = () if pub.published_on_time else ("published_late",)
+                codes = agencies.of(proc, day)
+                emit("1.1", day, codes, pub.published_on_time, proc.code, pub.decision_number, late)
+                if codes:  # the periods of a count: 1.3 and 3.2 are read for them too
+                    seen.add(_start(day, period))
             if pub.updated_on_time is not None and pub.national_updated_on and pub.national_updated_on <= today:
                 day = pub.national_updated_on
-                add("1.2", day, agencies.of(proc, day), pub.updated_on_time)
-    states = set(periods or ()) | {k[1] for k in counts}
+                late = () if pub.updated_on_time else ("updated_late",)
+                codes = agencies.of(proc, day)
+                emit("1.2", day, codes, pub.updated_on_time, proc.code, pub.decision_number, late)
+                if codes:
+                    seen.add(_start(day, period))
     with_beneficiary = payments.agency_codes_with_beneficiary()
-    for start in sorted(states):
+    for start in sorted(set(periods or ()) | seen):
         if start.date() > today:
             continue
         end = min(_end(start, period), today)
@@ -125,11 +138,79 @@ def catalogue_counts(
             codes = agencies.of(proc, end)
             posted = proc.posting_on(end)
             if posted is not None:
-                add("1.3", end, codes, version.complete and posted == version.id)
+                missing = version.missing + (() if posted == version.id else ("desk_outdated",))
+                emit("1.3", end, codes, not missing, proc.code, "", missing)
             if version.fee:
                 for code in codes:
-                    add("3.2", end, [code], code in with_beneficiary)
+                    ok = code in with_beneficiary
+                    emit("3.2", end, [code], ok, proc.code, "", () if ok else ("no_beneficiary",))
+
+
+def catalogue_counts(
+    *, period: str, by: str, as_of: dt.datetime | None = None, periods: set[dt.datetime] | None = None
+) -> dict[tuple[str, dt.datetime, str], list[int]]:
+    """(indicator, period start, agency code) → [counted, meeting] of 1.1, 1.2, 1.3 and 3.2; 1.3
+    and 3.2 for ``periods`` (period starts) and the periods of the 1.1/1.2 counts. Empty by unit."""
+    counts: dict[tuple[str, dt.datetime, str], list[int]] = defaultdict(lambda: [0, 0])
+    if by != "agency":
+        return counts
+
+    def add(key: str, day: dt.date, codes: list[str], ok: bool, *_item: Any) -> None:
+        start = _start(day, period)
+        for code in codes:
+            cell = counts[(key, start, code)]
+            cell[0] += 1
+            cell[1] += int(ok)
+
+    _walk(period=period, as_of=as_of, periods=periods, emit=add)
     return counts
+
+
+# what a procedure (or a decision) misses, as the drill-down page says it: the parts of
+# ``publicity.PARTS`` and the three judgements that are not parts → (Vietnamese, English)
+MISSES: dict[str, tuple[str, str]] = {
+    **{key: (f"thiếu «{vi}»", f"lacks “{en}”") for key, (vi, en) in publicity.PARTS.items()},
+    "desk_outdated": ("bộ phận một cửa niêm yết phiên bản cũ", "the desks post an out-of-date version"),
+    "published_late": ("công bố quá hạn", "published late"),
+    "updated_late": ("cập nhật lên CSDL quốc gia quá hạn", "put on the national database late"),
+    "no_beneficiary": ("cơ quan chưa khai báo tài khoản thụ hưởng", "the agency has no beneficiary account"),
+}
+
+
+@dataclass(frozen=True)
+class CatalogueItem:
+    """One procedure (for 1.1 and 1.2: one publication decision of it) behind a figure."""
+
+    procedure_code: str
+    decision_number: str
+    misses: tuple[str, ...]  # keys of ``MISSES``; empty when it meets the indicator
+
+    @property
+    def misses_text(self) -> list[tuple[str, str]]:
+        return [MISSES[k] for k in self.misses]
+
+
+def catalogue_procedures(
+    *, indicator: str, key: str, period_start: dt.date, period: str = "month", as_of: dt.datetime | None = None,
+    meeting: bool = False,
+) -> list[CatalogueItem]:  # fmt: skip
+    """The procedures behind one agency's figure of 1.1, 1.2, 1.3 or 3.2 in one period
+    (``period_start``: its first day): by default those that miss it, ``meeting=True`` those that
+    meet it — the two lists together are the figure's denominator (1.1 and 1.2 count publication
+    decisions: an item is a procedure and its decision number). By the procedure, then decision."""
+    if indicator not in KEYS or period not in STEP:
+        raise ValueError(f"no procedure drill-down for indicator {indicator!r}")
+    start = _start(period_start, period)
+    found: list[CatalogueItem] = []
+
+    def pick(
+        k: str, day: dt.date, codes: list[str], ok: bool, code: str, decision: str, misses: tuple[str, ...]
+    ) -> None:
+        if k == indicator and ok == meeting and key in codes and _start(day, period) == start:
+            found.append(CatalogueItem(code, decision, misses))
+
+    _walk(period=period, as_of=as_of, periods={start}, emit=pick)
+    return sorted(found, key=lambda i: (i.procedure_code, i.decision_number))
 
 
 def catalogue_parts(

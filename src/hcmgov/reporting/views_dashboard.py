@@ -24,9 +24,11 @@ from hcmgov.common.access import leader_or_staff_required
 from hcmgov.common.errors import DomainError
 from hcmgov.common.svgchart import draw
 from hcmgov.reporting import quality, selectors, targets
+from hcmgov.reporting import quality_catalogue as catalogue
 
 SORTS = {"agency", "total", "g1", "g2", "g3", "g4", "g5"}
 DRILLABLE = quality.DRILLABLE  # the dossier-based figures (quality.index_dossiers)
+PROCEDURE_DRILLABLE = catalogue.KEYS  # the procedure-level figures (quality_catalogue.catalogue_procedures)
 
 
 class BadRequestError(Exception):
@@ -239,7 +241,7 @@ def agency_page(request: HttpRequest, code: str) -> HttpResponse:
             "ind": ind, "row": r, "reason": ind.reason, "reason_vi": ind.reason_vi,
             "rate": percent(r["rate"]) if r else "",
             "points": points_text(r["points"]) if r else "", "max": points_text(ind.points),
-            "drill": ind.key in DRILLABLE and r is not None and r["denominator"] > 0,
+            "drill": ind.key in (*DRILLABLE, *PROCEDURE_DRILLABLE) and r is not None and r["denominator"] > 0,
             "missing": (r["denominator"] - r["numerator"]) if r else 0,
         })  # fmt: skip
     mine = table.filter(pc.equal(table.column("key"), code))
@@ -262,10 +264,12 @@ def agency_page(request: HttpRequest, code: str) -> HttpResponse:
 
 @leader_or_staff_required
 def drill_page(request: HttpRequest, code: str, indicator: str) -> HttpResponse:
-    """The dossiers behind one figure: by default those that miss it, ``?meeting=1`` those that
-    meet it (``quality.index_dossiers``: the same rules as the figure)."""
+    """What is behind one figure: by default what misses it, ``?meeting=1`` what meets it — the
+    dossiers of a dossier-based figure (``quality.index_dossiers``), the procedures (for 1.1 and
+    1.2 their publication decisions) of a procedure-level one (``catalogue.catalogue_procedures``,
+    with what each misses); the same rules as the figure."""
     try:
-        if indicator not in DRILLABLE:
+        if indicator not in DRILLABLE and indicator not in PROCEDURE_DRILLABLE:
             raise BadRequestError(404, f"Chỉ tiêu {indicator!r} không có danh sách hồ sơ.",
                                   f"Indicator {indicator!r} has no list of dossiers.")  # fmt: skip
         choice, table, _ = parse_choice(request)
@@ -275,11 +279,18 @@ def drill_page(request: HttpRequest, code: str, indicator: str) -> HttpResponse:
         return error_page(request, exc)
     row = next((r for r in rows if r["indicator"] == indicator), None)
     meeting = request.GET.get("meeting") == "1"
-    codes = []
-    if row is not None and row["denominator"]:  # nothing counted: no dossier behind it, no query
-        codes = quality.index_dossiers(indicator=indicator, key=code, period_start=choice.start,
-                                       period=choice.kind, meeting=meeting)  # fmt: skip
+    codes: list[str] = []
+    procedures: list[catalogue.CatalogueItem] = []
+    if row is not None and row["denominator"]:  # nothing counted: nothing behind it, no query
+        if indicator in PROCEDURE_DRILLABLE:
+            procedures = catalogue.catalogue_procedures(indicator=indicator, key=code, period_start=choice.start,
+                                                        period=choice.kind, meeting=meeting)  # fmt: skip
+        else:
+            codes = quality.index_dossiers(indicator=indicator, key=code, period_start=choice.start,
+                                           period=choice.kind, meeting=meeting)  # fmt: skip
     return render(request, "reporting/dashboard_drill.html", {
         "choice": choice, "code": code, "name": names.get(code, ""), "ind": quality.BY_KEY[indicator],
-        "row": row, "meeting": meeting, "codes": codes,
+        "row": row, "meeting": meeting, "codes": codes, "procedures": procedures,
+        "by_procedure": indicator in PROCEDURE_DRILLABLE, "decisions": indicator in ("1.1", "1.2"),
+        "count": len(procedures) if indicator in PROCEDURE_DRILLABLE else len(codes),
     })  # fmt: skip

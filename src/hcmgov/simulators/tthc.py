@@ -13,14 +13,21 @@ is :data:`API_KEY`. Without it: 401. Errors are ``{"error": code, "message": "Ti
   procedures ``agency`` publishes whose record was last updated on or after ``updated_since``,
   by code: ``{"items": [{"code", "name", "updated_on"}], "page", "page_size", "total"}``.
 * ``GET /api/procedures/{code}?agency=H29`` — one procedure: ``{"code", "name", "agency",
-  "publications": [{"id", "decision_number", "decision_date", "signed_by", "reference_number",
-  "reference_date", "national_updated_on"}]}`` (dates ``YYYY-MM-DD``; ``reference_*``: the
-  ministry's decision the city's implements; ``national_updated_on`` null while not put on the
-  database). 404 when unknown.
+  "steps": [text…], "applicants": [text…], "publications": [{"id", "decision_number",
+  "decision_date", "signed_by", "reference_number", "reference_date", "national_updated_on"}]}``
+  (dates ``YYYY-MM-DD``; ``reference_*``: the ministry's decision the city's implements;
+  ``national_updated_on`` null while not put on the database; ``steps``: the order of steps
+  (trình tự thực hiện), ``applicants``: who may apply (đối tượng thực hiện) — two parts of the
+  procedure's published text, Decree 63/2010/NĐ-CP Art. 8, as the database's procedure page shows
+  them; an empty list: the database publishes none). 404 when unknown.
 
 Seeded from the city's procedure definitions (``hcmgov/catalog/data/procedures/*.yaml``): one
 decision per procedure, the ministry's decision number from ``announced_by``, and dates drawn from
-the code (stable across runs; some published or updated late, as in life). They are not real.
+the code (stable across runs; some published or updated late, as in life). The steps and who may
+apply are the definition's own when it has them, else written from its facts (channels, time,
+result; individuals and organisations) — and, drawn from the code, about one procedure in six
+publishes no applicants, as records in the real database are sometimes incomplete. They are not
+real.
 
 **Test endpoints** (not the database's): ``GET /_sim/stats`` ``{"requests", "procedures", "mode"}``
 (``DELETE``: back to the seed); ``POST /_sim/procedures`` ``{"upsert": [procedure…], "remove":
@@ -61,7 +68,36 @@ def _error(code: str, **extra: Any) -> dict[str, Any]:
     return error_body(code, MESSAGES, **extra)
 
 
-def seed_record(code: str, name: str, announced_by: str, valid_from: dt.date) -> dict[str, Any]:
+def seed_steps(spec: dict[str, Any]) -> list[str]:
+    """The order of steps of a definition: its own ``steps``, else written from its facts."""
+    if spec.get("steps"):
+        return [str(s) for s in spec["steps"]]
+    channels = "tại Bộ phận Một cửa hoặc qua dịch vụ bưu chính công ích"
+    if spec.get("online_level") in ("full", "partial"):
+        channels += ", hoặc trực tuyến trên Cổng Dịch vụ công"
+    days = int(spec.get("statutory_days") or 0)
+    within = "trong ngày" if days == 0 else f"trong {days} ngày làm việc kể từ ngày nhận đủ hồ sơ hợp lệ"
+    return [
+        "Bước 1: Người yêu cầu chuẩn bị hồ sơ theo quy định.",
+        f"Bước 2: Nộp hồ sơ {channels}.",
+        f"Bước 3: Cơ quan có thẩm quyền tiếp nhận, xem xét và giải quyết {within}.",
+        f"Bước 4: Nhận kết quả: {str(spec.get('result') or 'kết quả giải quyết').strip()}.",
+    ]
+
+
+def seed_applicants(spec: dict[str, Any]) -> list[str]:
+    """Who may apply, per a definition: its own ``applicants``, else individuals and organisations —
+    and none for about one procedure in six (drawn from the code: stable)."""
+    if spec.get("applicants"):
+        return [str(a) for a in spec["applicants"]]
+    h = int(hashlib.sha256(str(spec["code"]).encode()).hexdigest()[:12], 16)
+    return [] if (h >> 28) % 6 == 0 else ["Cá nhân", "Tổ chức"]
+
+
+def seed_record(
+    code: str, name: str, announced_by: str, valid_from: dt.date, *, steps: list[str] | None = None,
+    applicants: list[str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """The seeded record of one procedure: the ministry's decision 10–39 days before the version
     takes effect (``valid_from``), the other dates drawn from its code (stable)."""
     h = int(hashlib.sha256(code.encode()).hexdigest()[:12], 16)
@@ -72,6 +108,8 @@ def seed_record(code: str, name: str, announced_by: str, valid_from: dt.date) ->
         "code": code,
         "name": name,
         "agency": AGENCY,
+        "steps": list(steps or []),
+        "applicants": list(applicants or []),
         "publications": [
             {
                 "id": f"{AGENCY}-{code}-1",
@@ -93,7 +131,10 @@ def _seed(directory: Path) -> dict[str, dict[str, Any]]:
         spec = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 - a safe loader
         code = str(spec["code"])
         valid_from = dt.date.fromisoformat(str(spec.get("valid_from") or "2021-01-01"))
-        found[code] = seed_record(code, spec["name"], str(spec.get("announced_by") or ""), valid_from)
+        found[code] = seed_record(
+            code, spec["name"], str(spec.get("announced_by") or ""), valid_from,
+            steps=seed_steps(spec), applicants=seed_applicants(spec),
+        )  # fmt: skip
     return found
 
 

@@ -22,7 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from hcmgov.catalog import selectors as catalog
-from hcmgov.common import jsonform
+from hcmgov.common import jsonform, ratelimit
 from hcmgov.common.access import applicant_required, login_required, public, second_factor_missing
 from hcmgov.common.errors import DomainError, FieldError, NotFound
 from hcmgov.core import selectors as core
@@ -321,6 +321,7 @@ def refusal_pdf(request: HttpRequest, code: str) -> HttpResponse:
 
 @public
 @require_http_methods(["GET"])
+@ratelimit.limited("public_lookup")
 def track(request: HttpRequest) -> HttpResponse:
     """Public status lookup by dossier code plus the secret printed on the receipt."""
     code = request.GET.get("code", "").strip()[:48]

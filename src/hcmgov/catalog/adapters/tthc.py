@@ -53,6 +53,19 @@ class NationalPublication:
     national_updated_on: dt.date | None
 
 
+@dataclass(frozen=True)
+class NationalProcedure:
+    """One procedure as the national database holds it: its publication decisions and two parts of
+    its published text (Decree 63/2010/NĐ-CP Art. 8) — the order of steps (trình tự thực hiện) and
+    who may apply (đối tượng thực hiện); None when the answer does not carry the field."""
+
+    code: str
+    name: str
+    publications: tuple[NationalPublication, ...]
+    steps: tuple[str, ...] | None
+    applicants: tuple[str, ...] | None
+
+
 def _get(cfg: Config, path: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
     url = cfg.base_url.rstrip("/") + path + (("?" + urlencode(query)) if query else "")
     if urlsplit(url).scheme not in ("http", "https"):
@@ -108,11 +121,34 @@ def procedure_codes(cfg: Config, *, updated_since: dt.date | None = None) -> Ite
 
 def procedure_publications(cfg: Config, *, code: str) -> list[NationalPublication]:
     """The publication decisions the national database holds for procedure ``code``."""
+    return list(procedure_record(cfg, code=code).publications)
+
+
+def procedure_record(cfg: Config, *, code: str) -> NationalProcedure:
+    """Procedure ``code`` as the national database holds it (one call)."""
     answer = _get(cfg, "/api/procedures/" + quote(code, safe=""), {"agency": cfg.agency})
     rows = answer.get("publications")
     if answer.get("code") != code or not isinstance(rows, list):
         raise TthcError("Trả lời sai định dạng / The answer is malformed")
-    return [publication_from(row) for row in rows]
+    return NationalProcedure(
+        code=code,
+        name=str(answer.get("name") or "")[:400],
+        publications=tuple(publication_from(row) for row in rows),
+        steps=texts_from(answer.get("steps")),
+        applicants=texts_from(answer.get("applicants")),
+    )
+
+
+MAX_TEXTS, MAX_TEXT_CHARS = 100, 2000  # far above a real procedure's steps; a runaway answer is cut
+
+
+def texts_from(value: Any) -> tuple[str, ...] | None:
+    """A list of texts of the answer, checked and trimmed (blank lines dropped); None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TthcError("Trả lời sai định dạng / The answer is malformed")
+    return tuple(v.strip()[:MAX_TEXT_CHARS] for v in value if v.strip())[:MAX_TEXTS]
 
 
 def publication_from(row: Any) -> NationalPublication:

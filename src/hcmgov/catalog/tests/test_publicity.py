@@ -102,7 +102,15 @@ def test_the_sync_keeps_the_national_records_and_a_second_run_changes_nothing(tt
 
     counts = services.publications_sync(cfg=cfg)
 
-    assert counts == {"created": 1, "updated": 0, "unchanged": 0, "unknown": 1, "procedures": 1}
+    assert counts == {
+        "created": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "unknown": 1,
+        "procedures": 1,
+        "texts_updated": 0,
+        "texts_unchanged": 0,
+    }  # fmt: skip  (the record carries no texts: none applied)
     kept = Publication.objects.get(procedure=version.procedure)
     assert (kept.decision_number, kept.decision_date, kept.reference_date, kept.national_updated_on) == (
         "1234/QĐ-UBND", dt.date(2025, 5, 8), dt.date(2025, 4, 28), dt.date(2025, 5, 12)
@@ -113,7 +121,10 @@ def test_the_sync_keeps_the_national_records_and_a_second_run_changes_nothing(tt
 
     again = services.publications_sync(cfg=cfg)
 
-    assert again == {"created": 0, "updated": 0, "unchanged": 1, "unknown": 1, "procedures": 1}
+    assert again == {
+        "created": 0, "updated": 0, "unchanged": 1, "unknown": 1, "procedures": 1, "texts_updated": 0,
+        "texts_unchanged": 0,
+    }  # fmt: skip
     kept.refresh_from_db()
     assert kept.synced_at == synced_at
     assert AuditEvent.objects.filter(action="catalog.publication_sync").count() == events
@@ -136,10 +147,69 @@ def test_the_sync_reads_every_page_and_only_what_was_updated_since(tthc_sim):
     tthc.PAGE_SIZE = 1  # one procedure a page: three pages
     try:
         assert services.publications_sync(cfg=cfg) == {
-            "created": 1, "updated": 0, "unchanged": 2, "unknown": 0, "procedures": 3,
+            "created": 1, "updated": 0, "unchanged": 2, "unknown": 0, "procedures": 3, "texts_updated": 0,
+            "texts_unchanged": 0,
         }  # fmt: skip
     finally:
         tthc.PAGE_SIZE = original
+
+
+def test_the_sync_keeps_the_steps_and_applicants_on_the_version_in_force_once_audited(tthc_sim):
+    base, cfg = tthc_sim
+    old = ProcedureVersionFactory(valid_from=dt.date(2021, 1, 1), valid_to=dt.date(2024, 12, 31), steps=[])
+    current = ProcedureVersionFactory(procedure=old.procedure, version=2, valid_from=dt.date(2025, 1, 1), steps=[])
+    code = old.procedure.code
+    texts = {"steps": [" Bước 1: Nộp hồ sơ ", "", "Bước 2: Nhận kết quả"], "applicants": ["Công dân Việt Nam"]}
+    sim_post(base, "/_sim/procedures", {"upsert": [{**record(code), **texts}]})
+    audited = AuditEvent.objects.filter(action="catalog.procedure_texts_sync")
+
+    counts = services.publications_sync(cfg=cfg)
+
+    assert (counts["texts_updated"], counts["texts_unchanged"]) == (1, 0)
+    current.refresh_from_db()
+    old.refresh_from_db()
+    assert current.steps == ["Bước 1: Nộp hồ sơ", "Bước 2: Nhận kết quả"]  # trimmed, the blank line dropped
+    assert current.applicants == ["Công dân Việt Nam"]
+    assert old.steps == []  # a past version keeps what it published then
+    [event] = audited
+    assert event.before["steps"] == "[]"
+    assert "Nộp hồ sơ" in event.after["steps"]
+
+    again = services.publications_sync(cfg=cfg)  # idempotent: nothing written, nothing audited
+
+    assert (again["texts_updated"], again["texts_unchanged"]) == (0, 1)
+    assert audited.count() == 1
+    # the database stops publishing who may apply: kept empty, and 1.3 counts the part missing
+    sim_post(base, "/_sim/procedures", {"upsert": [{**record(code), **texts, "applicants": []}]})
+    assert services.publications_sync(cfg=cfg)["texts_updated"] == 1
+    current.refresh_from_db()
+    assert current.applicants == []
+    [facts] = [f for f in selectors.procedure_publicity_facts() if f.code == code]
+    assert facts.version_on(dt.date(2025, 6, 1)).missing == ("applicants",)
+
+
+def test_a_definition_silent_on_the_texts_keeps_the_national_ones():
+    version = ProcedureVersionFactory(steps=["Bước 1"], applicants=["Cá nhân"])
+    spec = {
+        "code": version.procedure.code, "name": version.procedure.name, "name_en": "x", "field": "f",
+        "field_en": "f", "level": "commune", "agency_kind": "commune_pc", "online_level": "partial",
+        "statutory_days": version.statutory_days, "fees": version.fees,
+        "required_documents": version.required_documents,
+        "legal_basis": version.legal_basis, "result": version.result, "result_en": version.result_en,
+        "form_schema": version.form_schema, "notes": version.notes, "same_day_cutoff": None,
+        "fee_stage": version.fee_stage,
+    }  # fmt: skip
+    assert services.procedure_upsert(spec=spec)[1] is False  # no new version: the texts are kept
+    _, made = services.procedure_upsert(spec={**spec, "steps": ["Bước 1", "Bước 2"]})
+    assert made  # a definition that says them changes them, as any part
+
+
+def test_a_malformed_text_is_an_error(tthc_sim):
+    base, cfg = tthc_sim
+    version = ProcedureVersionFactory()
+    sim_post(base, "/_sim/procedures", {"upsert": [{**record(version.procedure.code), "steps": "Bước 1"}]})
+    with pytest.raises(tthc.TthcError):
+        services.publications_sync(cfg=cfg)
 
 
 def test_an_unusable_answer_is_an_error(tthc_sim):
@@ -189,6 +259,7 @@ def test_the_demo_records_are_the_simulators_and_loading_twice_changes_nothing()
     first = publicity_demo_load()
     assert first["created"] == loaded == len(seed_records())
     assert first["postings"] == loaded
+    assert first["texts_updated"] == loaded  # the simulator's steps and applicants, on each version in force
     second = publicity_demo_load()
-    assert (second["created"], second["updated"], second["unchanged"]) == (0, 0, loaded)
+    assert (second["created"], second["updated"], second["unchanged"], second["texts_updated"]) == (0, 0, loaded, 0)
     assert Publication.objects.count() == DeskPosting.objects.count() == loaded

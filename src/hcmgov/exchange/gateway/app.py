@@ -287,6 +287,10 @@ class Gateway:
             await _answer(send, 200, b'{"status":"ok"}', b"application/json", [])
             return
         if path == "/metrics":
+            authorization = next((v for k, v in headers if k == b"authorization"), b"").decode("latin-1")
+            if not metrics.scrape_allowed(authorization):
+                await _answer(send, 401, b"", b"text/plain", [(b"www-authenticate", b'Bearer realm="metrics"')])
+                return
             body, content_type = metrics.exposition()
             await _answer(send, 200, body, content_type.encode(), [])
             return

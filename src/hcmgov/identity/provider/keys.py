@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 PEM_MARK = "-----BEGIN"
-KEY_BITS = 2048
+KEY_BITS = 3072  # ≈ 128-bit security (NIST SP 800-57 part 1; ASVS 11.2.3)
 
 
 def pem_text(value: str) -> str:

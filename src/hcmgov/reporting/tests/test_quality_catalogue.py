@@ -21,6 +21,7 @@ D: 1.1 = 1/1 → 6; no 1.2; no 1.3; 3.2 = 0/1 → 0. Q2 (read at 30 Jun): 1.3 of
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -67,7 +68,10 @@ def city():
     DeskPosting.objects.create(procedure=p1.procedure, version=p1, posted_on=d(10))
     DeskPosting.objects.create(procedure=p2.procedure, version=p2, posted_on=d(12))
     cache.clear()
-    return {"A1": a1.code, "A2": a2.code, "D": dept.code}
+    return {
+        "A1": a1.code, "A2": a2.code, "D": dept.code, "a1": a1,
+        "P1": p1.procedure.code, "P2": p2.procedure.code, "P3": p3.procedure.code,
+    }  # fmt: skip
 
 
 def figures(counts, code, period=MAY):
@@ -120,3 +124,122 @@ def test_by_unit_they_are_not_applicable(city):
     assert set(quality_catalogue.KEYS) <= set(quality._indicators_table("agency").column("indicator").to_pylist())
     for key in quality_catalogue.KEYS:
         assert quality.UNIT_NOT_APPLICABLE[key] == quality_catalogue.UNIT_PROCEDURES
+
+
+# --- the drill-down: the procedures behind a figure ------------------------------------------------
+
+
+def behind(city, indicator, agency, meeting, start=dt.date(2025, 5, 1), period="month"):
+    items = quality_catalogue.catalogue_procedures(
+        indicator=indicator, key=city[agency], period_start=start, period=period, as_of=END_OF_JUNE, meeting=meeting
+    )
+    return [(i.procedure_code, i.decision_number, i.misses) for i in items]
+
+
+def test_the_drill_down_lists_the_procedures_behind_each_figure_by_hand(city):
+    p1, p2, p3 = city["P1"], city["P2"], city["P3"]
+    # May, A1 (the table above): 1.1 and 1.2 count decisions, P2's is late; P2 lacks its steps
+    assert behind(city, "1.1", "A1", True) == [(p1, "8/QĐ-UBND", ())]
+    assert behind(city, "1.1", "A1", False) == [(p2, "9/QĐ-UBND", ("published_late",))]
+    assert behind(city, "1.2", "A1", True) == [(p1, "8/QĐ-UBND", ())]
+    assert behind(city, "1.2", "A1", False) == [(p2, "9/QĐ-UBND", ("updated_late",))]
+    assert behind(city, "1.3", "A1", True) == [(p1, "", ())]
+    assert behind(city, "1.3", "A1", False) == [(p2, "", ("steps",))]
+    # 3.2: only P1 has a fee; A1 has a beneficiary account, A2 none
+    assert behind(city, "3.2", "A1", True) == [(p1, "", ())]
+    assert behind(city, "3.2", "A1", False) == []
+    assert behind(city, "3.2", "A2", False) == [(p1, "", ("no_beneficiary",))]
+    assert behind(city, "1.1", "D", True) == [(p3, "6/QĐ-UBND", ())]
+    assert behind(city, "1.3", "D", False) == behind(city, "1.3", "D", True) == []  # no desk posting: left out
+    # Q2 (read at 30 June): P1's version 2 is in force, the desks still show version 1
+    q2 = {"start": dt.date(2025, 4, 1), "period": "quarter"}
+    assert behind(city, "1.3", "A1", False, **q2) == [(p1, "", ("desk_outdated",)), (p2, "", ("steps",))]
+    assert behind(city, "1.3", "A1", True, **q2) == []
+
+
+def test_the_two_lists_together_are_the_denominator(city):
+    counts = quality_catalogue.catalogue_counts(period="month", by="agency", as_of=END_OF_JUNE, periods={MAY})
+    names = {city[k]: k for k in ("A1", "A2", "D")}
+    assert {agency for (_, _, agency) in counts} >= set(names)
+    for (key, start, agency), (n, ok) in counts.items():
+        if agency not in names:  # agencies of the database's own data: not this table's
+            continue
+        name = names[agency]
+        meeting = behind(city, key, name, True, start=start.date())
+        missing = behind(city, key, name, False, start=start.date())
+        assert (len(meeting) + len(missing), len(meeting)) == (n, ok), (key, start, name)
+    with pytest.raises(ValueError, match="no procedure drill-down"):
+        quality_catalogue.catalogue_procedures(indicator="2.1", key=city["A1"], period_start=dt.date(2025, 5, 1))
+
+
+def test_the_drill_page_lists_procedures_with_what_each_misses_in_vietnamese_first(client, city):
+    from django.urls import reverse
+    from django.utils.html import escape
+
+    from hcmgov.identity.tests.factories import RoleAssignmentFactory
+
+    client.force_login(RoleAssignmentFactory(agency=city["a1"], role="leader").user)
+    url = reverse("dashboard_drill", args=[city["A1"], "1.3"]) + "?period=month&p=2025-05"
+    html = client.get(url).content.decode()
+    assert re.findall(r'data-procedure="(.*?)"', html) == [city["P2"]]
+    assert "thiếu «Trình tự thực hiện»" in html
+    assert f'href="{reverse("web:procedure", args=[city["P2"]])}"' in html
+    formula = re.search(r'<p class="small" id="drill-formula">(.*?)</p>', html, re.S).group(1)
+    assert escape(quality.BY_KEY["1.3"].formula_vi) in formula  # Vietnamese on the Vietnamese page
+    assert quality.BY_KEY["1.3"].formula not in html
+    assert "— 1 / 2" in formula
+    meeting = client.get(url + "&meeting=1").content.decode()
+    assert re.findall(r'data-procedure="(.*?)"', meeting) == [city["P1"]]
+    decisions = client.get(reverse("dashboard_drill", args=[city["A1"], "1.1"]) + "?period=month&p=2025-05")
+    assert "9/QĐ-UBND" in decisions.content.decode()
+    assert "công bố quá hạn" in decisions.content.decode()
+    # the agency page links the procedure-level figures to their lists
+    agency_page = client.get(reverse("dashboard_agency", args=[city["A1"]]) + "?period=month&p=2025-05")
+    assert f'href="{reverse("dashboard_drill", args=[city["A1"], "1.3"])}?' in agency_page.content.decode()
+
+
+# --- 1.3 from the national database's texts, end to end -------------------------------------------
+
+
+def test_the_texts_synced_from_the_national_database_make_1_3_measure_them(tmp_path):
+    """One commune People's Committee, one procedure whose version holds every part but the two the
+    national database publishes (steps, applicants), posted at the desks on 10 May 2025. By hand, at
+    the end of May: before the sync 1.3 = 0/1; the database publishes both, after the sync 1/1;
+    a second sync changes nothing; the database stops publishing the applicants: 0/1 again."""
+    import json
+    import urllib.request
+
+    from hcmgov.catalog import services as catalog_services
+    from hcmgov.catalog.adapters import tthc
+    from hcmgov.simulators import running
+    from hcmgov.simulators.tthc import API_KEY
+
+    agency = AgencyFactory()
+    version = ProcedureVersionFactory(valid_from=d(1, 1), steps=[], applicants=[])
+    DeskPosting.objects.create(procedure=version.procedure, version=version, posted_on=d(10))
+    code = version.procedure.code
+    end_of_may = dt.datetime(2025, 5, 31, 18, tzinfo=VN)
+
+    def figure():
+        counts = quality_catalogue.catalogue_counts(period="month", by="agency", as_of=end_of_may, periods={MAY})
+        return tuple(counts[("1.3", MAY, agency.code)])
+
+    def publish(**texts):
+        body = {"upsert": [{"code": code, "name": "Thủ tục", "publications": [], **texts}]}
+        request = urllib.request.Request(  # noqa: S310 - the loopback simulator
+            base + "/_sim/procedures", data=json.dumps(body).encode(), method="POST",
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - the loopback simulator
+
+    assert figure() == (1, 0)
+    with running("tthc", directory=tmp_path) as base:  # an empty seed: only what the test publishes
+        cfg = tthc.Config(base_url=base, api_key=API_KEY, agency="H29", timeout=5)
+        publish(steps=["Bước 1: Nộp hồ sơ", "Bước 2: Nhận kết quả"], applicants=["Công dân Việt Nam"])
+        assert catalog_services.publications_sync(cfg=cfg)["texts_updated"] == 1
+        assert figure() == (1, 1)
+        assert catalog_services.publications_sync(cfg=cfg)["texts_unchanged"] == 1
+        assert figure() == (1, 1)
+        publish(steps=["Bước 1: Nộp hồ sơ", "Bước 2: Nhận kết quả"], applicants=[])
+        catalog_services.publications_sync(cfg=cfg)
+        assert figure() == (1, 0)

@@ -60,3 +60,25 @@ def test_its_key_an_unknown_code_and_another_agency(base):
     code = seed_records()[0]["code"]
     assert get(base, f"/api/procedures/{code}?agency=H01")[0] == 404
     assert get(base, "/api/procedures?agency=H01")[1]["total"] == 0
+
+
+def test_each_procedure_publishes_its_steps_and_who_may_apply(base):
+    import yaml
+
+    from hcmgov.simulators.tthc import seed_applicants, seed_steps
+
+    records = {r["code"]: r for r in seed_records()}
+    for path in sorted(CATALOG_DIR.glob("*.yaml")):
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        status, one = get(base, f"/api/procedures/{spec['code']}?agency=H29")
+        assert status == 200
+        assert one["steps"] == seed_steps(spec) == records[str(spec["code"])]["steps"]
+        assert one["applicants"] == seed_applicants(spec)
+        assert one["steps"][-1].endswith(f"{spec['result'].strip()}.")  # the result the definition names
+        assert ("trực tuyến" in one["steps"][1]) == (spec["online_level"] in ("full", "partial"))
+    # stable, drawn from the code: some records publish no applicants, as in the real database
+    empty = [c for c, r in records.items() if not r["applicants"]]
+    assert 0 < len(empty) < len(records) / 2
+    # a definition's own texts are published as they are
+    assert seed_steps({"code": "1.1", "steps": ["A", "B"]}) == ["A", "B"]
+    assert seed_applicants({"code": "1.1", "applicants": ["Hộ gia đình"]}) == ["Hộ gia đình"]

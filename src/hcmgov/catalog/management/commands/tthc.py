@@ -1,7 +1,8 @@
 """``hcmgov tthc sync``: read the city's procedures' publication decisions (number, date, the
-ministry's decision they implement, the day put on the national database) from the national
-database of administrative procedures (``TTHC_URL``) into the catalogue. Idempotent: a second run
-changes nothing. ``--since``: only the procedures updated on or after a date."""
+ministry's decision they implement, the day put on the national database) and the two parts of
+their text the catalogue's definitions do not hold (the order of steps, who may apply) from the
+national database of administrative procedures (``TTHC_URL``) into the catalogue. Idempotent: a
+second run changes nothing. ``--since``: only the procedures updated on or after a date."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ def _os_user() -> str:
 
 class Command(BaseCommand):
     help = (
-        "Đồng bộ quyết định công bố TTHC từ CSDL quốc gia về TTHC / "
-        "sync the procedures' publication decisions from the national database of procedures."
+        "Đồng bộ quyết định công bố, trình tự thực hiện và đối tượng thực hiện TTHC từ CSDL quốc gia về TTHC / "
+        "sync the procedures' publication decisions, steps and applicants from the national database of procedures."
     )
 
     def add_arguments(self, parser: Any) -> None:
