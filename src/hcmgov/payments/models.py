@@ -15,6 +15,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Stage(models.TextChoices):
@@ -239,6 +240,11 @@ class Beneficiary(models.Model):
     treasury_name = models.CharField(max_length=200)
     revenue_chapter = models.CharField(max_length=10, blank=True, help_text="Chương (mục lục ngân sách).")
     revenue_item = models.CharField(max_length=10, blank=True, help_text="Tiểu mục (mục lục ngân sách).")
+    valid_from = models.DateField(
+        default=timezone.localdate,
+        help_text="Ngày tài khoản bắt đầu nhận tiền / the day the account takes payments from: the agency's fee "
+        "procedures count as paid online through the national platform from then (Decision 766, indicator 3.2).",
+    )
 
     def __str__(self) -> str:
         return f"{self.agency_id}: {self.account_number} ({self.bank_code})"

@@ -110,7 +110,7 @@ INDICATORS: tuple[IndexIndicator, ...] = (
     IndexIndicator("3.2", 3, "Fee procedures integrated for online payment", "TTHC có phí tích hợp thanh toán", 2,
                    "fee procedures of an agency with a beneficiary account (the national payment platform's bill "
                    "can be made) ÷ fee procedures, at the period's end",
-                   source="catalog: versions; payments: beneficiary accounts (no date: today's state)"),
+                   source="catalog: versions; payments: beneficiary accounts on record by the period's end"),
     IndexIndicator("3.3", 3, "Fee procedures with an online payment", "TTHC có phát sinh thanh toán trực tuyến", 2,
                    "fee procedures with at least one dossier paid online ÷ fee procedures with dossiers",
                    source="warehouse: dossiers"),

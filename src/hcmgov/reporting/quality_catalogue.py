@@ -28,10 +28,9 @@ for the agencies that carry them out.
     version in force) and the desks show that same version (its latest posting).
   - 3.2: over the fee procedures (a positive fee in the version in force), integrated when the
     agency has a beneficiary account on record (``payments.selectors_catalogue``): the platform
-    can then make the national payment platform's bill for every fee of its dossiers. The
-    beneficiary records carry no date, so a past period reads today's state (the rule is the state
-    on the period's last day; what the payments app would need for it: the docs, "The beneficiary
-    account's in-force date").
+    can then make the national payment platform's bill for every fee of its dossiers — on the
+    period's last day: an account taking payments from a later day (``Beneficiary.valid_from``) does
+    not count for it (the docs, "The beneficiary account's in-force date").
 
 The steps and who may apply (two of the parts 1.3 checks) are the national database's, kept on
 the version in force by the catalogue's sync (``catalog.services.procedure_texts_apply``).
@@ -126,11 +125,11 @@ def _walk(*, period: str, as_of: dt.datetime | None, periods: set[dt.datetime] |
                 emit("1.2", day, codes, pub.updated_on_time, proc.code, pub.decision_number, late)
                 if codes:
                     seen.add(_start(day, period))
-    with_beneficiary = payments.agency_codes_with_beneficiary()
     for start in sorted(set(periods or ()) | seen):
         if start.date() > today:
             continue
         end = min(_end(start, period), today)
+        with_beneficiary = payments.agency_codes_with_beneficiary(day=end)  # accounts in force by the period's end
         for proc in facts:
             version = proc.version_on(end)
             if version is None:

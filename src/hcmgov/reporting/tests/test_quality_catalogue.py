@@ -29,7 +29,7 @@ from django.core.cache import cache
 
 from hcmgov.catalog.models import DeskPosting, Publication
 from hcmgov.catalog.tests.factories import ProcedureFactory, ProcedureVersionFactory
-from hcmgov.core.models import AgencyKind
+from hcmgov.core.models import Agency, AgencyKind
 from hcmgov.core.tests.factories import AgencyFactory
 from hcmgov.payments.models import Beneficiary
 from hcmgov.reporting import quality, quality_catalogue
@@ -51,7 +51,7 @@ def city():
     dept = AgencyFactory(kind=AgencyKind.DEPARTMENT, department="justice", unit=None, level="city")
     Beneficiary.objects.create(
         agency=a1, account_number="1", account_name="UBND", bank_code="VCB", bank_name="Vietcombank",
-        treasury_code="0011", treasury_name="KBNN",
+        treasury_code="0011", treasury_name="KBNN", valid_from=d(1, 1),
     )  # fmt: skip
     p1 = ProcedureVersionFactory(valid_from=d(1, 1), valid_to=d(31), **COMPLETE)
     ProcedureVersionFactory(procedure=p1.procedure, version=2, valid_from=d(1, 6), **COMPLETE)
@@ -105,6 +105,19 @@ def test_a_state_is_read_at_the_periods_end(city):
     # 30 June: P1's version 2 is in force, the desks still show version 1; P2 lacks its steps
     assert (a1.figures["1.3"].denominator, a1.figures["1.3"].numerator) == (2, 0)
     assert (a1.figures["3.2"].denominator, a1.figures["3.2"].numerator) == (1, 1)
+
+
+def test_a_beneficiary_account_counts_from_its_first_day_not_before(city):
+    """3.2 at each period's end: A2's account takes payments from 1 June, so May stays 0/1 and June is 1/1."""
+    Beneficiary.objects.create(
+        agency=Agency.objects.get(code=city["A2"]), account_number="2", account_name="UBND", bank_code="VCB",
+        bank_name="Vietcombank", treasury_code="0011", treasury_name="KBNN", valid_from=d(1, 6),
+    )  # fmt: skip
+    cache.clear()
+    june = dt.datetime(2025, 6, 1)  # noqa: DTZ001 - a city period, as the index keys them
+    counts = quality_catalogue.catalogue_counts(period="month", by="agency", as_of=END_OF_JUNE, periods={june})
+    assert figures(counts, city["A2"])["3.2"] == (1, 0)
+    assert figures(counts, city["A2"], june)["3.2"] == (1, 1)
 
 
 def test_a_publication_after_the_moment_read_is_not_counted(city):
