@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "hcmgov.dossiers",
     "hcmgov.notifications",
     "hcmgov.feedback",
+    "hcmgov.drafts",  # application forms saved unfinished ("Lưu nháp")
     "hcmgov.payments",
     "hcmgov.postal",
     "hcmgov.documents",

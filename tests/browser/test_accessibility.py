@@ -149,7 +149,10 @@ def test_every_page_type_has_no_serious_or_critical_violation(visit, submit, age
                 continue
             if target.form_error:
                 with page.expect_navigation() as nav:
-                    page.locator("main form[enctype='multipart/form-data'] button[type=submit]").click()
+                    # the form's submit button (the application form also has "Lưu nháp": value=draft)
+                    page.locator(
+                        "main form[enctype='multipart/form-data'] button[type=submit]:not([value=draft])"
+                    ).click()
                 response = nav.value
             where = f"{target.path} ({language}, {device['viewport']['width']}px, {target.who})"
             if response is None or response.status != target.status:

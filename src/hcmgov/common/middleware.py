@@ -36,6 +36,29 @@ NGSI_PREFIX = "/ngsi-ld/"  # NGSI-LD answers ProblemDetails of its own (hcmgov.n
 _ANONYMOUS = context.Actor(user_id=None, label="anonymous", auth_method=context.AuthMethod.ANONYMOUS)
 
 
+def ckan_error(status: int, kind: str, text: str) -> HttpResponse:
+    """An error in CKAN's Action API envelope (``hcmgov.opendata.ckan``'s shape), for answers made
+    before the API's own views run."""
+    body = {"help": "/api/3/action/help_show", "success": False, "error": {"__type": kind, "message": text}}
+    return HttpResponse(json.dumps(body, ensure_ascii=False), status=status, content_type="application/json")
+
+
+def ngsi_problem(status: int, kind: str, title: Message, detail: Message) -> HttpResponse:
+    """An NGSI-LD ProblemDetails (``hcmgov.ngsi.errors``' shape: Vietnamese first, English beside),
+    for answers made before the NGSI-LD views run."""
+    problem = {
+        "type": f"https://uri.etsi.org/ngsi-ld/errors/{kind}",
+        "title": title.vi,
+        "status": status,
+        "detail": f"{detail.vi} / {detail.en}",
+        "title_en": title.en,
+        "detail_en": detail.en,
+    }
+    response = HttpResponse(json.dumps(problem, ensure_ascii=False), status=status, content_type="application/json")
+    response["Content-Language"] = "vi"
+    return response
+
+
 def _refuse(request: HttpRequest, status: int, code: str, message: Message) -> HttpResponse:
     """Refuse before any view runs: in their own error shape on CKAN's Action API and on NGSI-LD
     (their clients read nothing else: STYLE.md rule 12), a problem document on the rest of the API,
@@ -44,21 +67,9 @@ def _refuse(request: HttpRequest, status: int, code: str, message: Message) -> H
         answer = {"RspCode": "99", "Message": "Unknown error"}
         return HttpResponse(json.dumps(answer), status=200, content_type="application/json")
     if request.path.startswith(CKAN_PREFIXES):  # hcmgov.opendata.ckan's envelope, "Bad Request"
-        error = {"__type": "Bad Request", "message": f"Bad request - {message.vi} / {message.en}"}
-        body = {"help": "/api/3/action/help_show", "success": False, "error": error}
-        return HttpResponse(json.dumps(body, ensure_ascii=False), status=status, content_type="application/json")
+        return ckan_error(status, "Bad Request", f"Bad request - {message.vi} / {message.en}")
     if request.path.startswith(NGSI_PREFIX):  # hcmgov.ngsi.errors.BadRequestData's ProblemDetails
-        problem = {
-            "type": "https://uri.etsi.org/ngsi-ld/errors/BadRequestData",
-            "title": "Dữ liệu không hợp lệ",
-            "status": status,
-            "detail": f"{message.vi} / {message.en}",
-            "title_en": "Bad request data",
-            "detail_en": message.en,
-        }
-        response = HttpResponse(json.dumps(problem, ensure_ascii=False), status=status, content_type="application/json")
-        response["Content-Language"] = "vi"
-        return response
+        return ngsi_problem(status, "BadRequestData", Message("Dữ liệu không hợp lệ", "Bad request data"), message)
     if request.path.startswith("/api/"):
         return problem_response(request, status=status, code=code, message=message)
     return HttpResponse(

@@ -52,10 +52,15 @@ def _applicants(user: Any) -> Q:
     return Q(applicant_id=ids[0]) if len(ids) == 1 else Q(applicant_id__in=ids)
 
 
-def dossier_list_for_applicant(*, user: Any) -> QuerySet[Dossier]:
+def dossier_list_for_applicant(*, user: Any, summary: bool = False) -> QuerySet[Dossier]:
     """The dossiers a citizen or business sees on the portal: their own, and those of the
-    businesses the person represents now (none for anyone else)."""
-    return Dossier.objects.filter(_applicants(user)).select_related(*LIST_RELATED).order_by("-submitted_at", "-id")
+    businesses the person represents now (none for anyone else). ``summary``: for a list that
+    shows no dossier's contents — the encrypted form, process state and delivery address are not
+    read (each row's ciphertext, a few kilobytes, would be fetched and decrypted for nothing)."""
+    dossiers = Dossier.objects.filter(_applicants(user)).select_related(*LIST_RELATED)
+    if summary:
+        dossiers = dossiers.defer("form_data", "workflow_state", "delivery_to")
+    return dossiers.order_by("-submitted_at", "-id")
 
 
 def _official_fields(user: Any) -> dict[int, frozenset[str] | None]:

@@ -38,8 +38,8 @@ from hcmgov.payments import selectors as payment_selectors
 from hcmgov.payments import services as payment_services
 from hcmgov.postal import selectors as postal_read
 from hcmgov.registry import services as registry
+from hcmgov.web import applying, schemaform
 from hcmgov.web import eid as eid_pages
-from hcmgov.web import schemaform
 from hcmgov.web.responses import file_response, pdf_response, visible_dossier
 
 # the form's submission token (``secrets.token_urlsafe``, or a test's): anything else — a NUL, which
@@ -145,6 +145,8 @@ def dossier_new(request: HttpRequest, code: str) -> HttpResponse:
         owner_ids=identity_read.user_applicant_ids(user=request.user),
         doc_types={doc["code"] for doc in version.required_documents},
     )
+    if request.method == "POST" and (done := applying.draft_action(request, procedure=procedure, version=version)):
+        return done  # saved as a draft, or the draft discarded (web/applying.py)
     if request.method == "POST":
         data = jsonform.coerce(version.form_schema, request.POST)
         attachments, reuse_problems = _attachments(request, version)
@@ -163,13 +165,17 @@ def dossier_new(request: HttpRequest, code: str) -> HttpResponse:
         except DomainError as exc:
             error, errors = exc, exc.errors
         else:
+            applying.submitted(user=request.user, procedure=procedure)
             if created:
                 messages.success(request, "Nộp hồ sơ thành công." if _lang(request) == "vi" else "Dossier submitted.")
             return redirect("web:dossier", code=dossier.code)
     # on a form sent back with errors, what it holds is shown again: no second lookup
     prefill = _prefill(version.form_schema, request.user, context=procedure.code, lookup=request.method != "POST")
+    draft, reuse_chosen = None, _reuse_chosen(request, version)
     if request.method != "POST":
-        data = prefill["data"]
+        draft, data = applying.resumed(user=request.user, procedure=procedure, prefill=prefill)
+        if draft is not None:
+            agency_code, reuse_chosen = draft.agency_code, draft.reuse
     by_field = {e.field: e for e in errors}
     return render(
         request,
@@ -186,8 +192,10 @@ def dossier_new(request: HttpRequest, code: str) -> HttpResponse:
             "token": token,
             "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
             "reusable": reusable,
-            "reuse_chosen": _reuse_chosen(request, version),
+            "reuse_chosen": reuse_chosen,
             "prefill": prefill,
+            "draft": draft,
+            "steps": applying.steps(version=version, errors=errors),
         },
         status=422 if error else 200,
     )
@@ -248,8 +256,10 @@ def prefill_consent(request: HttpRequest, code: str) -> HttpResponse:
 @applicant_required
 @require_http_methods(["GET"])
 def my_dossiers(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.dossier_list_for_applicant(user=request.user), 20).get_page(request.GET.get("page"))
-    return render(request, "web/my_dossiers.html", {"page": page, "status_en": STATUS_EN})
+    dossiers = selectors.dossier_list_for_applicant(user=request.user, summary=True)
+    page = Paginator(dossiers, 20).get_page(request.GET.get("page"))
+    drafts = applying.drafts_of(user=request.user)
+    return render(request, "web/my_dossiers.html", {"page": page, "status_en": STATUS_EN, "drafts": drafts})
 
 
 @login_required

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import threading
 from typing import Any
+from wsgiref.util import setup_testing_defaults
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
@@ -62,24 +62,16 @@ class Server:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         environ: dict[str, Any] = {
             "REQUEST_METHOD": method,
-            "SCRIPT_NAME": "",
             "PATH_INFO": path.encode().decode("latin-1"),
-            "QUERY_STRING": "",
-            "SERVER_NAME": "testserver",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
             "HTTP_HOST": "testserver",
+            "REMOTE_ADDR": "127.0.0.1",
             "CONTENT_TYPE": "application/json",
             "CONTENT_LENGTH": str(len(data)),
             "wsgi.input": io.BytesIO(data),
-            "wsgi.errors": sys.stderr,
-            "wsgi.url_scheme": "http",
-            "wsgi.version": (1, 0),
             "wsgi.multithread": True,
             "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
         }
+        setup_testing_defaults(environ)  # the rest of a WSGI environ, as the standard library fills it
         if token:
             environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
         for name, value in headers.items():

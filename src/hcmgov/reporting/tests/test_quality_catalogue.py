@@ -114,7 +114,7 @@ def test_a_beneficiary_account_counts_from_its_first_day_not_before(city):
         bank_name="Vietcombank", treasury_code="0011", treasury_name="KBNN", valid_from=d(1, 6),
     )  # fmt: skip
     cache.clear()
-    june = dt.datetime(2025, 6, 1)  # noqa: DTZ001 - a city period, as the index keys them
+    june = dt.datetime(2025, 6, 1)
     counts = quality_catalogue.catalogue_counts(period="month", by="agency", as_of=END_OF_JUNE, periods={june})
     assert figures(counts, city["A2"])["3.2"] == (1, 0)
     assert figures(counts, city["A2"], june)["3.2"] == (1, 1)

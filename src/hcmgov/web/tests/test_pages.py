@@ -173,3 +173,20 @@ def test_an_oversized_upload_is_named_without_being_read(client, city, citizen, 
     assert response.status_code == 422
     assert [e.code for e in response.context["errors"] if e.field == "TOKHAI"] == ["too_large"]
     assert Dossier.objects.count() == 0
+
+
+def test_my_dossiers_list_reads_no_dossiers_contents(client, submit, citizen):
+    """The list shows codes, procedures and statuses: the encrypted form, process state and address
+    of each row are not fetched nor decrypted (bench/pages.py's profile found them read for nothing)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(3):
+        submit()
+    client.force_login(citizen)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/ho-so/")
+    assert page.status_code == 200
+    listed = [q["sql"] for q in queries.captured_queries if '"dossiers_dossier"."code"' in q["sql"]]
+    assert listed, "the list's query was not seen"
+    assert not any('"form_data"' in sql or '"workflow_state"' in sql for sql in listed)
