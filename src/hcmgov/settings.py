@@ -1000,6 +1000,15 @@ IOT_PARTITIONS_AHEAD_DAYS = config(
 )
 CELERY_BEAT_SCHEDULE["iot-storage"] = {"task": "iot.storage_maintain", "schedule": 3600.0}
 
+# --- application drafts (hcmgov.drafts) ------------------------------------------------------------
+DRAFT_KEEP_DAYS = config(
+    "HCMGOV_DRAFT_KEEP_DAYS",
+    90,
+    help="An application draft left untouched this many days is removed (the form says so).",
+    group="portal",
+)
+CELERY_BEAT_SCHEDULE["drafts-purge"] = {"task": "drafts.purge", "schedule": 86400.0}
+
 
 # --- NGSI-LD context broker (hcmgov.ngsi: /ngsi-ld/v1) ---------------------------------------------
 NGSI_LD_CONTEXT_DIR = config(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
 
 from hcmgov.catalog import selectors as catalog
 from hcmgov.drafts.models import ApplicationDraft
@@ -32,3 +36,12 @@ def draft_discard(*, user: Any, procedure_code: str) -> bool:
     there was one. Removing nothing is not an error: the form may be sent twice."""
     deleted, _ = ApplicationDraft.objects.filter(user=user, procedure__code=procedure_code).delete()
     return bool(deleted)
+
+
+def drafts_purge(*, now: dt.datetime | None = None) -> int:
+    """Remove the drafts left untouched for ``HCMGOV_DRAFT_KEEP_DAYS`` (personal data kept no longer
+    than its purpose needs: Decree 13/2023/NĐ-CP Art. 3); the form tells the applicant how long a
+    draft waits. Returns how many were removed. Run daily by the worker (``drafts.purge``)."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=settings.DRAFT_KEEP_DAYS)
+    deleted, _ = ApplicationDraft.objects.filter(updated_at__lt=cutoff).delete()
+    return deleted

@@ -195,6 +195,7 @@ def dossier_new(request: HttpRequest, code: str) -> HttpResponse:
             "reuse_chosen": reuse_chosen,
             "prefill": prefill,
             "draft": draft,
+            "draft_keep_days": settings.DRAFT_KEEP_DAYS,
             "steps": applying.steps(version=version, errors=errors),
         },
         status=422 if error else 200,

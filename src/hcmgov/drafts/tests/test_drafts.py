@@ -40,3 +40,21 @@ def test_what_a_posted_form_can_store_is_bounded(version):
     assert len(draft.reuse) == services.MAX_REUSE
     assert all(len(k) <= 40 and len(v) <= 64 for k, v in draft.reuse.items())
     assert len(draft.agency_code) == 32
+
+
+def test_drafts_untouched_past_the_keeping_time_are_purged_and_the_others_kept(settings, citizen, version):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from hcmgov.drafts.models import ApplicationDraft
+
+    settings.DRAFT_KEEP_DAYS = 90
+    services.draft_save(
+        user=citizen, procedure_code=version.procedure.code, agency_code="", form_data={"a": 1}, reuse={}
+    )
+    now = timezone.now()
+    assert services.drafts_purge(now=now + dt.timedelta(days=89)) == 0
+    assert ApplicationDraft.objects.count() == 1
+    assert services.drafts_purge(now=now + dt.timedelta(days=91)) == 1
+    assert ApplicationDraft.objects.count() == 0
