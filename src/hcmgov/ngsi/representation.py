@@ -20,8 +20,9 @@ META |= {"languageMap", "@context", "deletedAt"}
 ENTITY_META = {"id", "@id", "type", "@type", "@context", "scope", "createdAt", "modifiedAt", "deletedAt"}
 GEO_NAMES = {"location", "observationSpace", "operationSpace"}
 # characters an attribute or type name may not hold (clause 4.6.2: forbidden in identifiers)
-_BAD_NAME = re.compile(r"[\s<>\"'=;()\\]")
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"]+$")
+# (control characters too: PostgreSQL's text refuses NUL, and no URI or name holds one — RFC 3986)
+_BAD_NAME = re.compile(r"[\s<>\"'=;()\\\x00-\x1f\x7f]")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"\x00-\x1f\x7f]+$")
 
 
 def is_uri(value: Any) -> bool:

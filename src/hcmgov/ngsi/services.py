@@ -21,7 +21,7 @@ from hcmgov.ngsi import fastwrite, geo
 from hcmgov.ngsi.errors import AlreadyExists, BadRequestData, NgsiError, ResourceNotFound
 from hcmgov.ngsi.jsonld import NGSI, Context
 from hcmgov.ngsi.models import AttributeInstance, Entity, Subscription
-from hcmgov.ngsi.representation import entity_head, format_time, fragment_in, parse_time
+from hcmgov.ngsi.representation import entity_head, format_time, fragment_in, is_uri, parse_time
 
 LOCATION = NGSI + "location"
 TOPIC_CHANGED = "ngsi.entity.changed"
@@ -438,7 +438,7 @@ def batch_delete(*, ids: list[Any]) -> BatchResult:
     result = BatchResult()
 
     def delete(entity_id: Any) -> None:
-        if not isinstance(entity_id, str):
+        if not is_uri(entity_id):
             raise BadRequestData("id phải là URI", "The id must be a URI")
         entity_delete(entity_id=entity_id)
 

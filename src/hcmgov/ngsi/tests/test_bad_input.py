@@ -85,3 +85,11 @@ def test_bad_link_headers(api, air):
     assert weird.status_code in (400, 404)
     assert api.get("/types/%20").status_code in (400, 404)
     assert api.patch("/subscriptions/urn:x:y", {"q": 1}).status_code in (400, 404)
+
+
+def test_a_batch_delete_of_an_id_with_a_control_character_is_refused_per_entity(api):
+    """Found by the fuzzer on PostgreSQL (its text refuses NUL): a 500 before; now that id fails alone."""
+    answer = api.post("/entityOperations/delete", ["urn:ngsi-ld:Fuzz:\x00", "urn:ngsi-ld:Fuzz:\x1b1"])
+    assert answer.status_code in (207, 400), answer.content
+    if answer.status_code == 207:
+        assert [e["error"]["type"].rsplit("/", 1)[-1] for e in answer.json()["errors"]] == ["BadRequestData"] * 2
