@@ -4,6 +4,7 @@
 #   make bench  benchmarks under bench/ (results in bench/results/)
 #   make soak   citizens, officials, API clients and sensors for 10 minutes: p50/p95/p99, memory (bench/results/soak.md)
 #   make failover  a PostgreSQL primary and a synchronous standby, the primary killed under load (docs/operations/failover.md)
+#   make scale-test  the city on one machine: nginx, 3 web, 2 gateway, 3 workers, a scheduler, 2 ingesters, one of each killed under load (docs/operations/scale-test.md)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -32,7 +33,7 @@ export DJANGO_SETTINGS_MODULE := hcmgov.settings
 -include .env
 export
 
-.PHONY: help up install assets migrate demo static serve worker test lint test-sqlite test-postgres bench soak failover configdoc openapi clean
+.PHONY: help up install assets migrate demo static serve worker test lint test-sqlite test-postgres bench soak failover scale-test configdoc openapi clean
 
 help:
 	@grep -E '^#   ' Makefile | sed 's/^#   //'
@@ -170,6 +171,9 @@ bench: install assets
 # the load and soak run of issue 13 (MINUTES=2 for a shorter one)
 soak: install assets
 	$(PY) bench/soak/run.py --minutes $(or $(MINUTES),10)
+
+scale-test: install assets
+	$(PY) scripts/scale_test.py
 
 failover: install
 	HCMGOV_FAILOVER=1 $(VENV)/bin/pytest -q -rA -p no:xdist tests/operations/test_failover.py

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-beat", action="store_true", help="Run without the scheduler (extra workers at city scale)."
         )
+        parser.add_argument(
+            "--hostname",
+            default="",
+            help="The worker's node name, unique among the workers sharing a broker (default worker<pid>@<host>: "
+            "Celery's own default, celery@<host>, makes a second worker on one machine die on its control "
+            "queue with RESOURCE_LOCKED). systemd units: worker-%%i@%%H.",
+        )
 
-    def handle(self, *args: Any, concurrency: int = 2, no_beat: bool = False, **options: Any) -> None:
+    def handle(
+        self, *args: Any, concurrency: int = 2, no_beat: bool = False, hostname: str = "", **options: Any
+    ) -> None:
         from hcmgov.celery import app
 
         for key in ("data_folder_in", "data_folder_out", "processed_folder"):
@@ -32,6 +42,7 @@ class Command(BaseCommand):
             f"--concurrency={concurrency}",
             "--without-gossip",
             "--without-mingle",
+            f"--hostname={hostname or f'worker{os.getpid()}@%h'}",
         ]
         if not no_beat:
             argv.append("--beat")
