@@ -76,6 +76,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     "stored in the database: a reset on any node is refused at once everywhere",
     ("hcmgov/iot/storage.py", "_known_partitions"): "partitions known to exist (they are only created, and "
     "creation is idempotent); dropped ones are forgotten by the process that drops them",
+    ("hcmgov/reporting/selectors.py", "_plan_memo"): "used only while the shared cache holds the same token for "
+    "the figures (each read asks it): figures computed again on any node, or a cleared cache, are seen at once",
     ("hcmgov/iot/views.py", "_limiter"): "the device's bucket is in Redis when REDIS_URL is set (SharedRateLimiter; "
     "check hcmgov.E102 requires it at city scale)",
     ("hcmgov/ngsi/fastwrite.py", "_SQL"): SQL,

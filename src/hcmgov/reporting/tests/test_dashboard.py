@@ -228,3 +228,21 @@ def test_without_any_dossier_the_pages_answer(leader_client, agency):
         assert leader_client.get(reverse(name)).status_code == 200, name
     assert leader_client.get(reverse("dashboard_agency", args=[agency.code])).status_code == 200
     assert leader_client.get(reverse("dashboard_drill", args=[agency.code, "2.1"])).status_code == 200
+
+
+def test_the_plan_figures_are_kept_as_objects_while_the_cache_holds_them_and_read_again_after(db, monkeypatch):
+    from django.core.cache import cache
+
+    from hcmgov.reporting import selectors, targets
+
+    cache.clear()
+    computed: list[int] = []
+    real = targets.plan_targets
+    monkeypatch.setattr(targets, "plan_targets", lambda **kw: computed.append(1) or real(**kw))
+    first = selectors.plan_targets_cached()
+    assert selectors.plan_targets_cached() is first  # the same objects: no unpickling per page
+    assert len(computed) == 1
+    cache.clear()  # another node computed again, or the cache was emptied: the token is gone
+    again = selectors.plan_targets_cached()
+    assert again is not first
+    assert len(computed) == 2
