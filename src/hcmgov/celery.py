@@ -25,6 +25,7 @@ TASK_APPS = [
     "hcmgov.warehouse",
     "hcmgov.reporting",
     "hcmgov.iot",
+    "hcmgov.drafts",
     "hcmgov.ngsi",
 ]
 app.autodiscover_tasks(TASK_APPS)
