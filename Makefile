@@ -166,6 +166,7 @@ bench: install assets
 	$(PY) bench/gateway.py
 	$(PY) bench/iot_ingest.py
 	$(PY) -m bench.ngsi
+	$(PY) bench/pages.py
 	$(PY) bench/capacity.py
 
 # the load and soak run of issue 13 (MINUTES=2 for a shorter one)
