@@ -87,6 +87,27 @@ os.environ.setdefault("HCMGOV_API_TOKEN_RATE", "0")
 os.environ.setdefault("HCMGOV_PUBLIC_FORM_RATE", "0")
 
 
+def wait_answering(
+    url: str, procs: dict[str, subprocess.Popen[bytes]], logs: Path, *, seconds: float, pause: float = 0.3
+) -> None:
+    """Wait until ``url`` answers 200; fail at once when one of ``procs`` has exited (its log is in
+    ``logs``: a file, or a folder of ``<name>.log``), or after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                log_file = logs / f"{name}.log" if logs.is_dir() else logs
+                raise RuntimeError(f"{name} exited; see {log_file}")
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(url, timeout=2) as r,  # noqa: S310 - loopback
+        ):
+            if r.status == 200:
+                return
+        time.sleep(pause)
+    raise RuntimeError(f"{url} did not answer within {seconds:g} s")
+
+
 def ensure_wrk() -> str:
     found = shutil.which("wrk")
     if found:
@@ -343,18 +364,7 @@ class Server:
             start_new_session=True,
         )
         self.procs.append(self.granian)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.granian.poll() is not None:
-                raise RuntimeError(f"granian exited; see {logs / 'server.log'}")
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"{self.url}{self.probe}", timeout=2) as r,  # noqa: S310 - loopback
-            ):
-                if r.status == 200:
-                    return
-            time.sleep(0.3)
-        raise RuntimeError("server did not answer /healthz within 60 s")
+        wait_answering(f"{self.url}{self.probe}", {"granian": self.granian}, logs / "server.log", seconds=60)
 
     def _start_worker(self, log_file: Path) -> None:
         self.worker = subprocess.Popen(

@@ -34,7 +34,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -97,19 +96,8 @@ class Processes:
             ],
             self.env,
         )
-        deadline = time.monotonic() + 300  # a loaded machine imports slowly
-        while time.monotonic() < deadline:
-            for name, proc in self.procs.items():
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited; see {self.logs / (name + '.log')}")
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as r,  # noqa: S310 - loopback
-            ):
-                if r.status == 200:
-                    return
-            time.sleep(0.5)
-        raise RuntimeError("the web server did not answer /healthz within 300 s")
+        # a loaded machine imports slowly
+        bench.wait_answering(f"{self.url}/healthz", self.procs, self.logs, seconds=300, pause=0.5)
 
     @property
     def url(self) -> str:

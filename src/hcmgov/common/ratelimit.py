@@ -137,10 +137,14 @@ def reset() -> None:
         _limiters.clear()
 
 
-def allow(name: str, key: Hashable) -> bool:
-    """Take one token from ``key``'s bucket under the named limit; False: refuse the request."""
+def allow(name: str, key: Hashable | Callable[[], Hashable]) -> bool:
+    """Take one token from ``key``'s bucket under the named limit; False: refuse the request.
+    ``key`` may be a function, called only when the limit is on (a client's address is not worked
+    out on the hot public pages of a deployment that switched the limit off)."""
     found = limiter(name)
-    return True if found is None else found.take(key)
+    if found is None:
+        return True
+    return found.take(key() if callable(key) else key)
 
 
 def retry_after(name: str) -> int:
@@ -174,7 +178,7 @@ def client_address(request: HttpRequest) -> str:
 def check_address(request: HttpRequest, name: str) -> None:
     """An API route open to anyone: raise :class:`RateLimited` past the named limit of the client's
     address."""
-    if not allow(name, client_address(request)):
+    if not allow(name, lambda: client_address(request)):
         raise RateLimited(name)
 
 
@@ -185,7 +189,7 @@ def limited(name: str, *, methods: tuple[str, ...] = ("GET", "POST")) -> Callabl
     def decorate(view: Any) -> Any:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if request.method in methods and not allow(name, client_address(request)):
+            if request.method in methods and not allow(name, lambda: client_address(request)):
                 return too_many(request, name)
             return view(request, *args, **kwargs)
 
