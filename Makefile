@@ -154,20 +154,19 @@ test-postgres: install assets
 
 test: lint test-sqlite test-postgres
 
+# every benchmark, or a few: make bench BENCHES="gateway pages"; then bench/results/REPORT.md
+# (bench/report.py: our number, the peer's, the ratio, the target, the machine) marks as stale any
+# result older than this run. A benchmark that fails does not stop the others; make fails at the end.
+BENCHES ?= run signing ocr prefill portal_sync package_search datastore_search quality_index gateway iot_ingest ngsi pages capacity
+BENCH_START := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 bench: install assets
-	$(PY) bench/run.py
-	$(PY) bench/signing.py
-	$(PY) bench/ocr.py
-	$(PY) bench/prefill.py
-	$(PY) bench/portal_sync.py
-	$(PY) bench/package_search.py
-	$(PY) bench/datastore_search.py
-	$(PY) bench/quality_index.py
-	$(PY) bench/gateway.py
-	$(PY) bench/iot_ingest.py
-	$(PY) -m bench.ngsi
-	$(PY) bench/pages.py
-	$(PY) bench/capacity.py
+	@failed=""; for b in $(BENCHES); do \
+		echo "== bench/$$b.py =="; \
+		if [ "$$b" = ngsi ]; then $(PY) -m bench.ngsi || failed="$$failed $$b"; \
+		else $(PY) bench/$$b.py || failed="$$failed $$b"; fi; \
+	done; \
+	$(PY) bench/report.py --since $(BENCH_START); \
+	if [ -n "$$failed" ]; then echo "benchmarks that failed:$$failed"; exit 1; fi
 
 # the load and soak run of issue 13 (MINUTES=2 for a shorter one)
 soak: install assets

@@ -517,23 +517,59 @@ def measure(
     return summarise(raw, ok, c, cpu)
 
 
+@contextlib.contextmanager
+def hello_asgi(env: dict[str, str], workers: int) -> Iterator[str]:
+    """bench/hello_asgi.py (the bare ASGI "hello") served by granian ``--interface asgi`` with
+    ``workers`` workers on a free loopback port; yields its URL and stops it on leaving."""
+    logs = WORK / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_file = logs / "hello-asgi.log"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [str(VENV_BIN / "granian"), "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--workers", str(workers), "--no-ws", "--log-level", "warning", "hello_asgi:application"]
+    with log_file.open("wb") as out:
+        proc = subprocess.Popen(cmd, env=env, cwd=BENCH, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_answering(url + "/", {"granian": proc}, log_file, seconds=60)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)  # its own session: the group is granian and its workers
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def calibrate(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
     """The bare Django "hello" view (bench/hello.py) on granian, 2 WSGI workers, wrk -t1 -c32: the
-    reference point of shared/MEASUREMENTS.md (~11,100 req/s there)."""
+    reference point of shared/MEASUREMENTS.md (~11,100 req/s there). Then the bare ASGI "hello"
+    (bench/hello_asgi.py, no framework) on granian ASGI, the same workers and wrk command: the web
+    floor, the peer the platform's lightest requests are compared with (bench/report.py)."""
+
+    def requests_per_s(url: str) -> float:
+        subprocess.run(["wrk", "-t1", "-c32", "-d2s", url], capture_output=True, check=False)
+        proc = subprocess.run(["wrk", "-t1", "-c32", "-d10s", url], capture_output=True, text=True, check=False)
+        found = re.search(r"Requests/sec:\s+([\d.]+)", proc.stdout)
+        return float(found.group(1)) if found else 0.0
+
     hello_env = {k: v for k, v in env.items() if k != "DJANGO_SETTINGS_MODULE"}
     server = Server(hello_env, free_port(), args.workers, False, app="hello:application", cwd=BENCH)
     with running(server):
-        subprocess.run(["wrk", "-t1", "-c32", "-d2s", server.url + "/"], capture_output=True, check=False)
-        proc = subprocess.run(
-            ["wrk", "-t1", "-c32", "-d10s", server.url + "/"], capture_output=True, text=True, check=False
-        )
-    found = re.search(r"Requests/sec:\s+([\d.]+)", proc.stdout)
-    value = float(found.group(1)) if found else 0.0
+        value = requests_per_s(server.url + "/")
+    with hello_asgi(hello_env, args.workers) as url:
+        asgi = requests_per_s(url + "/")
     return {
         "hello_req_per_s": round(value),
         "measurements_md_req_per_s": 11100,
         "ratio": round(value / 11100, 2),
         "command": "granian --interface wsgi --workers 2 --no-ws bench/hello.py; wrk -t1 -c32 -d10s",
+        "asgi_hello_req_per_s": round(asgi),
+        "asgi_command": f"granian --interface asgi --workers {args.workers} --no-ws bench/hello_asgi.py;"
+        " wrk -t1 -c32 -d10s",
     }
 
 
