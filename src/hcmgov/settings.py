@@ -1194,6 +1194,20 @@ AUDIT_LINK_GRACE_SECONDS = config(
     "the task audit.link every minute what was left) before `hcmgov audit verify` reports it.",
     group="audit",
 )
+_audit_link_background = config(
+    "HCMGOV_AUDIT_LINK_BACKGROUND",
+    "auto",
+    help="How committed audit events are linked into the chain: 'on', one thread per process links them off "
+    "the request's path, many at a time; 'off', each transaction links its own in a short transaction right "
+    "after it commits; 'auto', on with PostgreSQL and off with SQLite (whose writers queue for one lock "
+    "anyway). Either way the task audit.link links what a process left when it died.",
+    group="audit",
+)
+if _audit_link_background not in ("auto", "on", "off"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"HCMGOV_AUDIT_LINK_BACKGROUND: 'auto', 'on' or 'off', not {_audit_link_background!r}")
+AUDIT_LINK_BACKGROUND = _audit_link_background == "on" or (_audit_link_background == "auto" and bool(DATABASE_URL))
 CELERY_BEAT_SCHEDULE["audit-anchor"] = {"task": "audit.anchor", "schedule": AUDIT_ANCHOR_SECONDS}
 CELERY_BEAT_SCHEDULE["audit-link"] = {"task": "audit.link", "schedule": 60.0}
 # --- end helper: audit-chain ---

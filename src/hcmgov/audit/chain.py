@@ -6,7 +6,10 @@ SHA-256 of the previous event's hash and the event's fields in a fixed, canonica
 (:func:`event_hash`). The business transaction only inserts its events, unlinked
 (:func:`chain_record`); just after it commits, :func:`link_pending` links every committed unlinked
 event in a short transaction of its own that locks the chain's head row (:class:`AuditHead`), so
-two linkers never link onto the same event, and a rolled-back transaction leaves nothing. The
+two linkers never link onto the same event, and a rolled-back transaction leaves nothing. On
+PostgreSQL (``AUDIT_LINK_BACKGROUND``) the commit only wakes the process's linker thread, which does
+the same for everything committed meanwhile: the request does not wait for the head's lock and a
+second commit. The
 chain's order is the order of linking. Altering, removing, inserting or reordering a linked event
 breaks the chain at that point, and :func:`chain_verify` names it, as it names an event left
 unlinked past the grace. The head is time-stamped now and then (RFC 3161, :func:`chain_anchor`),
@@ -20,16 +23,20 @@ another dossier's commit, no deadlock through the chain).
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import functools
 import hashlib
 import json
 import logging
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import Case, Value, When
 from django.utils import timezone
@@ -122,7 +129,88 @@ class _Linker:
 
     def __call__(self) -> None:
         self.ran = True
-        link_pending(using=self.alias, mine=self.events)
+        if settings.AUDIT_LINK_BACKGROUND:
+            background.notify(self.alias)
+        else:
+            link_pending(using=self.alias, mine=self.events)
+
+
+class _Background:
+    """The process's linker thread (``AUDIT_LINK_BACKGROUND``): a committed transaction only wakes
+    it, and it links everything committed and unlinked meanwhile in one short transaction. The
+    request no longer waits for the head's lock and a second commit, and under load one link serves
+    many requests (measured in bench/results/submit.json). Started on first use in each process (a
+    forked worker gets its own); a linker that fails is logged and the next wake, or the periodic
+    task ``audit.link``, links what it left. Idle for ``idle_seconds``, it gives its database
+    connection back."""
+
+    idle_seconds = 5.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pid = 0
+        self._aliases: set[str] = set()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    def notify(self, alias: str) -> None:
+        with self._lock:
+            self._aliases.add(alias)
+            if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
+                self._pid = os.getpid()  # a fork does not carry the parent's thread along
+                self._wake = threading.Event()
+                self._stopping = False
+                self._thread = threading.Thread(target=self._run, name="audit-linker", daemon=True)
+                self._thread.start()
+            self._wake.set()
+
+    def _run(self) -> None:
+        wake = self._wake
+        try:
+            while True:
+                if not wake.wait(self.idle_seconds):
+                    connections.close_all()  # this thread's own connections
+                    wake.wait()
+                wake.clear()
+                with self._lock:
+                    if self._stopping:
+                        return  # stop() links what is left
+                    aliases, self._aliases = self._aliases, set()
+                for alias in aliases:
+                    try:
+                        link_pending(using=alias)
+                    except Exception:
+                        log.exception("audit: background linking failed; the next commit or audit.link retries")
+                        connections[alias].close()
+        finally:
+            connections.close_all()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Link what is pending and end the thread (tests; the process's exit)."""
+        with self._lock:
+            thread = self._thread if self._pid == os.getpid() else None
+            if thread is None:
+                return
+            self._stopping = True
+            self._wake.set()
+        thread.join(timeout)
+        with self._lock:
+            aliases, self._aliases = self._aliases, set()
+            self._thread = None
+        for alias in aliases:
+            link_pending(using=alias)
+
+
+background = _Background()
+
+
+@atexit.register
+def _at_exit() -> None:
+    try:
+        background.stop(timeout=5.0)
+    except Exception:  # the database gone first: audit.link links it later
+        log.warning("audit: events left unlinked at exit", exc_info=True)
 
 
 def chain_record(values: dict[str, Any], *, alias: str = DEFAULT_DB_ALIAS) -> AuditEvent:

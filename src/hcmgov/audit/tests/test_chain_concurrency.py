@@ -137,3 +137,50 @@ def test_the_migration_links_the_events_written_before_the_chain():
     with context.acting_as(context.Actor.system()):
         assert audit_record(action="x", obj=None, object_type="t", object_id="1").seq == base + 13
     assert audit_chain_verify().ok
+
+
+def test_the_background_linker_links_concurrent_commits_into_one_chain(settings):
+    """Production's mode on PostgreSQL: commits only wake the process's linker thread, which links
+    what was committed meanwhile, many events at a time; the chain has no gap and no fork."""
+    needs_postgresql()
+    settings.AUDIT_LINK_BACKGROUND = True
+    base = AuditEvent.objects.count()
+    threads, each = 8, 20
+    try:
+
+        def writer(n: int) -> None:
+            try:
+                with context.acting_as(context.Actor.system(f"worker-{n}")):
+                    for i in range(each):
+                        with transaction.atomic():
+                            audit_record(action="test.write", obj=None, object_type="test", object_id=f"{n}-{i}")
+            finally:
+                connections.close_all()
+
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(writer, range(threads)))
+        deadline = time.monotonic() + 20
+        while AuditEvent.objects.filter(seq__isnull=True).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not AuditEvent.objects.filter(seq__isnull=True).exists()  # linked without a caller waiting
+        assert AuditHead.objects.get().seq == base + threads * each
+        report = audit_chain_verify()
+        assert (report.ok, report.events) == (True, base + threads * each), report.problem
+        assert chain.background._thread is not None  # the thread did it, not the writers
+    finally:
+        chain.background.stop()  # its connection closed before the test database goes
+
+
+def test_the_background_linker_links_what_is_left_when_it_stops(settings):
+    needs_postgresql()
+    settings.AUDIT_LINK_BACKGROUND = True
+    chain.background.idle_seconds = 0.05
+    try:
+        with transaction.atomic():
+            event = audit_record(action="test.write", obj=None, object_type="test", object_id="left")
+        chain.background.stop()
+        assert AuditEvent.objects.get(pk=event.pk).seq is not None
+        assert audit_chain_verify().ok
+    finally:
+        chain.background.stop()
+        del chain.background.idle_seconds
