@@ -114,6 +114,8 @@ TEMPLATES = [
             ],
             # {% load static %}: Django's tags, each file's address worked out once per process
             "libraries": {"static": "hcmgov.web.templatetags.static_urls"},
+            # {% url %}: Django's tag, the address of a view without arguments worked out once per process
+            "builtins": ["hcmgov.web.templatetags.url_cache"],
         },
     },
 ]

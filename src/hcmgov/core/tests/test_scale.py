@@ -96,6 +96,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     "again when it expires: a credential of ours at an outside system, not an answer",
     ("hcmgov/reporting/targets.py", "REASONS_VI"): IMPORT + " (texts)",
     ("hcmgov/web/templatetags/static_urls.py", "static_url"): PURE + " (the static manifest shipped in the build)",
+    ("hcmgov/web/templatetags/url_cache.py", "view_url"): PURE + " (the URL configuration in the code)",
 }
 
 

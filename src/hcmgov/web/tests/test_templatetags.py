@@ -45,3 +45,48 @@ def test_static_gives_django_address_and_follows_setting_changes(settings):
     assert render(source) == f"{django_static('web/site.css')}|/static/|{django_static('a b.css')}"
     settings.STATIC_URL = "/tinh/"
     assert render("{% load static %}{% static 'web/site.css' %}") == "/tinh/web/site.css"
+
+
+def test_url_gives_django_address_and_follows_the_script_prefix():
+    from django.urls import reverse
+
+    assert render("{% url 'web:track' %}") == reverse("web:track")
+    # with arguments, or as a variable: Django's own tag
+    assert render("{% url 'web:track' as u %}[{{ u }}]") == f"[{reverse('web:track')}]"
+    name = "web:home"
+    assert render("{% url name %}", name=name) == reverse(name)
+    from django.urls import set_script_prefix
+
+    # the prefix (FORCE_SCRIPT_NAME, or the server's SCRIPT_NAME per request) is the cache's key
+
+    set_script_prefix("/portal/")
+    try:
+        assert render("{% url 'web:track' %}") == "/portal/tra-cuu/" == reverse("web:track")
+    finally:
+        set_script_prefix("/")
+    assert render("{% url 'web:track' %}") == "/tra-cuu/"
+
+
+@pytest.mark.parametrize(("language", "label"), [("vi", "Đã xử lý xong"), ("en", "Processing finished")])
+def test_dossier_status_badge_as_the_include_rendered_it(language, label):
+    from hcmgov.dossiers.models import STATUS_EN, Status
+
+    with translation.override(language):
+        badge = render("{% load bilingual %}{{ s|dossier_status }}", s=Status.FINISHED)
+        include = render(
+            '{% include "web/_status.html" with status=s label=l %}',
+            s=Status.FINISHED,
+            l=Status.FINISHED.label,
+            status_en=STATUS_EN,
+        )
+    assert badge == include.strip() == f'<span class="status s9">{label}</span>'  # the file's last newline
+    assert render("{% load bilingual %}{{ s|dossier_status }}", s="x") == ""
+
+
+def test_times_as_the_date_filter_wrote_them():
+    import datetime as dt
+
+    at = dt.datetime(2026, 11, 28, 9, 5, 7, 123, tzinfo=dt.UTC)
+    mine = render("{% load bilingual %}{{ at|isotime }}|{{ at|dmy_hm }}", at=at)
+    django = render("{{ at|date:'c' }}|{{ at|date:'d/m/Y H:i' }}", at=at)
+    assert mine == django == "2026-11-28T16:05:07.000123+07:00|28/11/2026 16:05"
