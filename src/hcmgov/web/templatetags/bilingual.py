@@ -110,7 +110,7 @@ def dossier_status(status: Any) -> SafeString | str:
     """A dossier status's badge in the active language: what ``web/_status.html`` renders for a
     dossier, without an include at each use (a timeline shows one per event: on the public
     tracking page the includes and their contexts were a fifth of the page's time)."""
-    from hcmgov.dossiers.models import STATUS_EN, Status
+    from hcmgov.dossiers.selectors import STATUS_EN, Status
 
     try:
         code = Status(int(status))
