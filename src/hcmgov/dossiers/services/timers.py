@@ -86,7 +86,8 @@ def processing_stats_compact(*, before: dt.date | None = None) -> int:
             groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
             for row in rows:
                 groups.setdefault(row[1:5], []).append(row)
-            kept, dropped = [], []
+            kept: list[ProcessingStat] = []
+            dropped: list[int] = []
             for group in groups.values():
                 if len(group) < 2:
                     continue
