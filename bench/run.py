@@ -323,9 +323,10 @@ class Server:
         extra: list[str] | None = None,
         app: str = "hcmgov.wsgi:application",
         cwd: Path = ROOT,
+        interface: str = "wsgi",
     ) -> None:
         self.env, self.port, self.workers, self.with_worker = env, port, workers, with_worker
-        self.extra, self.app, self.cwd = extra or [], app, cwd
+        self.extra, self.app, self.cwd, self.interface = extra or [], app, cwd, interface
         self.procs: list[subprocess.Popen[bytes]] = []
         self.granian: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
@@ -344,7 +345,7 @@ class Server:
             [
                 str(VENV_BIN / "granian"),
                 "--interface",
-                "wsgi",
+                self.interface,
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -517,33 +518,6 @@ def measure(
     return summarise(raw, ok, c, cpu)
 
 
-@contextlib.contextmanager
-def hello_asgi(env: dict[str, str], workers: int) -> Iterator[str]:
-    """bench/hello_asgi.py (the bare ASGI "hello") served by granian ``--interface asgi`` with
-    ``workers`` workers on a free loopback port; yields its URL and stops it on leaving."""
-    logs = WORK / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    log_file = logs / "hello-asgi.log"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [str(VENV_BIN / "granian"), "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--workers", str(workers), "--no-ws", "--log-level", "warning", "hello_asgi:application"]
-    with log_file.open("wb") as out:
-        proc = subprocess.Popen(cmd, env=env, cwd=BENCH, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_answering(url + "/", {"granian": proc}, log_file, seconds=60)
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)  # its own session: the group is granian and its workers
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def calibrate(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
     """The bare Django "hello" view (bench/hello.py) on granian, 2 WSGI workers, wrk -t1 -c32: the
     reference point of shared/MEASUREMENTS.md (~11,100 req/s there). Then the bare ASGI "hello"
@@ -560,8 +534,11 @@ def calibrate(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
     server = Server(hello_env, free_port(), args.workers, False, app="hello:application", cwd=BENCH)
     with running(server):
         value = requests_per_s(server.url + "/")
-    with hello_asgi(hello_env, args.workers) as url:
-        asgi = requests_per_s(url + "/")
+    asgi_server = Server(
+        hello_env, free_port(), args.workers, False, app="hello_asgi:application", cwd=BENCH, interface="asgi"
+    )
+    with running(asgi_server):
+        asgi = requests_per_s(asgi_server.url + "/")
     return {
         "hello_req_per_s": round(value),
         "measurements_md_req_per_s": 11100,
