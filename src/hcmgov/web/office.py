@@ -156,7 +156,6 @@ def dossier(request: HttpRequest, code: str) -> HttpResponse:
             "error": error,
             "documents": list(item.documents.all()),
             "digitised": {c.blob.sha256: c for c in documents_read.component_of_dossier(dossier_code=item.code)},
-            "status_en": STATUS_EN,
             "fields": schemaform.build(item.procedure_version.form_schema, item.form_data),
             "hours_left": round(left.total_seconds() / 3600, 1) if left is not None else None,
             "roles": flow_rules.ROLES,

@@ -30,7 +30,7 @@ from hcmgov.documents import selectors as documents_read
 from hcmgov.documents import services as store
 from hcmgov.dossiers import documents, selectors, services
 from hcmgov.dossiers.files import Attachment
-from hcmgov.dossiers.selectors import STATUS_EN, Status
+from hcmgov.dossiers.selectors import Status
 from hcmgov.identity import eid
 from hcmgov.identity import selectors as identity_read
 from hcmgov.identity import services as identity
@@ -260,7 +260,7 @@ def my_dossiers(request: HttpRequest) -> HttpResponse:
     dossiers = selectors.dossier_list_for_applicant(user=request.user, summary=True)
     page = Paginator(dossiers, 20).get_page(request.GET.get("page"))
     drafts = applying.drafts_of(user=request.user)
-    return render(request, "web/my_dossiers.html", {"page": page, "status_en": STATUS_EN, "drafts": drafts})
+    return render(request, "web/my_dossiers.html", {"page": page, "drafts": drafts})
 
 
 @login_required
@@ -273,7 +273,6 @@ def dossier_detail(request: HttpRequest, code: str) -> HttpResponse:
         {
             "dossier": dossier,
             "events": selectors.dossier_events(dossier=dossier),
-            "status_en": STATUS_EN,
             "documents": list(dossier.documents.all()),
             "tracking_url": documents.tracking_url(dossier),
             "supplements": selectors.dossier_supplement_requests(dossier=dossier),
@@ -353,7 +352,6 @@ def track(request: HttpRequest) -> HttpResponse:
             "dossier": dossier,
             "events": events,
             "not_found": not_found,
-            "status_en": STATUS_EN,
         },
         status=404 if not_found else 200,
     )

@@ -69,7 +69,7 @@ def processing_stats_compact(*, before: dt.date | None = None) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT DISTINCT kind, day FROM (SELECT kind, day FROM {table} WHERE day < %s "  # noqa: S608
-            "GROUP BY day, kind, agency_id, procedure_id, official_id, step_key HAVING COUNT(*) > 1) AS d "
+            f"GROUP BY {', '.join(STAT_KEY)} HAVING COUNT(*) > 1) AS d "
             "ORDER BY day, kind",
             [before],
         )
@@ -81,11 +81,11 @@ def processing_stats_compact(*, before: dt.date | None = None) -> int:
                 ProcessingStat.objects.select_for_update()
                 .filter(kind=kind, day=day)
                 .order_by("id")
-                .values_list("id", "agency_id", "procedure_id", "official_id", "step_key", "early", "on_time", "late")
+                .values_list("id", *STAT_KEY[2:], "early", "on_time", "late")
             )
             groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
             for row in rows:
-                groups.setdefault(row[1:5], []).append(row)
+                groups.setdefault(row[1 : len(STAT_KEY) - 1], []).append(row)  # the key but day and kind
             kept: list[ProcessingStat] = []
             dropped: list[int] = []
             for group in groups.values():
@@ -94,9 +94,9 @@ def processing_stats_compact(*, before: dt.date | None = None) -> int:
                 kept.append(
                     ProcessingStat(
                         pk=group[0][0],
-                        early=sum(r[5] for r in group),
-                        on_time=sum(r[6] for r in group),
-                        late=sum(r[7] for r in group),
+                        early=sum(r[-3] for r in group),
+                        on_time=sum(r[-2] for r in group),
+                        late=sum(r[-1] for r in group),
                     )
                 )
                 dropped.extend(r[0] for r in group[1:])

@@ -107,9 +107,9 @@ def plain(status: Any) -> str:
 
 @register.filter
 def dossier_status(status: Any) -> SafeString | str:
-    """A dossier status's badge in the active language: what ``web/_status.html`` renders for a
-    dossier, without an include at each use (a timeline shows one per event: on the public
-    tracking page the includes and their contexts were a fifth of the page's time)."""
+    """A dossier status's badge in the active language, ``<span class="status s9">…</span>``. It was
+    an include (``web/_status.html``) at each use: a timeline shows one per event, and on the public
+    tracking page the includes and their contexts were a fifth of the page's time."""
     from hcmgov.dossiers.selectors import STATUS_EN, Status
 
     try:
