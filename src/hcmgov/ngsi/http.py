@@ -109,6 +109,11 @@ def body_and_context(request: HttpRequest) -> tuple[Any, jsonld.Context]:
         body = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
         raise InvalidRequest("Nội dung không phải JSON hợp lệ", "The body is not valid JSON") from None
+    if b"\\u" in request.body and not _utf8(body):
+        raise InvalidRequest(
+            "Nội dung chứa ký tự không hợp lệ (nửa cặp thay thế \\uD800–\\uDFFF)",
+            "The body holds an invalid character (an unpaired surrogate \\uD800–\\uDFFF)",
+        )
     link = link_context(request)
     if kind == LD:
         if link is not None:
@@ -125,6 +130,17 @@ def body_and_context(request: HttpRequest) -> tuple[Any, jsonld.Context]:
             )
         user_ctx = link
     return body, jsonld.context_for(user_ctx)
+
+
+def _utf8(body: Any) -> bool:
+    """Whether every string of ``body`` is text UTF-8 can hold. JSON's ``\\uDFFF`` escape can name half
+    of a surrogate pair alone (RFC 8259 8.2), which no UTF-8 text, PostgreSQL column or answer can carry;
+    I-JSON (RFC 7493 2.1) refuses it, and so does NGSI-LD here, before anything is written."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _body_context(body: Any) -> Any:

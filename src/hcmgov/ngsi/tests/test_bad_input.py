@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +95,31 @@ def test_a_batch_delete_of_an_id_with_a_control_character_is_refused_per_entity(
     assert answer.status_code in (207, 400), answer.content
     if answer.status_code == 207:
         assert [e["error"]["type"].rsplit("/", 1)[-1] for e in answer.json()["errors"]] == ["BadRequestData"] * 2
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/entityOperations/create", [{"id": "urn:ngsi-ld:Fuzz:\udfff", "type": "T"}]),
+        ("POST", "/entityOperations/upsert", [{"id": ID, "type": "T", "p\ud800": 1}]),
+        ("POST", "/entities", {"id": ID, "type": "T", "p": {"type": "Property", "value": "a\udc00b"}}),
+        ("PATCH", f"/entities/{ID}/attrs", {"p": "\ud83d"}),
+    ],
+)
+def test_an_unpaired_surrogate_is_refused_and_nothing_is_written(api, method, path, body):
+    """Found by the fuzzer: a lone surrogate (valid JSON, ``"\\udfff"``, but no UTF-8 text) in a batch
+    was stored on SQLite and then crashed the 207 answer's encoding — a 500."""
+    text = json.dumps(body)  # ASCII: the escape goes over the wire as in the fuzzer's body
+    assert "\\ud" in text
+    answer = api.send(method, path, text)
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["type"] == ERR + "InvalidRequest"
+    assert "surrogate" in answer.json()["detail"] or "thay thế" in answer.json()["title"]
+    assert api.get("/entities", params={"type": "T"}).json() == []
+
+
+def test_a_surrogate_pair_is_text_and_is_kept(api):
+    """An escaped pair (``\\ud83d\\ude00``) is one character, 😀: no refusal for it."""
+    answer = api.post("/entities", json.dumps({"id": ID, "type": "T", "p": "\U0001f600"}))
+    assert answer.status_code == 201, answer.content
+    assert api.get(f"/entities/{ID}", params={"options": "keyValues"}).json()["p"] == "\U0001f600"
