@@ -52,6 +52,7 @@ class Row:
     problem: str = ""  # "not run" or "unreadable: <reason>"
     stale: bool = False
     notes: list[str] = field(default_factory=list)
+    why: list[str] = field(default_factory=list)  # for a miss: where the time went (cores, profile)
 
 
 Extract = Callable[[dict[str, Any]], list[Row]]
@@ -219,7 +220,7 @@ def run_rows(label: str, web_floor_peer: bool = False) -> Extract:
             ours = f"p95 {fmt(number(doc, 'best', 'p95_ms'), ' ms')} ({fmt(throughput, '/s')})"
         if "double_counted_payments" in target and isinstance(doc.get("zero_double_counted_payments"), bool):
             ours += ", double-counted: " + ("none" if doc["zero_double_counted_payments"] else "**some**")
-        row = Row(label, ours=ours, target=run_target(target), met=flag(doc, "met"))
+        row = Row(label, ours=ours, target=run_target(target), met=flag(doc, "met"), why=where_time_goes(doc))
         if web_floor_peer:
             cal = calibration(doc)
             if cal.get("asgi_hello_req_per_s"):
@@ -233,6 +234,77 @@ def run_rows(label: str, web_floor_peer: bool = False) -> Extract:
         return [row]
 
     return extract
+
+
+# Categories of bench/run.py's profile that wrap the others (shares of nearly all samples): left out
+# of a miss's summary, which names where inside the request the time went.
+_WRAPPING = ("whole request", "the view function")
+# Frames of the middleware chain and the server around every request: not where a request's own time goes.
+_AROUND = ("hcmgov/common/", "hcmgov/identity/middleware", "hcmgov/ngsi/fastpath", "(granian", "(django", "(ninja")
+
+
+def where_time_goes(doc: dict[str, Any], shown: int = 6) -> list[str]:
+    """For a miss of bench/run.py: how the cores were shared during the chosen run (web server, task
+    worker, PostgreSQL, load generator) and, when the benchmark profiled its web workers (py-spy,
+    ``profile``), the largest categories and hcmgov frames of their Python CPU time."""
+    try:
+        return _where_time_goes(doc, shown)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:  # a shape not foreseen
+        return [f"cores and profile unreadable: {type(exc).__name__}: {exc}"]
+
+
+def _where_time_goes(doc: dict[str, Any], shown: int) -> list[str]:
+    lines = []
+    best = doc.get("best")
+    cpu = best.get("cpu") if isinstance(best, dict) else None
+    if isinstance(cpu, dict) and isinstance(cpu.get("cpu_percent_of_all_cores"), dict):
+        parts = ", ".join(
+            f"{name.replace('_', ' ')} {_pct(share)}"
+            for name, share in sorted(cpu["cpu_percent_of_all_cores"].items(), key=lambda kv: -float(kv[1]))
+        )
+        busy = cpu.get("busy_percent_of_all_cores")
+        lines.append(
+            f"cores ({cpu.get('cores', '?')}), share of all during the run: {parts}"
+            + (f"; busy {_pct(busy)}" if busy is not None else "")
+        )
+    profile = doc.get("profile")
+    if isinstance(profile, dict) and profile.get("samples"):
+        categories = [
+            (float(share), str(label))
+            for share, label in profile.get("categories", [])
+            if not str(label).startswith(_WRAPPING) and float(share) >= 1
+        ]
+        categories.sort(key=lambda c: -c[0])
+        lines.append(
+            f"py-spy of the web workers ({profile['samples']:,} samples, share of their Python CPU time): "
+            + ", ".join(f"{label} {_pct(share)}" for share, label in categories[:shown])
+        )
+        lines += _frames("heaviest hcmgov frames (inclusive)", profile, shown)
+        worker = profile.get("task_worker")
+        if isinstance(worker, dict) and worker.get("samples"):
+            lines += _frames(
+                f"py-spy of the task worker beside them ({worker['samples']:,} samples), heaviest hcmgov frames",
+                worker,
+                shown,
+            )
+    elif lines:
+        lines.append("no profile in the result (bench/run.py --profile auto profiles a miss)")
+    return lines
+
+
+def _pct(share: Any) -> str:
+    return f"{float(share):.1f} %"
+
+
+def _frames(title: str, profile: dict[str, Any], shown: int) -> list[str]:
+    frames = [
+        (float(share), str(frame))
+        for share, frame in profile.get("hcmgov_inclusive_top", [])
+        if not any(a in str(frame) for a in _AROUND)
+    ]
+    if not frames:
+        return []
+    return [title + ": " + ", ".join(f"`{frame}` {_pct(share)}" for share, frame in frames[:shown])]
 
 
 def signing_rows(doc: dict[str, Any]) -> list[Row]:
@@ -663,6 +735,7 @@ def render(
         for r in misses:
             when = f"stale, {show_date(r.date)}" if r.stale else show_date(r.date)
             lines.append(f"- {r.benchmark}: {r.ours} against {r.target} ({when}; [{r.file}]({r.file}))")
+            lines += [f"  - {_cell(w)}" for w in r.why]
     else:
         lines.append("Every headline with a result meets its target.")
     lines += [

@@ -669,11 +669,15 @@ def profile_summary(
 def profile_run(
     server: Server, seconds: int, run: Any, categories: list[tuple[str, tuple[str, ...]]] = CATEGORIES
 ) -> dict[str, Any]:
+    """py-spy of the web workers while ``run`` runs, and of the task worker beside them (its own
+    summary, ``task_worker``: what the events a request publishes cost after it)."""
     exe = ensure_pyspy()
-    outs, spies = [], []
-    for pid in server.web_workers():
+    outs, worker_outs, spies = [], [], []
+    web = server.web_workers()
+    for pid in web + server.worker_pids():
         out = WORK / f"profile-{pid}.txt"
-        outs.append(out)
+        (outs if pid in web else worker_outs).append(out)
+        out.unlink(missing_ok=True)
         spies.append(
             subprocess.Popen(
                 [
@@ -701,6 +705,9 @@ def profile_run(
         spy.wait(timeout=seconds + 30)
     summary = profile_summary([o for o in outs if o.exists()], categories=categories)
     summary["run"] = result
+    worker = profile_summary([o for o in worker_outs if o.exists()], categories=[])
+    if worker["samples"]:
+        summary["task_worker"] = {k: worker[k] for k in ("samples", "hcmgov_inclusive_top", "self_top")}
     return summary
 
 
@@ -787,7 +794,7 @@ def bench_tracking(server: Server, args: argparse.Namespace, rows: int, codes: i
             "distinct_codes_looked_up_from": codes,
             "warmup_s": args.warmup,
         }
-        if name == "tracking_api" and (args.profile == "always" or (args.profile == "auto" and not out["met"])):
+        if args.profile == "always" or (args.profile == "auto" and not out["met"]):
             c = best["connections"]
             log(f"{name}: profiling the web workers with py-spy ({args.duration}s; not counted)")
             out["profile"] = profile_run(

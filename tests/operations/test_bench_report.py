@@ -392,3 +392,57 @@ def test_an_empty_results_folder_gives_a_report_of_not_run_rows(tmp_path):
     assert text.count("| not run |") == len(report.HEADLINES)
     assert "No result records its machine." in text
     assert "Every headline with a result meets its target." in text
+
+
+def test_a_miss_says_where_the_time_went_from_its_cores_and_profile(tmp_path):
+    """bench/run.py records the cores' split of the chosen run and, for a miss, a py-spy profile of
+    the web workers and the task worker: the report prints them under the miss."""
+    found = results()
+    found["submit.json"]["best"]["cpu"] = {
+        "cores": 2,
+        "busy_percent_of_all_cores": 99.2,
+        "cpu_percent_of_all_cores": {"web_server": 43.0, "task_worker": 29.0, "postgresql": 23.8, "other": 3.0},
+    }
+    found["submit.json"]["profile"] = {
+        "samples": 1296,
+        "categories": [
+            [92.7, "whole request (WSGIHandler)"],
+            [90.0, "the view function (ninja operation or page view)"],
+            [0.4, "logging"],
+            [16.0, "psycopg: sending queries, reading rows"],
+            [26.6, "Django ORM: compiling SQL (as_sql)"],
+        ],
+        "hcmgov_inclusive_top": [
+            [91.8, "SecurityHeadersMiddleware.__call__ (hcmgov/common/headers.py:65)"],
+            [81.5, "submit (hcmgov/dossiers/api.py:196)"],
+            [37.0, "dossier_submit (hcmgov/dossiers/services/submission.py:189)"],
+        ],
+        "task_worker": {
+            "samples": 700,
+            "hcmgov_inclusive_top": [[60.0, "deliver (hcmgov/core/outbox.py:10)"]],
+        },
+    }
+    found["act.json"]["profile"] = {"samples": 5, "categories": "not a list of pairs"}
+    text = report.write(write(tmp_path, found)).read_text(encoding="utf-8")
+    misses = text.split("## Misses", 1)[1].split("## Not in the table", 1)[0]
+    submit = misses.split("- Dossier submission", 1)[1].split("\n- ", 1)[0]
+    assert (
+        "  - cores (2), share of all during the run: web server 43.0 %, task worker 29.0 %, postgresql 23.8 %,"
+        " other 3.0 %; busy 99.2 %"
+    ) in submit
+    assert (
+        "  - py-spy of the web workers (1,296 samples, share of their Python CPU time): Django ORM: compiling SQL"
+        " (as_sql) 26.6 %, psycopg: sending queries, reading rows 16.0 %\n"
+    ) in submit  # the wrapping categories and those under 1 % left out, the largest first
+    assert (
+        "  - heaviest hcmgov frames (inclusive): `submit (hcmgov/dossiers/api.py:196)` 81.5 %,"
+        " `dossier_submit (hcmgov/dossiers/services/submission.py:189)` 37.0 %"
+    ) in submit  # the middleware around every request left out
+    assert (
+        "task worker beside them (700 samples), heaviest hcmgov frames: `deliver (hcmgov/core/outbox.py:10)` 60.0 %"
+        in submit
+    )
+    act = misses.split("- Advancing a step", 1)[1].split("\n- ", 1)[0]
+    assert "cores and profile unreadable" in act  # a profile of another shape: said, and the report still written
+    tracking = misses.split("- Status lookup, page", 1)[1].split("\n- ", 1)[0]
+    assert "  - " not in tracking  # nothing recorded, nothing printed
