@@ -267,6 +267,7 @@ def _where_time_goes(doc: dict[str, Any], shown: int) -> list[str]:
             f"cores ({cpu.get('cores', '?')}), share of all during the run: {parts}"
             + (f"; busy {_pct(busy)}" if busy is not None else "")
         )
+        lines += _cpu_per_request(doc, cpu)
     profile = doc.get("profile")
     if isinstance(profile, dict) and profile.get("samples"):
         categories = [
@@ -290,6 +291,25 @@ def _where_time_goes(doc: dict[str, Any], shown: int) -> list[str]:
     elif lines:
         lines.append("no profile in the result (bench/run.py --profile auto profiles a miss)")
     return lines
+
+
+def _cpu_per_request(doc: dict[str, Any], cpu: dict[str, Any]) -> list[str]:
+    """A rate target as a CPU budget: the core-milliseconds one request used (all processes, by the
+    split above) beside the core-milliseconds the machine has per request at the target's rate."""
+    rate, target = doc["best"].get("throughput_per_s"), doc.get("target", {}).get("throughput_per_s")
+    cores = cpu.get("cores")
+    if not (rate and target and cores):
+        return []
+    per = {k: float(v) / 100 * cores * 1000 / rate for k, v in cpu["cpu_percent_of_all_cores"].items()}
+    used = sum(v for k, v in per.items() if k != "load_generator")
+    parts = ", ".join(
+        f"{k.replace('_', ' ')} {v:.1f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if k != "load_generator"
+    )
+    return [
+        f"CPU per request: {used:.1f} core-ms ({parts}); at the target's {fmt(float(target), '/s')} these"
+        f" {cores} cores have {cores * 1000 / target:.1f} core-ms per request ({used * target / (cores * 1000):.1f}×"
+        " over)"
+    ]
 
 
 def _pct(share: Any) -> str:

@@ -431,6 +431,10 @@ def test_a_miss_says_where_the_time_went_from_its_cores_and_profile(tmp_path):
         " other 3.0 %; busy 99.2 %"
     ) in submit
     assert (
+        "  - CPU per request: 20.5 core-ms (web server 8.9, task worker 6.0, postgresql 4.9, other 0.6); at the"
+        " target's 200/s these 2 cores have 10.0 core-ms per request (2.1× over)"
+    ) in submit  # 43 % of 2 cores at 96.2/s: 8.9 core-ms
+    assert (
         "  - py-spy of the web workers (1,296 samples, share of their Python CPU time): Django ORM: compiling SQL"
         " (as_sql) 26.6 %, psycopg: sending queries, reading rows 16.0 %\n"
     ) in submit  # the wrapping categories and those under 1 % left out, the largest first
