@@ -26,6 +26,9 @@ LATENCY = Histogram(
 )
 DOSSIERS_SUBMITTED = Counter("hcmgov_dossiers_submitted_total", "Dossiers submitted", ["channel"])
 OUTBOX_DELIVERED = Counter("hcmgov_outbox_delivered_total", "Outbox events delivered", ["topic"])
+OUTBOX_RETRIED = Counter(
+    "hcmgov_outbox_retried_total", "Outbox deliveries tried again after losing a race with another drain (deadlock)"
+)
 EXCHANGE_CALLS = Counter(
     "hcmgov_exchange_calls_total", "Calls through the data sharing gateway", ["service", "status", "error"]
 )

@@ -23,6 +23,10 @@ from hcmgov.core.models import DaySequence, Heartbeat, OutboxEvent
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 10
+# PostgreSQL's deadlock_detected and serialization_failure: a delivery that lost a race with another
+# drain, tried again (_in_savepoint) rather than counted as the events' failure
+TRANSIENT_SQLSTATES = {"40P01", "40001"}
+TRIES = 3
 Handler = Callable[[OutboxEvent], None]
 BatchHandler = Callable[[list[OutboxEvent]], None]
 # per topic, in the order registered: one-event handlers, and batch handlers' subscriptions (_Batch)
@@ -156,8 +160,9 @@ def _deliver_together(events: list[OutboxEvent]) -> bool:
     handler's events are gathered, and its call is put off until a one-event handler is about to
     run or the batch ends. So a one-event handler sees every earlier event handled by every
     handler (as delivered one at a time), and a batch handler sees what the one-event handlers
-    before it did. False, and nothing kept, if anything failed: the caller then delivers the
-    events one at a time."""
+    before it did. A lost race with another drain (a deadlock, a serialization failure: nothing
+    wrong with the events) is tried together again (``_in_savepoint``). False, and
+    nothing kept, if anything else failed: the caller then delivers the events one at a time."""
     gathered: dict[_Batch, list[OutboxEvent]] = {}
 
     def flush() -> None:  # under a request id of its own: not that of the event that cut the batch
@@ -166,35 +171,59 @@ def _deliver_together(events: list[OutboxEvent]) -> bool:
                 entry.handler(gathered[entry])
         gathered.clear()
 
+    def deliver() -> None:
+        gathered.clear()
+        for event in events:
+            with event_context(event):
+                for handler in _HANDLERS.get(event.topic, []):
+                    if isinstance(handler, _Batch):
+                        gathered.setdefault(handler, []).append(event)
+                        continue
+                    if gathered:
+                        flush()
+                    handler(event)
+        if gathered:
+            flush()
+
     try:
-        with transaction.atomic():
-            for event in events:
-                with event_context(event):
-                    for handler in _HANDLERS.get(event.topic, []):
-                        if isinstance(handler, _Batch):
-                            gathered.setdefault(handler, []).append(event)
-                            continue
-                        if gathered:
-                            flush()
-                        handler(event)
-            if gathered:
-                flush()
+        _in_savepoint(deliver)
     except Exception:  # one bad event: the batch is delivered again one event at a time
         log.warning("outbox batch failed: delivered one event at a time", exc_info=True)
         return False
     return True
 
 
+def _in_savepoint(deliver: Callable[[], None]) -> None:
+    """``deliver()`` in a savepoint of its own; tried again, up to ``TRIES`` in all, when it loses
+    a race with another drain: a deadlock or a serialization failure, which PostgreSQL resolves by
+    failing one of the transactions involved — nothing wrong with the events, and the next try
+    waits for the other's commit. Any other failure, or the last try's, is raised."""
+    for attempt in range(1, TRIES + 1):
+        try:
+            with transaction.atomic():
+                deliver()
+            return
+        except Exception as exc:
+            if attempt == TRIES or getattr(exc.__cause__, "sqlstate", None) not in TRANSIENT_SQLSTATES:
+                raise
+            log.info("outbox delivery lost a race (%s): tried again", type(exc.__cause__).__name__)
+            metrics.OUTBOX_RETRIED.inc()
+
+
 def _deliver_alone(event: OutboxEvent) -> bool:
     """Deliver one event to all its handlers in a savepoint; on failure count the attempt and keep
     the error on the event (it stays pending until ``MAX_ATTEMPTS``)."""
+
+    def deliver() -> None:
+        for handler in _HANDLERS.get(event.topic, []):
+            if isinstance(handler, _Batch):
+                handler.handler([event])
+            else:
+                handler(event)
+
     try:
-        with transaction.atomic(), event_context(event):
-            for handler in _HANDLERS.get(event.topic, []):
-                if isinstance(handler, _Batch):
-                    handler.handler([event])
-                else:
-                    handler(event)
+        with event_context(event):
+            _in_savepoint(deliver)
     except Exception:  # a handler's failure must not stop the others
         log.exception("outbox handler failed", extra={"event_id": event.pk, "topic": event.topic})
         event.attempts += 1

@@ -51,24 +51,30 @@ def dossier_facts_record_many(*, dossier_ids: list[int], now: dt.datetime | None
 def _keep_declared(todo: list[tuple[Any, dict[str, Any]]], registry: Registry, now: dt.datetime) -> None:
     """``services.record_put`` of each dossier's declared facts merged onto what its applicant's
     record holds, in the dossiers' order: a new version for each dossier that changes it; the
-    records locked and read in one query, the new ones inserted in one, the versions in one, the
-    records written in one. A first write that collides with another worker's fails the batch,
-    which the outbox then delivers one event at a time (``record_put`` retries it as an update)."""
+    records inserted where missing in one statement, then all of them locked and read in one, the
+    versions written in one, the records in one.
+
+    Two workers may keep the same applicant's record at once (two batches holding dossiers of one
+    person). Both insert the new record: ``ON CONFLICT DO NOTHING`` makes the second wait for the
+    first's commit and insert nothing (before, its plain INSERT failed the whole batch with a unique
+    violation, and the outbox delivered it again one event at a time). Then each locks the records
+    in one order, so the second waits for the first, and the versions follow one another."""
     keys = {services.applicant_key(dossier.applicant) for dossier, _ in todo}
     index_of = {key: services.key_index(key) for key in keys}
+    indexes = sorted(index_of.values())
+    Record.objects.bulk_create(  # those that exist are left as they are (one statement, no read first)
+        [
+            Record(registry=registry, key_index=index_of[key], key=key, facts=None, updated_at=now)
+            for key in sorted(keys, key=index_of.__getitem__)
+        ],
+        ignore_conflicts=True,
+    )
     held = {
         record.key_index: record
         for record in Record.objects.select_for_update()
-        .filter(registry=registry, key_index__in=sorted(index_of.values()))
+        .filter(registry=registry, key_index__in=indexes)
         .order_by("key_index")  # locked in one order: two workers wait, not deadlock
     }
-    fresh = [
-        Record(registry=registry, key_index=index_of[key], key=key, facts=None, updated_at=now)
-        for key in sorted(keys)
-        if index_of[key] not in held
-    ]
-    for record in Record.objects.bulk_create(fresh):
-        held[record.key_index] = record
     versions: list[RecordVersion] = []
     touched: dict[str, Record] = {}
     for dossier, declared in todo:

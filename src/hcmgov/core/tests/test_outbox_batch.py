@@ -42,6 +42,7 @@ def _traced(events: list[OutboxEvent]) -> None:
 
 @pytest.fixture(autouse=True)
 def _clean():
+    losses.clear()
     calls.clear()
     seen_by_one_event.clear()
     traced.clear()
@@ -108,3 +109,50 @@ def test_a_batch_handler_s_writes_for_an_event_trace_back_to_the_event_s_request
             services.event_publish(topic=TRACED, key=request_id, payload={})
     assert services.outbox_deliver(batch=10) == 2
     assert traced == ["req-a", "req-b"]
+
+
+RACING = "test.batched_racing"
+losses: list[int] = []  # how many more deliveries lose a race (a deadlock) before one goes through
+
+
+def _deadlock() -> Exception:
+    """What Django raises when PostgreSQL picks this transaction as a deadlock's victim."""
+    import psycopg
+    from django.db import OperationalError
+
+    exc = OperationalError("deadlock detected")
+    exc.__cause__ = psycopg.errors.DeadlockDetected("deadlock detected")
+    return exc
+
+
+@services.event_subscribe_batch(RACING)
+def _racing(events: list[OutboxEvent]) -> None:
+    if losses:
+        losses.pop()
+        raise _deadlock()
+    calls.append([e.key for e in events])
+
+
+def test_a_batch_that_loses_a_race_is_tried_together_again_not_split():
+    """A deadlock says nothing about the events: the batch goes through together on its next try
+    (before, it was delivered again one event at a time: 200 events, 200 savepoints)."""
+    losses[:] = [1]
+    for n in range(3):
+        services.event_publish(topic=RACING, key=f"r{n}", payload={})
+    assert services.outbox_deliver(batch=10) == 3
+    assert calls == [["r0", "r1", "r2"]]
+    assert set(OutboxEvent.objects.values_list("attempts", "last_error")) == {(1, "")}
+
+
+def test_races_lost_again_and_again_end_as_failures_tried_later():
+    losses[:] = [1] * (services.TRIES + 3 * services.TRIES)  # every try, together and alone
+    for n in range(3):
+        services.event_publish(topic=RACING, key=f"r{n}", payload={})
+    assert services.outbox_deliver(batch=10) == 0
+    assert calls == []
+    assert losses == []
+    for event in OutboxEvent.objects.all():
+        assert event.attempts == 1
+        assert "deadlock detected" in event.last_error
+    assert services.outbox_deliver(batch=10) == 3  # the race is over: delivered (alone, as failed once)
+    assert calls == [["r0"], ["r1"], ["r2"]]
