@@ -76,6 +76,14 @@ def get(doc: Any, *path: str | int) -> Any:
     return here
 
 
+def get_or(doc: Any, *path: str | int) -> Any:
+    """``get``, or None where a step is missing (a field older results lack)."""
+    try:
+        return get(doc, *path)
+    except Unreadable:
+        return None
+
+
 def number(doc: Any, *path: str | int) -> float:
     value = get(doc, *path)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -218,6 +226,9 @@ def run_rows(label: str, web_floor_peer: bool = False) -> Extract:
                 ours += f", p99 {fmt(number(doc, 'best', 'p99_ms'), ' ms')}"
         else:
             ours = f"p95 {fmt(number(doc, 'best', 'p95_ms'), ' ms')} ({fmt(throughput, '/s')})"
+        sustained = get_or(doc, "best", "sustained_per_s")
+        if isinstance(sustained, int | float):
+            ours += f"; {fmt(float(sustained), '/s')} sustained (the worker's backlog delivered)"
         if "double_counted_payments" in target and isinstance(doc.get("zero_double_counted_payments"), bool):
             ours += ", double-counted: " + ("none" if doc["zero_double_counted_payments"] else "**some**")
         row = Row(label, ours=ours, target=run_target(target), met=flag(doc, "met"), why=where_time_goes(doc))
@@ -255,8 +266,7 @@ def where_time_goes(doc: dict[str, Any], shown: int = 6) -> list[str]:
 
 def _where_time_goes(doc: dict[str, Any], shown: int) -> list[str]:
     lines = []
-    best = doc.get("best")
-    cpu = best.get("cpu") if isinstance(best, dict) else None
+    cpu = get_or(doc, "best", "cpu")
     if isinstance(cpu, dict) and isinstance(cpu.get("cpu_percent_of_all_cores"), dict):
         parts = ", ".join(
             f"{name.replace('_', ' ')} {_pct(share)}"
@@ -301,12 +311,19 @@ def _cpu_per_request(doc: dict[str, Any], cpu: dict[str, Any]) -> list[str]:
     if not (rate and target and cores):
         return []
     per = {k: float(v) / 100 * cores * 1000 / rate for k, v in cpu["cpu_percent_of_all_cores"].items()}
+    backlog, ok = doc["best"].get("worker_backlog"), doc["best"].get("ok")
+    after = ""
+    if isinstance(backlog, dict) and isinstance(backlog.get("core_seconds"), dict) and ok:
+        for k, v in backlog["core_seconds"].items():  # the events the run left, delivered after it
+            if k != "other":
+                per[k] = per.get(k, 0.0) + float(v) * 1000 / ok
+        after = ", with the worker's backlog delivered after the run"
     used = sum(v for k, v in per.items() if k != "load_generator")
     parts = ", ".join(
         f"{k.replace('_', ' ')} {v:.1f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if k != "load_generator"
     )
     return [
-        f"CPU per request: {used:.1f} core-ms ({parts}); at the target's {fmt(float(target), '/s')} these"
+        f"CPU per request: {used:.1f} core-ms ({parts}{after}); at the target's {fmt(float(target), '/s')} these"
         f" {cores} cores have {cores * 1000 / target:.1f} core-ms per request ({used * target / (cores * 1000):.1f}×"
         " over)"
     ]

@@ -394,6 +394,33 @@ def test_an_empty_results_folder_gives_a_report_of_not_run_rows(tmp_path):
     assert "Every headline with a result meets its target." in text
 
 
+def test_the_worker_s_backlog_after_a_run_counts_in_the_rate_sustained_and_the_cpu_per_request(tmp_path):
+    """bench/run.py waits after each submission run for the worker to deliver the events the run
+    left: the rate sustained and the CPU of that delivery belong to the run's requests."""
+    found = results()
+    found["submit.json"]["best"].update(
+        ok=1924,
+        duration_s=20.0,
+        sustained_per_s=64.1,
+        worker_backlog={
+            "pending_at_end": 500,
+            "seconds_to_deliver": 10.0,
+            "left": 0,
+            "core_seconds": {"task_worker": 9.62, "postgresql": 1.924, "other": 3.0},
+        },
+        cpu={"cores": 2, "cpu_percent_of_all_cores": {"web_server": 48.1, "task_worker": 9.62, "postgresql": 19.24}},
+    )
+    text = report.write(write(tmp_path, found)).read_text(encoding="utf-8")
+    assert "| 96.2/s, p99 199 ms; 64.1/s sustained (the worker's backlog delivered) |" in text
+    # per request: web 48.1 % × 2 cores / 96.2/s = 10 core-ms; the worker 2 in the run + 9.62 s / 1,924
+    # requests = 5 after it; PostgreSQL 4 + 1; "other" of the wait not counted
+    assert (
+        "CPU per request: 22.0 core-ms (web server 10.0, task worker 7.0, postgresql 5.0, with the worker's"
+        " backlog delivered after the run); at the target's 200/s these 2 cores have 10.0 core-ms per request"
+        " (2.2× over)"
+    ) in text
+
+
 def test_a_miss_says_where_the_time_went_from_its_cores_and_profile(tmp_path):
     """bench/run.py records the cores' split of the chosen run and, for a miss, a py-spy profile of
     the web workers and the task worker: the report prints them under the miss."""
