@@ -733,6 +733,19 @@ def outbox_settle(server: Server, url: str, timeout: float = 900) -> dict[str, A
     return {"pending_at_end": pending, "seconds_to_deliver": round(seconds, 1), "left": left, "core_seconds": core_s}
 
 
+def settle_after(server: Server, url: str, result: dict[str, Any]) -> str:
+    """After a measured run: its events delivered (``outbox_settle``), recorded on ``result`` with the
+    rate sustained when their delivery counts (None when the worker had not finished at the
+    timeout); the words for the log."""
+    result["worker_backlog"] = backlog = outbox_settle(server, url)
+    seconds = result["duration_s"] + backlog["seconds_to_deliver"]
+    result["sustained_per_s"] = None if backlog["left"] else round(result["ok"] / seconds, 1)
+    return (
+        f"; the worker delivered the {backlog['pending_at_end']:,} events left in {backlog['seconds_to_deliver']} s"
+        f" after: {result['sustained_per_s']}/s sustained"
+    )
+
+
 def bench_submit(server: Server, args: argparse.Namespace, url: str, fixtures: dict[str, Any]) -> dict[str, Any]:
     templates = str(WORK / "submit.txt")
     stamp = time.strftime("%Y%m%d%H%M%S")
@@ -749,13 +762,10 @@ def bench_submit(server: Server, args: argparse.Namespace, url: str, fixtures: d
         result["dossiers_in_db_for_this_run"] = created
         result["dossiers_in_db_total"] = before_rows
         result["db_matches_201s"] = created == result["ok"]
-        result["worker_backlog"] = backlog = outbox_settle(server, url)
-        result["sustained_per_s"] = round(result["ok"] / (result["duration_s"] + backlog["seconds_to_deliver"]), 1)
+        after = settle_after(server, url, result)
         log(
             f"  {result['throughput_per_s']}/s p50 {result['p50_ms']} p95 {result['p95_ms']} "
-            f"p99 {result['p99_ms']} ms errors {result['errors']} (db rows {created}); the worker delivered the "
-            f"{backlog['pending_at_end']:,} events left in {backlog['seconds_to_deliver']} s after: "
-            f"{result['sustained_per_s']}/s sustained"
+            f"p99 {result['p99_ms']} ms errors {result['errors']} (db rows {created}){after}"
         )
         runs.append(result)
         time.sleep(2)
@@ -850,13 +860,10 @@ def bench_processing(server: Server, args: argparse.Namespace, env: dict[str, st
         log(f"act: {c} connections, {args.duration}s ({per_run:,} open steps available)")
         result = measure(server, "act.lua", [str(part), str(args.threads)], c, args, "200")
         result["steps_available"] = per_run
-        result["worker_backlog"] = backlog = outbox_settle(server, args.database_url)
-        result["sustained_per_s"] = round(result["ok"] / (result["duration_s"] + backlog["seconds_to_deliver"]), 1)
+        after = settle_after(server, args.database_url, result)
         log(
             f"  {result['throughput_per_s']}/s p50 {result['p50_ms']} p95 {result['p95_ms']} "
-            f"p99 {result['p99_ms']} ms errors {result['errors']}; the worker delivered the "
-            f"{backlog['pending_at_end']:,} events left in {backlog['seconds_to_deliver']} s after: "
-            f"{result['sustained_per_s']}/s sustained"
+            f"p99 {result['p99_ms']} ms errors {result['errors']}{after}"
         )
         runs.append(result)
         time.sleep(2)
