@@ -900,8 +900,8 @@ def bench_processing(server: Server, args: argparse.Namespace, env: dict[str, st
     if args.profile == "always" or (args.profile == "auto" and not act["met"]):
         c = best["connections"]
         spare = WORK / "act-profile.txt"
-        log("act: profiling (not counted): fresh open steps")
-        django_script(env, "processing_fixtures.py", "--out", str(WORK), "--steps", str(args.duration * 400))
+        log(f"act: profiling (not counted): {per_run:,} fresh open steps, as many as each measured run had")
+        django_script(env, "processing_fixtures.py", "--out", str(WORK), "--steps", str(per_run))
         outbox_settle(server, args.database_url)
         (WORK / "act.txt").rename(spare)
         act["profile"] = profile_run(
