@@ -65,7 +65,11 @@ def machine() -> dict:
         platform.processor(),
     )
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
-    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=False)
+    dirty = subprocess.run(  # the code's changes, not the results make bench's other benchmarks wrote
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench/results",
+         ":(exclude)docs/operations/capacity.md"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
     tesseract = subprocess.run(["tesseract", "--version"], capture_output=True, text=True, check=False)
     return {
         "nproc": os.cpu_count(),
