@@ -211,8 +211,9 @@ def _in_savepoint(deliver: Callable[[], None]) -> None:
 
 
 def _deliver_alone(event: OutboxEvent) -> bool:
-    """Deliver one event to all its handlers in a savepoint; on failure count the attempt and keep
-    the error on the event (it stays pending until ``MAX_ATTEMPTS``)."""
+    """Deliver one event to all its handlers in a savepoint (a lost race tried again, as
+    ``_in_savepoint`` does); on failure count the attempt and keep the error on the event (it stays
+    pending until ``MAX_ATTEMPTS``)."""
 
     def deliver() -> None:
         for handler in _HANDLERS.get(event.topic, []):
