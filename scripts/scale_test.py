@@ -71,6 +71,7 @@ PORTS = {
 WEB = ("web-1", "web-2", "web-3")
 GATEWAYS = ("gateway-1", "gateway-2")
 WORKERS = ("worker-1", "worker-2", "worker-3")
+BULK_WORKER = "worker-bulk"  # the long batch jobs' queue (deploy/systemd/hcmgov-worker-bulk.service)
 INGESTERS = ("ingester-1", "ingester-2")
 # one of each kind, at this share of the load's length; each started again RESTART_AFTER later
 KILLS = (("web-2", 0.15), ("gateway-1", 0.3), ("worker-1", 0.45), ("scheduler", 0.55), ("ingester-1", 0.65))
@@ -449,6 +450,7 @@ def setup(city: City) -> dict[str, Any]:
         city.gateway(name)
     for name in WORKERS:
         city.spawn(name, worker_argv(city, name))
+    city.spawn(BULK_WORKER, worker_argv(city, BULK_WORKER))
     city.spawn("scheduler", [str(BIN / "hcmgov"), "scheduler"])
     for name in INGESTERS:
         city.spawn(name, [str(BIN / "hcmgov"), "iot", "ingest"], IOT_MQTT_CLIENT_ID=city.client_id(name))
@@ -478,7 +480,8 @@ def setup(city: City) -> dict[str, Any]:
         raise RuntimeError(f"exited at start: {', '.join(dead)} (logs in {city.dir / 'logs'})")
     print(
         f"started: nginx :{PORTS['nginx']} → web {', '.join(str(PORTS[n]) for n in WEB)}; gateway"
-        f" {', '.join(str(PORTS[n]) for n in GATEWAYS)}; {len(WORKERS)} workers (--no-beat), 1 scheduler (leading),"
+        f" {', '.join(str(PORTS[n]) for n in GATEWAYS)}; {len(WORKERS)} workers and 1 of the bulk queue (--no-beat),"
+        " 1 scheduler (leading),"
         f" {len(INGESTERS)} ingesters (share group {city.env['IOT_MQTT_SHARE_GROUP']}); moto S3 :{PORTS['s3']},"
         f" SMTP relay simulator :{PORTS['smtp']}, NDXP simulator :{PORTS['ndxp']}; RabbitMQ vhost {VHOST};"
         f" Redis db {REDIS_DB}; {time.monotonic() - began:.0f} s"
@@ -490,8 +493,19 @@ def worker_argv(city: City, name: str) -> list[str]:
     """``hcmgov worker`` as deploy/systemd/hcmgov-worker@.service starts it, each with a node name of
     its own (RabbitMQ lets one connection at a time hold a worker name's control queue: two workers
     named alike on one machine, Celery's ``celery@<host>``, stopped the second with RESOURCE_LOCKED —
-    this test found it)."""
-    return [str(BIN / "hcmgov"), "worker", "--no-beat", "--concurrency", "2", "--hostname", f"{name}@%h"]
+    this test found it). The bulk queue's worker as hcmgov-worker-bulk.service starts it."""
+    queues, threads = ("bulk", "1") if name == BULK_WORKER else ("celery", "2")
+    return [
+        str(BIN / "hcmgov"),
+        "worker",
+        "--no-beat",
+        "--queues",
+        queues,
+        "--concurrency",
+        threads,
+        "--hostname",
+        f"{name}@%h",
+    ]
 
 
 def city_log_has(city: City, name: str, text: str) -> bool:

@@ -913,6 +913,29 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True
+# Long batch jobs go to a queue of their own, served by a worker of its own (``hcmgov worker``
+# starts one beside itself; at city scale deploy/systemd/hcmgov-worker-bulk.service). On the
+# default queue they held every thread for minutes at a time (warehouse.refresh and
+# dossiers.stats_compact at a million dossiers, both hourly), and the outbox, the notifications
+# and the national pushes waited behind them: 806 events at once, seen in a benchmark.
+BULK_QUEUE = "bulk"
+BULK_TASKS = (
+    "warehouse.refresh",
+    "dossiers.stats_compact",
+    "payments.reconcile",
+    "documents.blobs_purge_drafts",
+    "documents.results_sweep",
+    "drafts.purge",
+    "exchange.log_archive",
+    "exchange.portal_catalog_sync",
+    "exchange.portal_reconcile",
+    "opendata.harvest_due",
+    "opendata.publish_figures",
+    "iot.storage_maintain",
+    "iot.opendata_daily",
+)
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {name: {"queue": BULK_QUEUE} for name in BULK_TASKS}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's folder queue with its files written atomically (see hcmgov.core.fsqueue)

@@ -29,7 +29,10 @@ def _units() -> dict[str, configparser.ConfigParser]:
 
 def test_every_process_kind_has_a_unit_restarted_by_systemd_as_the_hcmgov_user():
     units = _units()
-    kinds = {name.removeprefix("hcmgov-").split("@")[0].removesuffix(".service") for name in units}
+    # the worker kind has two units: the default queue's (hcmgov-worker@) and the bulk queue's
+    kinds = {
+        name.removeprefix("hcmgov-").split("@")[0].removesuffix(".service").removesuffix("-bulk") for name in units
+    }
     assert kinds == KINDS
     for name, unit in units.items():
         service = unit["Service"]
@@ -47,6 +50,23 @@ def test_each_unit_runs_an_hcmgov_command_with_options_it_accepts(unit_name):
     app = get_commands()[command]
     parser = load_command_class(app, command).create_parser("hcmgov", command)
     parser.parse_args(args)  # exits (SystemExit) on an unknown option
+
+
+def test_the_worker_units_serve_every_queue_each_queue_by_its_own_unit():
+    """A worker unit without --queues would start its own bulk worker beside it (the embedded
+    default): at city scale each queue has its unit, and no queue is left without a worker."""
+    from django.conf import settings
+
+    served = {}
+    for name, unit in _units().items():
+        argv = shlex.split(unit["Service"]["ExecStart"])
+        if argv[1] == "worker":
+            queues = next(a for a in argv[2:] if a != "--queues" and argv[argv.index(a) - 1] == "--queues")
+            served[name] = set(queues.split(","))
+    assert served == {
+        "hcmgov-worker@.service": {settings.CELERY_TASK_DEFAULT_QUEUE},
+        "hcmgov-worker-bulk.service": {settings.BULK_QUEUE},
+    }
 
 
 def test_the_web_units_check_the_city_settings_before_serving():
