@@ -1282,4 +1282,12 @@ NGSI_LD_FAST_PATH = config(
     "Off: every request takes Django's path.",
     group="iot",
 )
+TRACKING_FAST_PATH = config(
+    "HCMGOV_TRACKING_FAST_PATH",
+    True,
+    help="Answer the public status lookup GET /api/v1/tracking/{code}?secret= before Django's request "
+    "cycle, with the view's own selector, body and rate limit (hcmgov.dossiers.fastpath, decision 0038). "
+    "Off: every request takes Django's path.",
+    group="dossiers",
+)
 # --- end helper: ngsi-speed ---

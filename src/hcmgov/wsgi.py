@@ -5,8 +5,9 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hcmgov.settings")
 django_application = get_wsgi_application()
 
-# sensors' NGSI-LD updates are answered before Django's request cycle (decision 0033); every other
-# request passes through to Django untouched
-from hcmgov.ngsi.fastpath import FastPatch  # noqa: E402 - needs the apps loaded above
+# sensors' NGSI-LD updates (decision 0033) and the public status lookup (decision 0038) are answered
+# before Django's request cycle; every other request passes through to Django untouched
+from hcmgov.dossiers.fastpath import FastTrack  # noqa: E402 - needs the apps loaded above
+from hcmgov.ngsi.fastpath import FastPatch  # noqa: E402
 
-application = FastPatch(django_application)
+application = FastPatch(FastTrack(django_application))

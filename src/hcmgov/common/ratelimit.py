@@ -175,10 +175,21 @@ def client_address(request: HttpRequest) -> str:
     return str(get_client_ip_address(request) or request.META.get("REMOTE_ADDR") or "")
 
 
+def decided_key(name: str) -> str:
+    """The WSGI environ key under which a fast path (``hcmgov.common.fastpath``) that already took
+    this request's token leaves its decision, so that Django's path, answering the same request
+    (a 404, a refusal), does not count it twice. No header can set it: clients' headers arrive as
+    ``HTTP_*`` keys."""
+    return f"hcmgov.ratelimit.{name}"
+
+
 def check_address(request: HttpRequest, name: str) -> None:
     """An API route open to anyone: raise :class:`RateLimited` past the named limit of the client's
     address."""
-    if not allow(name, lambda: client_address(request)):
+    decided = request.META.get(decided_key(name))
+    if decided is None:
+        decided = allow(name, lambda: client_address(request))
+    if not decided:
         raise RateLimited(name)
 
 

@@ -41,7 +41,7 @@ import io
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -49,7 +49,8 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from hcmgov.common import context, metrics
-from hcmgov.common.middleware import _SAFE_ID  # the request ids PlatformMiddleware takes from callers
+from hcmgov.common import fastpath as shared
+from hcmgov.common.fastpath import StartResponse, WSGIApp
 from hcmgov.ngsi import fastwrite, http, jsonld, services, views
 from hcmgov.ngsi.errors import NgsiError
 from hcmgov.ngsi.representation import format_time, fragment_in
@@ -59,41 +60,12 @@ log = logging.getLogger(__name__)
 PREFIX, SUFFIX = "/ngsi-ld/v1/entities/", "/attrs"
 ROUTE = "ngsi:entity_attrs"  # PlatformMiddleware's label for the route: its URL name
 MAX_BODY = 16 * 1024  # a sensor's update is a few hundred bytes; larger ones take the ordinary path
-MAX_TEMPLATES = 32  # (scheme, forwarded proto, Host, forwarded Host) whose 204 headers are kept
-_SKIPPED = {"x-request-id", "date", "server"}
-
-# Django's layers as this path was reviewed against them (the module's docstring says what each
-# did and why it is skipped or re-done here). A stack that differs turns the fast path off.
-REVIEWED_MIDDLEWARE = (
-    "hcmgov.common.headers.SecurityHeadersMiddleware",  # headers: replayed
-    "hcmgov.common.middleware.PlatformMiddleware",  # request id, metrics: re-done; refusals: not reachable
-    "django.middleware.security.SecurityMiddleware",  # headers: replayed; SSL redirect: not reachable
-    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files only
-    "django.contrib.sessions.middleware.SessionMiddleware",  # no cookie: no session
-    "hcmgov.common.middleware.LanguageMiddleware",  # headers: replayed (no cookie: the default language)
-    "django.middleware.common.CommonMiddleware",  # Content-Length: replayed; host: one Django accepted
-    "django.middleware.csrf.CsrfViewMiddleware",  # the NGSI-LD views are exempt
-    "django.contrib.auth.middleware.AuthenticationMiddleware",  # sessions; the bearer token is checked in SQL
-    "django_otp.middleware.OTPMiddleware",  # sessions
-    "hcmgov.identity.middleware.SessionTimeoutMiddleware",  # sessions
-    "hcmgov.common.middleware.ActorMiddleware",  # actor for audit events: an update writes none
-    "hcmgov.common.access.AccessMiddleware",  # the route's rule, bearer, applied here
-    "hcmgov.common.middleware.MessageMiddleware",  # browser messages
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",  # headers: replayed
-    "axes.middleware.AxesMiddleware",  # login lockouts (sessions)
-)
-
-StartResponse = Callable[..., Any]
-WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-Key = tuple[str, str, str, str]  # scheme, forwarded proto, Host, forwarded Host
 
 
 def enabled() -> bool:
     """Whether the fast path may answer: switched on, on PostgreSQL (the statement is PostgreSQL's;
     SQLite takes Django's path), and over the middleware stack it was reviewed against."""
-    return (
-        bool(settings.NGSI_LD_FAST_PATH) and fastwrite.available() and tuple(settings.MIDDLEWARE) == REVIEWED_MIDDLEWARE
-    )
+    return bool(settings.NGSI_LD_FAST_PATH) and fastwrite.available() and shared.reviewed_stack()
 
 
 class FastPatch:
@@ -102,7 +74,7 @@ class FastPatch:
 
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
-        self.templates: dict[Key, list[tuple[str, str]]] = {}
+        self.templates = shared.HeaderTemplates("204")
         self._on: bool | None = None  # decided on the first PATCH (settings read after setup)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -119,26 +91,17 @@ class FastPatch:
             return self.app(environ, start_response)
         return self._patch(environ, start_response, path)
 
-    def _key(self, environ: dict[str, Any]) -> Key:
-        """What Django's answer to this route depends on besides the body and token: the scheme (SSL
-        redirect, HSTS), and the Host (``ALLOWED_HOSTS``, also when read from X-Forwarded-Host)."""
-        proxy = settings.SECURE_PROXY_SSL_HEADER
-        forwarded = environ.get(proxy[0], "") if proxy else ""
-        host = environ.get("HTTP_HOST", "")
-        return environ.get("wsgi.url_scheme", ""), forwarded, host, environ.get("HTTP_X_FORWARDED_HOST", "")
-
     def _patch(self, environ: dict[str, Any], start_response: StartResponse, path: str) -> Iterable[bytes]:
         started = time.perf_counter()
         body = _eligible_body(environ)
         if body is None:
             return self.app(environ, start_response)
-        key = self._key(environ)
+        key = shared.request_key(environ)
         template = self.templates.get(key)
         if template is None:  # learnt only from requests of the shape answered here (no cookie …)
             environ["wsgi.input"] = io.BytesIO(body)
-            return self._learn(environ, start_response, key)
-        incoming = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming if _SAFE_ID.match(incoming) else context.new_request_id()
+            return self.templates.learn(self.app, environ, start_response, key)
+        request_id = shared.request_id(environ)
         token = context.set_request_id(request_id)
         try:
             done = _write(environ, path, body)
@@ -150,18 +113,6 @@ class FastPatch:
         start_response("204 No Content", [*template, ("X-Request-ID", request_id)])
         metrics.observe_request(method="PATCH", route=ROUTE, status=204, seconds=time.perf_counter() - started)
         return []
-
-    def _learn(self, environ: dict[str, Any], start_response: StartResponse, key: Key) -> Any:
-        """Hand the request to Django; keep the headers of its answer when it is a ``204`` without a
-        cookie set: what every layer adds to this route's answers, for this scheme and Host."""
-
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            names = {name.lower() for name, _ in headers}
-            if status.startswith("204") and "set-cookie" not in names and len(self.templates) < MAX_TEMPLATES:
-                self.templates[key] = [(n, v) for n, v in headers if n.lower() not in _SKIPPED]
-            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
-
-        return self.app(environ, capture)
 
 
 def _eligible_body(environ: dict[str, Any]) -> bytes | None:

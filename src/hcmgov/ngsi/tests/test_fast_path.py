@@ -7,18 +7,16 @@ SQLite the fast path is off and Django answers everything."""
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 from typing import Any
-from wsgiref.util import setup_testing_defaults
 
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, connection, connections
+from django.db import connection, connections
 
+from hcmgov.common import fastpath as shared_fastpath
 from hcmgov.common import metrics
+from hcmgov.common.tests.wsgi import WsgiServer
 from hcmgov.identity import services as identity
 from hcmgov.identity.models import ApiToken
 from hcmgov.identity.services import api_token_issue
@@ -36,63 +34,16 @@ on_postgresql = connection.vendor == "postgresql"
 only_postgresql = pytest.mark.skipif(not on_postgresql, reason="the fast path is PostgreSQL's")
 
 
-class Counting:
-    """Django's WSGI handler, counting the requests it was handed (what the fast path did not answer)."""
-
+class Server(WsgiServer):
     def __init__(self) -> None:
-        self.django = WSGIHandler()
-        self.calls = 0
+        super().__init__(fastpath.FastPatch)
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        self.calls += 1
-        return self.django(environ, start_response)
-
-
-class Server:
-    """Calls the WSGI application as granian does; Django's per-request connection closing is
-    off while it runs, as Django's own test client does (the test's transaction must survive)."""
-
-    def __init__(self) -> None:
-        self.inner = Counting()
-        self.app = fastpath.FastPatch(self.inner)
-
-    def call(
+    def call(  # type: ignore[override]
         self, method: str, path: str, body: Any = b"", *, token: str | None = None, **headers: str
     ) -> tuple[int, dict[str, str], bytes]:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": path.encode().decode("latin-1"),
-            "HTTP_HOST": "testserver",
-            "REMOTE_ADDR": "127.0.0.1",
-            "CONTENT_TYPE": "application/json",
-            "CONTENT_LENGTH": str(len(data)),
-            "wsgi.input": io.BytesIO(data),
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": True,
-        }
-        setup_testing_defaults(environ)  # the rest of a WSGI environ, as the standard library fills it
-        if token:
-            environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-        for name, value in headers.items():
-            key = name.upper()
-            environ[key if key in ("CONTENT_TYPE", "QUERY_STRING") else "HTTP_" + key] = value
-        answer: dict[str, Any] = {}
-
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
-            answer["status"], answer["headers"] = int(status[:3]), dict(headers)
-
-        request_started.disconnect(close_old_connections)
-        request_finished.disconnect(close_old_connections)
-        try:
-            result = self.app(environ, start_response)
-            content = b"".join(result)
-            if hasattr(result, "close"):
-                result.close()
-        finally:
-            request_started.connect(close_old_connections)
-            request_finished.connect(close_old_connections)
-        return answer["status"], answer["headers"], content
+        headers.setdefault("CONTENT_TYPE", "application/json")
+        return super().call(method, path, data, token=token, **headers)
 
     def patch(self, body: Any, *, token: str | None, path: str = PATH, **headers: str) -> Any:
         return self.call("PATCH", path, body, token=token, **headers)
@@ -138,8 +89,8 @@ def _warm(server: Server, token: str) -> None:
 
 def test_the_platform_stack_is_the_reviewed_one(settings):
     """A middleware added or removed turns the fast path off until its effect on this path is
-    reviewed (``fastpath.REVIEWED_MIDDLEWARE``): this test names the change."""
-    assert tuple(settings.MIDDLEWARE) == fastpath.REVIEWED_MIDDLEWARE
+    reviewed (``shared_fastpath.REVIEWED_MIDDLEWARE``): this test names the change."""
+    assert tuple(settings.MIDDLEWARE) == shared_fastpath.REVIEWED_MIDDLEWARE
 
 
 @pytest.mark.django_db
