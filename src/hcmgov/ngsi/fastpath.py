@@ -38,7 +38,6 @@ stack changes the fast path turns itself off until someone reviews it again):
 from __future__ import annotations
 
 import io
-import json
 import logging
 import time
 from collections.abc import Iterable
@@ -146,7 +145,7 @@ def _write(environ: dict[str, Any], path: str, body: bytes) -> bool:
         if not entity_id or "/" in entity_id or "\x00" in entity_id:
             return False
         views._check_id(entity_id)
-        data = json.loads(body)
+        data = http.loads(body)
         if not isinstance(data, dict) or not data or "@context" in data:
             return False
         ctx = jsonld.context_for(http.link_header_context(environ.get("HTTP_LINK", "")))

@@ -123,3 +123,26 @@ def test_a_surrogate_pair_is_text_and_is_kept(api):
     answer = api.post("/entities", json.dumps({"id": ID, "type": "T", "p": "\U0001f600"}))
     assert answer.status_code == 201, answer.content
     assert api.get(f"/entities/{ID}", params={"options": "keyValues"}).json()["p"] == "\U0001f600"
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "-1.5e999"])
+@pytest.mark.parametrize(
+    ("method", "path", "template"),
+    [
+        ("POST", "/entities", '{"id": "' + ID + '", "type": "T", "p": {"type": "Property", "value": NUMBER}}'),
+        ("POST", "/entityOperations/upsert", '[{"id": "' + ID + '", "type": "T", "p": NUMBER}]'),
+        ("PATCH", f"/entities/{ID}/attrs", '{"p": {"type": "Property", "value": NUMBER}}'),
+        ("PATCH", f"/entities/{ID}/attrs/p", '{"type": "Property", "value": NUMBER}'),
+    ],
+)
+def test_a_number_json_cannot_hold_is_refused_and_nothing_is_written(api, method, path, template, number):
+    """Found by the property tests on PostgreSQL: Python's parser takes ``NaN`` (and turns ``1e400``
+    into infinity), jsonb refuses both when written — a 500 from the attribute PATCH."""
+    if method == "PATCH":  # an entity whose attribute exists, so that the update would be written
+        created = api.post("/entities", json.dumps({"id": ID, "type": "T", "p": {"type": "Property", "value": 1}}))
+        assert created.status_code == 201, created.content
+    answer = api.send(method, path, template.replace("NUMBER", number))
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["type"] == ERR + "InvalidRequest"
+    kept = api.get("/entities", params={"type": "T", "options": "keyValues"}).json()
+    assert kept == ([{"id": ID, "type": "T", "p": 1}] if method == "PATCH" else [])
