@@ -38,7 +38,7 @@ from hcmgov.common.context import Actor, acting_as  # noqa: E402
 from hcmgov.core import selectors as core  # noqa: E402
 from hcmgov.dossiers import services  # noqa: E402
 from hcmgov.dossiers.files import Attachment  # noqa: E402
-from hcmgov.dossiers.models import Dossier, DossierStep  # noqa: E402
+from hcmgov.dossiers.models import Channel, Dossier, DossierStep  # noqa: E402
 from hcmgov.identity import selectors as identity_read  # noqa: E402
 from hcmgov.identity import services as identity  # noqa: E402
 from hcmgov.identity.models import ApiToken, RoleAssignment  # noqa: E402
@@ -88,13 +88,17 @@ def submit_many(count: int, seed: int) -> list[Dossier]:
     plans = []
     for p in catalog.procedure_search():
         version = catalog.procedure_version_in_force(procedure=p, day=today)
-        if version.fees and fees.fee_stage(version.fee_stage) == Stage.SUBMISSION:
-            # due before processing: the worker's payment request (an outbox reaction to the
-            # submission) holds the dossier in status 6, where the desk cannot receive it
-            continue
         pool = [a for a in agencies if agency_fits(p, a, today)]
         form = jsonform.sample_valid(version.form_schema, rng, tries=50)
         if not pool or form is None:
+            continue
+        if fees.fee_stage(version.fee_stage) == Stage.SUBMISSION and fees.fees_total(
+            fees.fees_compute(items=version.fees, channel=Channel.ONLINE, form_data=form, day=today)
+        ):
+            # a fee due before processing, as the payments handler computes it (most procedures
+            # list fee lines of 0 đồng or of no known amount: nothing is charged for those): the
+            # worker's payment order (an outbox reaction to the submission) holds the dossier in
+            # status 6, where the desk cannot receive it
             continue
         docs = [
             Attachment(d["code"], f"{d['code'].lower()}.pdf", small_pdf(d["code"]))
@@ -102,6 +106,8 @@ def submit_many(count: int, seed: int) -> list[Dossier]:
             if d.get("kind") != "present" and d.get("required", True)
         ]
         plans.append((p, pool, form, docs))
+    if not plans:
+        raise SystemExit("no procedure can be submitted and processed without a fee paid first")
     applicants = ensure_applicants(200)
     made = []
     with acting_as(Actor.system("bench")):
