@@ -18,7 +18,7 @@ rows (``services.history_lines``), the statement itself and its subscription che
 who writes (``http.may_write``) is the same predicate in SQL, over the account the identity app's
 ``bearer_account_sql`` finds — checked in the write's own statement, never kept by the process.
 
-What Django's layers did, and how this path stands to each (``REVIEWED_MIDDLEWARE``; if the
+What Django's layers did, and how this path stands to each (``common.fastpath.REVIEWED_MIDDLEWARE``; if the
 stack changes the fast path turns itself off until someone reviews it again):
 
 - response headers (security headers, CSP, X-Frame-Options, Content-Language, Vary …): the
