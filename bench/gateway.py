@@ -196,6 +196,27 @@ def measure(target_url: str, lines: Path, connections: int, duration: int, group
     return result
 
 
+def profile_gateway(
+    proc: Proc, name: str, base: str, lines: Path, args: argparse.Namespace, groups: dict[str, Any]
+) -> dict[str, Any]:
+    """py-spy (``--gil``) of the gateway's Python processes during one more throughput run (not
+    counted): the ASGI gateway's workers, or the edge's control plane (its nginx workers run Lua,
+    which py-spy does not see: the cores' split of the measured run shows their share)."""
+    pids = [pid for pid in proc.pids() if _comm(pid) != "nginx"]
+    subject = (
+        f"the gateway's workers ({name})"
+        if name.startswith("gateway")
+        else f"the edge's control plane ({name}; its nginx workers' Lua is not sampled)"
+    )
+    log(f"{name}: profiling {len(pids)} processes (one more run, not counted)")
+    profile = run.profile_pids(
+        pids, args.duration, lambda: measure(base, lines, args.connections, args.duration, groups), subject=subject
+    )
+    profiled = profile.pop("run")
+    profile["run"] = {k: profiled[k] for k in ("throughput_per_s", "p50_ms", "errors")}
+    return profile
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=20, help="seconds of each measured run")
@@ -206,6 +227,12 @@ def main() -> None:
     parser.add_argument("--nginx-workers", type=int, default=1)
     parser.add_argument("--providers", default="light,tracking")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or run.DEFAULT_DB)
+    parser.add_argument(
+        "--profile",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="py-spy of the best gateway's Python processes in one more run when a provider missed (auto)",
+    )
     args = parser.parse_args()
     started_at = time.monotonic()
     run.ensure_wrk()
@@ -357,6 +384,13 @@ def main() -> None:
                     + (f"; log {entry['message_log']}" if "message_log" in entry else "")
                 )
             best = max(gateways, key=lambda g: res[g]["throughput"]["throughput_per_s"])
+
+            def base_of(target: str, provider: str = provider) -> str:
+                return f"http://127.0.0.1:{bases[provider][target]}"
+
+            def lines_of(target: str, provider: str = provider) -> Path:
+                return WORK / f"gateway_{provider}_{target}.txt"  # lines_file's
+
             res["gateway"] = via = res[best]
             res["gateway_best"] = best
             for kind in ("gateway", "edge"):
@@ -387,6 +421,8 @@ def main() -> None:
                 and via["throughput"]["errors"] == 0
                 and via["message_log"]["complete"]
             )
+            if args.profile == "always" or (args.profile == "auto" and not res["met"]):
+                res["profile"] = profile_gateway(gateways[best], best, base_of(best), lines_of(best), args, groups)
             out["providers"][provider] = res
             log(
                 f"{provider}: gateway/direct {res['ratio_gateway_to_direct']:.0%}, nginx/direct"

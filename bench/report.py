@@ -251,7 +251,15 @@ def run_rows(label: str, web_floor_peer: bool = False) -> Extract:
 # of a miss's summary, which names where inside the request the time went.
 _WRAPPING = ("whole request", "the view function")
 # Frames of the middleware chain and the server around every request: not where a request's own time goes.
-_AROUND = ("hcmgov/common/", "hcmgov/identity/middleware", "hcmgov/ngsi/fastpath", "(granian", "(django", "(ninja")
+_AROUND = (
+    "hcmgov/common/",
+    "hcmgov/identity/middleware",
+    "hcmgov/ngsi/fastpath",
+    "hcmgov/dossiers/fastpath",  # FastTrack wraps every request (it passes the others to Django)
+    "(granian",
+    "(django",
+    "(ninja",
+)
 
 
 def where_time_goes(doc: dict[str, Any], shown: int = 6) -> list[str]:
@@ -268,38 +276,96 @@ def _where_time_goes(doc: dict[str, Any], shown: int) -> list[str]:
     lines = []
     cpu = get_or(doc, "best", "cpu")
     if isinstance(cpu, dict) and isinstance(cpu.get("cpu_percent_of_all_cores"), dict):
-        parts = ", ".join(
-            f"{name.replace('_', ' ')} {_pct(share)}"
-            for name, share in sorted(cpu["cpu_percent_of_all_cores"].items(), key=lambda kv: -float(kv[1]))
-        )
-        busy = cpu.get("busy_percent_of_all_cores")
-        lines.append(
-            f"cores ({cpu.get('cores', '?')}), share of all during the run: {parts}"
-            + (f"; busy {_pct(busy)}" if busy is not None else "")
-        )
+        lines += _cores(cpu)
         lines += _cpu_per_request(doc, cpu)
     profile = doc.get("profile")
     if isinstance(profile, dict) and profile.get("samples"):
-        categories = [
-            (float(share), str(label))
-            for share, label in profile.get("categories", [])
-            if not str(label).startswith(_WRAPPING) and float(share) >= 1
-        ]
-        categories.sort(key=lambda c: -c[0])
-        lines.append(
-            f"py-spy of the web workers ({profile['samples']:,} samples, share of their Python CPU time): "
-            + ", ".join(f"{label} {_pct(share)}" for share, label in categories[:shown])
-        )
-        lines += _frames("heaviest hcmgov frames (inclusive)", profile, shown)
-        worker = profile.get("task_worker")
-        if isinstance(worker, dict) and worker.get("samples"):
-            lines += _frames(
-                f"py-spy of the task worker beside them ({worker['samples']:,} samples), heaviest hcmgov frames",
-                worker,
-                shown,
-            )
+        lines += profile_lines(profile, shown)
     elif lines:
         lines.append("no profile in the result (bench/run.py --profile auto profiles a miss)")
+    statements = doc.get("statements")
+    if isinstance(statements, dict) and statements.get("requests"):
+        lines += statement_lines(statements, shown)
+    return lines
+
+
+def statement_lines(st: dict[str, Any], shown: int = 6) -> list[str]:
+    """bench/queries.py --queues: the reads' time in PostgreSQL by statement, and the slowest's plan."""
+    lines = [
+        f"statements of {st['requests']:,} reads, timed in process: request median"
+        f" {fmt(float(st['request_ms_median']))} ms, p95 {fmt(float(st['request_ms_p95']))} ms;"
+        f" SQL {_pct(st['sql_share_of_request_time'])} of it, {st['statements_per_request']} statements a read"
+    ]
+    kinds = st.get("by_kind", [])[:shown]
+    if kinds:
+        lines.append(
+            "SQL per read, by kind (median, max ms): "
+            + ", ".join(f"`{k['kind']}` {k['sql_ms_median']}, {k['sql_ms_max']}" for k in kinds)
+        )
+    for row in st.get("by_statement", [])[:3]:
+        lines.append(
+            f"{_pct(row['share'])} of the SQL time, {row['calls']:,} calls, {row['ms_mean']} ms each:"
+            f" `{str(row['statement'])[:300]}`"
+        )
+    slowest = st.get("slowest") or {}
+    plan = [str(line).strip() for line in slowest.get("plan", [])]
+    if plan:
+        lines.append(f"plan of the slowest ({slowest.get('ms')} ms): " + " · ".join(f"`{p}`" for p in plan[:8]))
+    return lines
+
+
+def _cores(cpu: dict[str, Any]) -> list[str]:
+    parts = ", ".join(
+        f"{name.replace('_', ' ')} {_pct(share)}"
+        for name, share in sorted(cpu["cpu_percent_of_all_cores"].items(), key=lambda kv: -float(kv[1]))
+    )
+    busy = cpu.get("busy_percent_of_all_cores")
+    return [
+        f"cores ({cpu.get('cores', '?')}), share of all during the run: {parts}"
+        + (f"; busy {_pct(busy)}" if busy is not None else "")
+    ]
+
+
+def profile_why(doc: Any, shown: int = 6) -> list[str]:
+    """A miss's profile kept by a benchmark other than bench/run.py (``doc["profile"]``, the shape of
+    run.profile_summary), or a line saying there is none."""
+    profile = doc.get("profile") if isinstance(doc, dict) else None
+    try:
+        cpu = doc.get("cpu") if isinstance(doc, dict) else None
+        lines = _cores(cpu) if isinstance(cpu, dict) and isinstance(cpu.get("cpu_percent_of_all_cores"), dict) else []
+        if not (isinstance(profile, dict) and profile.get("samples")):
+            return [*lines, "no profile in the result (the benchmark profiles a miss unless told --profile never)"]
+        return lines + profile_lines(profile, shown)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:  # a shape not foreseen
+        return [f"profile unreadable: {type(exc).__name__}: {exc}"]
+
+
+def profile_lines(profile: dict[str, Any], shown: int = 6) -> list[str]:
+    """The largest categories, hcmgov frames (and self frames) of a py-spy summary."""
+    lines = []
+    subject = str(profile.get("subject", "the web workers"))
+    wall = "wall clock" in str(profile.get("note", ""))
+    kind = "share of the wall-clock time" if wall else "share of their Python CPU time"
+    categories = [
+        (float(share), str(label))
+        for share, label in profile.get("categories", [])
+        if not str(label).startswith(_WRAPPING) and float(share) >= 1
+    ]
+    categories.sort(key=lambda c: -c[0])
+    head = f"py-spy of {subject} ({profile['samples']:,} samples, {kind})"
+    shares = ", ".join(f"{label} {_pct(share)}" for share, label in categories[:shown])
+    lines.append(head + (f": {shares}" if shares else ""))
+    lines += _frames("heaviest hcmgov frames (inclusive)", profile, shown)
+    own = [(float(share), str(frame)) for share, frame in profile.get("self_top", [])][:shown]
+    if own:
+        lines.append("heaviest frames by own time: " + ", ".join(f"`{frame}` {_pct(share)}" for share, frame in own))
+    worker = profile.get("task_worker")
+    if isinstance(worker, dict) and worker.get("samples"):
+        lines += _frames(
+            f"py-spy of the task worker beside them ({worker['samples']:,} samples), heaviest hcmgov frames",
+            worker,
+            shown,
+        )
     return lines
 
 
@@ -391,7 +457,8 @@ def package_search_rows(doc: dict[str, Any]) -> list[Row]:
     if isinstance(doc.get("cached"), dict):
         ours += f", {fmt(number(doc, 'cached', 'overall_ms', 'p95'), ' ms')} cached"
     met = flag(doc, "met") and (flag(doc, "met_cached") if "met_cached" in doc else True)
-    return [Row("CKAN package_search, in process", ours=ours, target=f"p95 < {goal:g} ms", met=met)]
+    why = [] if met else profile_why(doc)
+    return [Row("CKAN package_search, in process", ours=ours, target=f"p95 < {goal:g} ms", met=met, why=why)]
 
 
 def datastore_rows(doc: dict[str, Any]) -> list[Row]:
@@ -430,8 +497,10 @@ def quality_index_rows(doc: dict[str, Any]) -> list[Row]:
         for kind, goal, met_key in (("cold", f"≤ {cold:g} s", "cold"), ("cached", f"≤ {cached:g} ms", "cached")):
             ms = number(doc, part, f"{kind}_ms", "median")
             key = f"met_{met_key}" if part == "month" else f"met_plan_{met_key}"
+            met = flag(doc, key)
+            why = [] if met else profile_why({"profile": get_or(doc, part, f"{kind}_profile")})
             rows.append(
-                Row(f"{what.capitalize()}, {kind}", ours=f"median {fmt(ms, ' ms')}", target=goal, met=flag(doc, key))
+                Row(f"{what.capitalize()}, {kind}", ours=f"median {fmt(ms, ' ms')}", target=goal, met=met, why=why)
             )
     return rows
 
@@ -457,9 +526,34 @@ def gateway_rows(doc: dict[str, Any]) -> list[Row]:
                 ratio=ratio(via, nginx),
                 target=f"≥ {goal_ratio * 100:.0f} % of direct, added p50 ≤ {goal_p50:g} ms",
                 met=flag(res, "met"),
+                why=[] if flag(res, "met") else gateway_why(res),
             )
         )
     return rows
+
+
+def gateway_why(res: dict[str, Any]) -> list[str]:
+    """A gateway miss: the cores each process took during the best gateway's run (provider, gateway
+    or edge, PostgreSQL), and the profile of the Python gateway's workers when kept."""
+    lines = []
+    for name in ("direct", "nginx", str(res.get("gateway_best", ""))):
+        cpu = get_or(res, name, "throughput", "cpu")
+        if isinstance(cpu, dict) and isinstance(cpu.get("cpu_percent_of_all_cores"), dict):
+            parts = ", ".join(
+                f"{k.replace('_', ' ')} {_pct(v)}"
+                for k, v in sorted(cpu["cpu_percent_of_all_cores"].items(), key=lambda kv: -float(kv[1]))
+                if float(v) >= 0.5
+            )
+            rate, cores = get_or(res, name, "throughput", "throughput_per_s"), cpu.get("cores")
+            per_call = ""
+            if rate and cores:
+                per_call = "; core-µs per call: " + ", ".join(
+                    f"{k.replace('_', ' ')} {float(v) / 100 * cores * 1e6 / rate:,.0f}"
+                    for k, v in sorted(cpu["cpu_percent_of_all_cores"].items(), key=lambda kv: -float(kv[1]))
+                    if float(v) >= 0.5
+                )
+            lines.append(f"cores during the {name} run, share of all: {parts}{per_call}")
+    return lines + profile_why(res)
 
 
 def iot_rows(doc: dict[str, Any]) -> list[Row]:
@@ -497,7 +591,8 @@ def ngsi_rows(doc: dict[str, Any]) -> list[Row]:
             goal = f"≥ {number(target, 'entity_updates_per_s'):,.0f} updates/s"
         else:
             ours, goal = f"p95 {fmt(number(result, 'p95_ms'), ' ms')}", f"p95 < {number(target, 'p95_ms'):g} ms"
-        rows.append(Row(labels.get(key, key), ours=ours, target=goal, met=flag(result, "meets_target")))
+        met = flag(result, "meets_target")
+        rows.append(Row(labels.get(key, key), ours=ours, target=goal, met=met, why=[] if met else profile_why(result)))
     return rows
 
 
@@ -510,6 +605,7 @@ def pages_rows(doc: dict[str, Any]) -> list[Row]:
                 ours=f"p95 {fmt(number(result, 'p95_ms'), ' ms')} ({fmt(number(result, 'throughput_per_s'), '/s')})",
                 target=f"p95 < {number(result, 'target', 'p95_ms'):g} ms",
                 met=flag(result, "meets_target"),
+                why=[] if flag(result, "meets_target") else profile_why(result),
             )
         )
     weight = doc.get("procedure_page_weight")

@@ -190,10 +190,19 @@ def repair_sequences(url: str) -> int:
     return int(db_scalar(url, SEQUENCE_REPAIR) or 0)
 
 
+_GIVEN_PORTS: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port free now and not given before in this process (the kernel may hand the
+    same free port to two binds in a row: two servers of one benchmark on one port, seen once)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _GIVEN_PORTS:
+            _GIVEN_PORTS.add(port)
+            return port
 
 
 def machine(url: str) -> dict[str, Any]:
@@ -603,7 +612,11 @@ def ensure_pyspy() -> Path:
 CATEGORIES = [
     ("whole request (WSGIHandler)", ("WSGIHandler.__call__",)),
     ("middleware before/after the view (request minus view)", ()),
-    ("the view function (ninja operation or page view)", ("Operation.run (ninja", "track (hcmgov/web/views.py")),
+    ("whole request, Django's test client (in process)", ("ClientHandler.__call__ (django/test/client.py",)),
+    (
+        "the view function (ninja operation or page view)",
+        ("Operation.run (ninja", "track (hcmgov/web/views.py", "_get_response (django/core/handlers/base.py"),
+    ),
     ("ninja: parse + validate input (pydantic)", ("_get_values (ninja",)),
     ("ninja: serialise the response", ("_result_to_response (ninja",)),
     ("bearer token lookup (api_token_user)", ("api_token_user (hcmgov",)),
@@ -634,9 +647,13 @@ IPN_CATEGORIES = [
 
 
 def profile_summary(
-    raw_files: list[Path], top: int = 30, categories: list[tuple[str, tuple[str, ...]]] = CATEGORIES
+    raw_files: list[Path],
+    top: int = 30,
+    categories: list[tuple[str, tuple[str, ...]]] = CATEGORIES,
+    skip: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Inclusive and self time per frame from py-spy's collapsed stacks (all workers together)."""
+    """Inclusive and self time per frame from py-spy's collapsed stacks (all workers together);
+    stacks with a frame containing one of ``skip`` are left out."""
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     counts: Counter[str] = Counter()
@@ -645,6 +662,8 @@ def profile_summary(
         for line in path.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
             if not stack:
+                continue
+            if skip and any(needle in stack for needle in skip):
                 continue
             n = int(count)
             total += n
@@ -662,9 +681,11 @@ def profile_summary(
 
     hcm = [(f, n) for f, n in inclusive.most_common() if "hcmgov/" in f or "(hcmgov" in f]
     view = counts["the view function (ninja operation or page view)"]
-    counts["middleware before/after the view (request minus view)"] = counts["whole request (WSGIHandler)"] - view
+    whole = counts["whole request (WSGIHandler)"] + counts["whole request, Django's test client (in process)"]
+    counts["middleware before/after the view (request minus view)"] = whole - view
     return {
         "samples": total,
+        "subject": "the web workers",
         "note": "py-spy --gil: only the thread holding the GIL is sampled, so shares are of Python CPU time",
         "categories": [[pct(counts[label]), label] for label, _ in categories],
         "inclusive_top": [[pct(n), f] for f, n in inclusive.most_common(top) if not f.startswith(idle_markers)],
@@ -673,49 +694,97 @@ def profile_summary(
     }
 
 
+class Spy:
+    """py-spy ``record`` of some processes, raw collapsed stacks into ``WORK/profile-<pid>.txt``:
+    for ``seconds``, or until ``stop()`` (SIGINT: py-spy writes what it has). ``gil``: only the
+    thread holding the GIL is sampled (Python CPU time); without it, with ``idle``, every sample of
+    every thread counts, waits included (wall-clock time, for a latency)."""
+
+    def __init__(self, pids: list[int], seconds: int = 0, gil: bool = True, idle: bool = False, rate: int = 50):
+        exe = ensure_pyspy()
+        self.outs: dict[int, Path] = {}
+        self.spies: list[subprocess.Popen[bytes]] = []
+        self.seconds = seconds
+        for pid in pids:
+            out = self.outs[pid] = WORK / f"profile-{pid}.txt"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.unlink(missing_ok=True)
+            cmd = [str(exe), "record", "-p", str(pid), "-r", str(rate), "-f", "raw", "-o", str(out)]
+            cmd += ["--gil"] if gil else []
+            cmd += ["--idle"] if idle else []
+            cmd += ["-d", str(seconds)] if seconds else []
+            self.spies.append(
+                subprocess.Popen(
+                    cmd,
+                    env={**os.environ, "PYTHONPATH": str(PYSPY_DIR)},
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        time.sleep(0.5)  # attached before the work starts
+
+    def stop(self) -> None:
+        for spy in self.spies:
+            if not self.seconds and spy.poll() is None:
+                spy.send_signal(signal.SIGINT)
+        for spy in self.spies:
+            try:
+                spy.wait(timeout=self.seconds + 30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+                spy.wait()
+
+    def files(self, pids: list[int] | None = None) -> list[Path]:
+        return [o for pid, o in self.outs.items() if (pids is None or pid in pids) and o.exists()]
+
+
 def profile_run(
     server: Server, seconds: int, run: Any, categories: list[tuple[str, tuple[str, ...]]] = CATEGORIES
 ) -> dict[str, Any]:
     """py-spy of the web workers while ``run`` runs, and of the task worker beside them (its own
     summary, ``task_worker``: what the events a request publishes cost after it)."""
-    exe = ensure_pyspy()
-    outs, worker_outs, spies = [], [], []
-    web = server.web_workers()
-    for pid in web + server.worker_pids():
-        out = WORK / f"profile-{pid}.txt"
-        (outs if pid in web else worker_outs).append(out)
-        out.unlink(missing_ok=True)
-        spies.append(
-            subprocess.Popen(
-                [
-                    str(exe),
-                    "record",
-                    "--gil",
-                    "-p",
-                    str(pid),
-                    "-d",
-                    str(seconds),
-                    "-r",
-                    "50",
-                    "-f",
-                    "raw",
-                    "-o",
-                    str(out),
-                ],
-                env={**os.environ, "PYTHONPATH": str(PYSPY_DIR)},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+    web, worker_pids = server.web_workers(), server.worker_pids()
+    return profile_pids(web, seconds, run, categories, beside=worker_pids)
+
+
+def profile_pids(
+    pids: list[int],
+    seconds: int,
+    run: Any,
+    categories: list[tuple[str, tuple[str, ...]]] = CATEGORIES,
+    beside: list[int] | None = None,
+    subject: str = "the web workers",
+) -> dict[str, Any]:
+    """py-spy (``--gil``) of ``pids`` while ``run`` runs; of ``beside`` too, summarised apart as the
+    task worker (``task_worker``)."""
+    spy = Spy(pids + (beside or []), seconds)
     result = run()
-    for spy in spies:
-        spy.wait(timeout=seconds + 30)
-    summary = profile_summary([o for o in outs if o.exists()], categories=categories)
+    spy.stop()
+    summary = profile_summary(spy.files(pids), categories=categories)
+    summary["subject"] = subject
     summary["run"] = result
-    worker = profile_summary([o for o in worker_outs if o.exists()], categories=[])
+    worker = profile_summary(spy.files(beside or []), categories=[])
     if worker["samples"]:
         summary["task_worker"] = {k: worker[k] for k in ("samples", "hcmgov_inclusive_top", "self_top")}
     return summary
+
+
+@contextlib.contextmanager
+def self_profile(
+    subject: str, categories: list[tuple[str, tuple[str, ...]]] = CATEGORIES, rate: int = 100
+) -> Iterator[dict[str, Any]]:
+    """py-spy of this very process while the block runs, wall clock (``--idle``, no ``--gil``):
+    for an in-process latency benchmark, where a request's time goes, waits on PostgreSQL included
+    (``psycopg`` frames). The summary fills the yielded dict when the block ends."""
+    summary: dict[str, Any] = {}
+    spy = Spy([os.getpid()], gil=False, idle=True, rate=rate)
+    try:
+        yield summary
+    finally:
+        spy.stop()
+        summary.update(profile_summary(spy.files(), categories=categories, skip=("Spy.__init__ (",)))
+        summary["subject"] = subject
+        summary["note"] = "py-spy --idle, wall clock: waits (PostgreSQL, locks) count where they happen"
 
 
 # --- benchmarks ----------------------------------------------------------------------------------
@@ -904,6 +973,13 @@ def bench_processing(server: Server, args: argparse.Namespace, env: dict[str, st
         "dossiers_in_db": rows,
         "fixtures": fx,
     }
+    if args.profile == "always" or (args.profile == "auto" and not queue["met"]):
+        c = qbest["connections"]
+        log("queues: profiling (not counted): py-spy of the workers, then each statement's time in process")
+        queue["profile"] = profile_run(
+            server, args.duration, lambda: measure(server, "get_auth.lua", [str(queues)], c, args, "200")
+        )
+        queue["statements"] = django_script(env, "queries.py", "--work", str(WORK), "--queues", "300")["queues"]
     if args.profile == "always" or (args.profile == "auto" and not act["met"]):
         c = best["connections"]
         spare = WORK / "act-profile.txt"

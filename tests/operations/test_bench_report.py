@@ -477,3 +477,61 @@ def test_a_miss_says_where_the_time_went_from_its_cores_and_profile(tmp_path):
     assert "cores and profile unreadable" in act  # a profile of another shape: said, and the report still written
     tracking = misses.split("- Status lookup, page", 1)[1].split("\n- ", 1)[0]
     assert "  - " not in tracking  # nothing recorded, nothing printed
+
+
+def _profile(subject: str, frame: str, wall: bool = False) -> dict[str, Any]:
+    return {
+        "samples": 420,
+        "subject": subject,
+        "note": "py-spy --idle, wall clock: waits count" if wall else "py-spy --gil",
+        "categories": [[12.5, "psycopg: sending queries, reading rows"], [0.2, "logging"]],
+        "hcmgov_inclusive_top": [[70.0, frame]],
+        "self_top": [[30.0, "Connection.wait (psycopg/connection.py:495)"]],
+    }
+
+
+def test_the_misses_of_the_other_benchmarks_say_where_the_time_went_from_their_profiles(tmp_path):
+    """Pages, package_search, the plan targets, NGSI-LD and the gateway profile a miss (py-spy of
+    the server's workers, or of the bench process for an in-process one, wall clock): the report
+    prints it under the miss, and says so when a miss carries none."""
+    found = results()
+    page = found["pages.json"]["results"]["procedure"]
+    page.update(p95_ms=140.0, meets_target=False)
+    page["cpu"] = {"cores": 2, "cpu_percent_of_all_cores": {"web_server": 60.0, "postgresql": 30.0}}
+    page["profile"] = _profile("the web workers", "procedure (hcmgov/web/views.py:120)")
+    found["package_search.json"].update(met=False)
+    found["package_search.json"]["profile"] = _profile(
+        "the bench process: package_search", "package_search (hcmgov/opendata/search.py:40)", wall=True
+    )
+    found["quality_index.json"]["plan"]["cold_profile"] = _profile(
+        "the bench process: the plan targets, cold", "plan_targets (hcmgov/reporting/targets.py:277)", wall=True
+    )
+    found["ngsi.json"]["results"]["ngsi_update"].update(entity_updates_per_s=2000.0, meets_target=False)
+    light = found["gateway.json"]["providers"]["light"]
+    light.update(met=False, gateway_best="edge-w1")
+    light["edge-w1"] = {
+        "throughput": {"cpu": {"cpu_percent_of_all_cores": {"provider_light": 40.0, "edge_nginx": 45.0, "wrk": 0.2}}}
+    }
+    text = report.write(write(tmp_path, found)).read_text(encoding="utf-8")
+    misses = text.split("## Misses", 1)[1].split("## Not in the table", 1)[0]
+
+    def under(start: str) -> str:
+        return misses.split("- " + start, 1)[1].split("\n- ", 1)[0]
+
+    procedure = under("Page: procedure")
+    assert "  - cores (2), share of all during the run: web server 60.0 %, postgresql 30.0 %" in procedure
+    assert (
+        "  - py-spy of the web workers (420 samples, share of their Python CPU time):"
+        " psycopg: sending queries, reading rows 12.5 %\n"
+    ) in procedure
+    assert "heaviest hcmgov frames (inclusive): `procedure (hcmgov/web/views.py:120)` 70.0 %" in procedure
+    assert "heaviest frames by own time: `Connection.wait (psycopg/connection.py:495)` 30.0 %" in procedure
+    search = under("CKAN package_search")
+    assert "py-spy of the bench process: package_search (420 samples, share of the wall-clock time)" in search
+    plan = under("Plan targets, cold")
+    assert "`plan_targets (hcmgov/reporting/targets.py:277)` 70.0 %" in plan
+    ngsi = under("NGSI-LD entity updates")
+    assert "no profile in the result" in ngsi  # a miss without one: said
+    gateway = under("Data-sharing gateway, provider light")
+    assert "cores during the edge-w1 run, share of all: edge nginx 45.0 %, provider light 40.0 %" in gateway
+    assert "wrk" not in gateway  # under half a per cent: left out
