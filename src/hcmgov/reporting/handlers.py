@@ -8,7 +8,8 @@ from typing import Any
 from hcmgov.core.services import event_subscribe
 from hcmgov.reporting import (
     national,
-    quality_rollup,  # noqa: F401 - its handler rolls up the partitions a refresh wrote
+    plan_rollup,  # noqa: F401 - its handler rolls up the partitions a refresh wrote (the plan's figures)
+    quality_rollup,  # noqa: F401 - its handler rolls up the partitions a refresh wrote (the 766 index)
 )
 from hcmgov.reporting.services import TOPIC_APPROVED
 

@@ -119,8 +119,36 @@ VERSION = hashlib.sha256(
 ).hexdigest()[:16]
 
 
-def rollup_path(partition: str, by: str) -> str:
-    return str(Path(partition).parent / FILE.format(by=by))
+def rollup_path(partition: str, by: str, file: str = FILE) -> str:
+    """Where the rollup ``file`` (a name with ``{by}``) of a partition file is kept: beside it."""
+    return str(Path(partition).parent / file.format(by=by))
+
+
+def write_rollup(table: pa.Table, target: str) -> None:
+    """Write a rollup under a temporary name, then move it in place: a reader sees the old rollup
+    or the new one, never a part."""
+    temp = f"{target}.{os.getpid()}.tmp"
+    try:
+        with pa.OSFile(temp, "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        os.replace(temp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temp)
+
+
+def read_rollup(target: str, signature: str, version: str) -> pa.Table | None:
+    """The rollup at ``target`` if it was counted from the file of this very signature under the
+    rules of ``version``; None when missing, unreadable or stale."""
+    try:
+        with pa.memory_map(target) as source:
+            table = ipc.open_file(source).read_all()
+    except (FileNotFoundError, pa.ArrowInvalid):
+        return None
+    meta = table.schema.metadata or {}
+    if meta.get(b"signature") != signature.encode() or meta.get(b"version") != version.encode():
+        return None
+    return table
 
 
 def partition_rollup(*, path: str, signature: str, by: str) -> pa.Table:
@@ -163,31 +191,14 @@ def rollup_write(*, months: list[tuple[int, int]] | None = None) -> int:
         for by in quality.GROUP_COLUMNS:
             if _read(path, signature, by) is not None:
                 continue
-            table = partition_rollup(path=path, signature=signature, by=by)
-            target = rollup_path(path, by)
-            temp = f"{target}.{os.getpid()}.tmp"
-            try:
-                with pa.OSFile(temp, "wb") as sink, ipc.new_file(sink, table.schema) as writer:
-                    writer.write_table(table)
-                os.replace(temp, target)  # atomic: a reader sees the old rollup or the new one
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(temp)
+            write_rollup(partition_rollup(path=path, signature=signature, by=by), rollup_path(path, by))
             written += 1
     return written
 
 
 def _read(path: str, signature: str, by: str) -> pa.Table | None:
     """The rollup of a partition if it was counted from this very file under these rules."""
-    try:
-        with pa.memory_map(rollup_path(path, by)) as source:
-            table = ipc.open_file(source).read_all()
-    except (FileNotFoundError, pa.ArrowInvalid):
-        return None
-    meta = table.schema.metadata or {}
-    if meta.get(b"signature") != signature.encode() or meta.get(b"version") != VERSION.encode():
-        return None
-    return table
+    return read_rollup(rollup_path(path, by), signature, VERSION)
 
 
 def rollups(

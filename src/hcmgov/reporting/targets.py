@@ -24,7 +24,7 @@ from hcmgov.citymail import selectors as citymail
 from hcmgov.exchange import selectors as exchange
 from hcmgov.identity import selectors as identity
 from hcmgov.office import selectors as office
-from hcmgov.reporting import regimes
+from hcmgov.reporting import plan_rollup, regimes
 from hcmgov.warehouse import selectors as warehouse
 
 
@@ -135,7 +135,7 @@ def dossiers_online(*, con: duckdb.DuckDBPyConnection | None = None) -> list[Tar
     """Per month: dossiers submitted online ÷ dossiers submitted, for the city, per agency and per
     level of the procedure (Decree 42/2022/NĐ-CP: an online dossier is filed through the portal)."""
     out = []
-    for r in warehouse.dossiers_online_by_month(con=con):
+    for r in warehouse.dossiers_online_by_month(con=con, grain=plan_rollup.rolled_up("online", con=con)):
         key = {"city": "", "agency": r["agency_code"], "level": r["procedure_level"] or ""}[r["scope"]]
         out.append(TargetValue("dossiers_online", r["scope"], key, r["month"], r["online"], r["dossiers"]))
     return out
@@ -149,7 +149,7 @@ def online_integrated(*, con: duckdb.DuckDBPyConnection | None = None) -> list[T
     not counted: the catalogue holds no integration state of its own."""
     values = [
         TargetValue("online_integrated", r["scope"], r["agency_code"], r["month"], r["on_portal"], r["procedures"])
-        for r in warehouse.full_process_on_portal_by_month(con=con)
+        for r in warehouse.full_process_on_portal_by_month(con=con, figures=plan_rollup.rolled_up("portal", con=con))
     ]
     if not values:
         raise NotMeasurableError(

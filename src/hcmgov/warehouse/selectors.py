@@ -192,50 +192,126 @@ def warehouse_runs(*, table: str | None = None) -> QuerySet[WarehouseRun]:
     return runs.filter(table=table) if table else runs
 
 
+# The plan's two monthly figures can be summed over parts of the dossiers: the online figure from a
+# grain (per month, agency and level: dossiers, online) that adds up over any split of the rows;
+# the portal's (distinct procedures per month) from each part's figures when every dossier of a
+# month is in one part, as the warehouse's partitions by month of submission in city time are.
+# ``reporting.plan_rollup`` keeps each partition's grain and figures beside its file, so that the
+# figures are summed from a few thousand rows instead of counted from every dossier; without it
+# (object storage, nothing rolled up) they are counted from the table's view.
+ONLINE_GRAIN = """
+SELECT strftime(submitted_at AT TIME ZONE 'Asia/Ho_Chi_Minh', '%Y-%m') AS month, agency_code,
+       {level} AS procedure_level, count(*) AS dossiers, count(*) FILTER (WHERE channel = 2) AS online
+FROM {src} GROUP BY ALL
+"""
+ONLINE_GRAIN_SCHEMA = pa.schema([
+    ("month", pa.string()), ("agency_code", pa.string()), ("procedure_level", pa.string()),
+    ("dossiers", pa.int64()), ("online", pa.int64()),
+])  # fmt: skip
+PORTAL_GRAIN = """
+SELECT strftime(submitted_at AT TIME ZONE 'Asia/Ho_Chi_Minh', '%Y-%m') AS month, agency_code, procedure_code,
+       bool_or(portal_synced) AS held
+FROM {src} WHERE online_level = 'full' AND portal_synced IS NOT NULL GROUP BY ALL
+"""
+PORTAL_FIGURES_SCHEMA = pa.schema([
+    ("month", pa.string()), ("agency_code", pa.string()), ("procedures", pa.int64()), ("on_portal", pa.int64()),
+    ("scope", pa.string()),
+])  # fmt: skip
+
 DOSSIERS_ONLINE_BY_MONTH = """
-SELECT month, agency_code, procedure_level, count(*) AS dossiers, count(*) FILTER (WHERE channel = 2) AS online,
+SELECT month, agency_code, procedure_level, sum(dossiers)::BIGINT AS dossiers, sum(online)::BIGINT AS online,
        CASE WHEN grouping(agency_code) = 0 THEN 'agency' WHEN grouping(procedure_level) = 0 THEN 'level'
             ELSE 'city' END AS scope
-FROM (SELECT strftime(submitted_at AT TIME ZONE 'Asia/Ho_Chi_Minh', '%Y-%m') AS month, agency_code, procedure_level,
-             channel FROM dossiers)
+FROM ({grain})
 GROUP BY GROUPING SETS ((month), (month, agency_code), (month, procedure_level))
-ORDER BY month, agency_code NULLS FIRST, procedure_level NULLS FIRST
+ORDER BY month, agency_code NULLS FIRST, procedure_level NULLS FIRST, scope  -- scope: a level unknown (NULL) ties with the city
 """
 
 
-def dossiers_online_by_month(*, con: duckdb.DuckDBPyConnection | None = None) -> list[dict[str, Any]]:
+def plan_sql(name: str, src: str, present: set[str]) -> str | None:
+    """The online grain ("online") or the portal's figures ("portal") counted from the dossier rows
+    of ``src`` (a view or a ``read_parquet``) holding the columns ``present``; None when they cannot
+    give them (files older than the portal's columns hold no known portal state)."""
+    if name == "online":
+        return ONLINE_GRAIN.format(src=src, level="procedure_level" if "procedure_level" in present else "NULL")
+    if not {"online_level", "portal_synced"} <= present:
+        return None
+    return FULL_PROCESS_ON_PORTAL_BY_MONTH.format(grain=PORTAL_GRAIN.format(src=src))
+
+
+_SUMMER: duckdb.DuckDBPyConnection | None = None
+_SUMMER_LOCK = threading.Lock()
+
+
+def _summer() -> duckdb.DuckDBPyConnection:
+    """A cursor of the process's one in-memory DuckDB that sums rows handed to it (a new
+    connection costs tens of milliseconds; a cursor, its own connection to the same database, is
+    free and safe to use from its thread)."""
+    global _SUMMER
+    with _SUMMER_LOCK:
+        if _SUMMER is None:
+            _SUMMER = duckdb.connect(":memory:")
+            _SUMMER.execute("SET enable_external_access = false")
+        return _SUMMER.cursor()
+
+
+def _columns(con: duckdb.DuckDBPyConnection, view: str) -> set[str]:
+    return {column for (column, *_rest) in con.execute(f'DESCRIBE "{view}"').fetchall()}
+
+
+def dossiers_online_by_month(
+    *, con: duckdb.DuckDBPyConnection | None = None, grain: pa.Table | None = None
+) -> list[dict[str, Any]]:
     """Per month submitted (city time): dossiers and those submitted online (channel 2), for the
     city (``scope`` "city"), per agency ("agency") and per procedure level ("level": city, district,
-    commune; None for files written before the column existed)."""
-    con = con or warehouse_connect()
+    commune; None for files written before the column existed). ``grain``: the rows of
+    ``ONLINE_GRAIN`` over every dossier (``reporting.plan_rollup``); else counted from the files."""
     keys = ("month", "agency_code", "procedure_level", "dossiers", "online", "scope")
-    return [dict(zip(keys, row, strict=True)) for row in con.execute(DOSSIERS_ONLINE_BY_MONTH).fetchall()]
+    if grain is not None:
+        db = _summer()
+        db.register("_grain", grain)
+        source = "SELECT * FROM _grain"
+    else:
+        db = con or warehouse_connect()
+        source = ONLINE_GRAIN.format(src="dossiers", level="procedure_level")
+    sql = DOSSIERS_ONLINE_BY_MONTH.format(grain=source)
+    return [dict(zip(keys, row, strict=True)) for row in db.execute(sql).fetchall()]
 
 
 FULL_PROCESS_ON_PORTAL_BY_MONTH = """
-WITH p AS (
-    SELECT strftime(submitted_at AT TIME ZONE 'Asia/Ho_Chi_Minh', '%Y-%m') AS month, agency_code, procedure_code,
-           portal_synced
-    FROM dossiers WHERE online_level = 'full' AND portal_synced IS NOT NULL
-)
+WITH p AS (SELECT month, agency_code, procedure_code, bool_or(held) AS held FROM ({grain}) GROUP BY ALL)
 SELECT month, '' AS agency_code, count(*) AS procedures, count(*) FILTER (WHERE held) AS on_portal, 'city' AS scope
-FROM (SELECT month, procedure_code, bool_or(portal_synced) AS held FROM p GROUP BY ALL) GROUP BY ALL
+FROM (SELECT month, procedure_code, bool_or(held) AS held FROM p GROUP BY ALL) GROUP BY ALL
 UNION ALL
-SELECT month, agency_code, count(*), count(*) FILTER (WHERE held), 'agency'
-FROM (SELECT month, agency_code, procedure_code, bool_or(portal_synced) AS held FROM p GROUP BY ALL) GROUP BY ALL
+SELECT month, agency_code, count(*), count(*) FILTER (WHERE held), 'agency' FROM p GROUP BY ALL
 ORDER BY month, scope DESC, agency_code
 """
 
 
-def full_process_on_portal_by_month(*, con: duckdb.DuckDBPyConnection | None = None) -> list[dict[str, Any]]:
+SUM_PORTAL_FIGURES = """
+SELECT month, agency_code, sum(procedures)::BIGINT AS procedures, sum(on_portal)::BIGINT AS on_portal, scope
+FROM _figures GROUP BY ALL ORDER BY month, scope DESC, agency_code
+"""
+
+
+def full_process_on_portal_by_month(
+    *, con: duckdb.DuckDBPyConnection | None = None, figures: pa.Table | None = None
+) -> list[dict[str, Any]]:
     """Per month submitted (city time): procedures offered full-process online (Decree
     42/2022/NĐ-CP) that had dossiers, and those of them with at least one dossier the National
     Public Service Portal holds — for the city (``scope`` "city", each procedure once) and per
     agency ("agency"). Only dossiers whose portal state is known count (files and dossiers
-    extracted before it are left out): no row at all while nothing is known."""
-    con = con or warehouse_connect()
-    columns = {name for (name, *_rest) in con.execute("DESCRIBE dossiers").fetchall()}
-    if "portal_synced" not in columns:  # every file older than the column
-        return []
+    extracted before it are left out): no row at all while nothing is known. ``figures``: these
+    rows of parts of the dossiers, each month in one part (``reporting.plan_rollup``: the
+    partitions'), summed; else counted from the files."""
     keys = ("month", "agency_code", "procedures", "on_portal", "scope")
-    return [dict(zip(keys, row, strict=True)) for row in con.execute(FULL_PROCESS_ON_PORTAL_BY_MONTH).fetchall()]
+    if figures is not None:
+        db = _summer()
+        db.register("_figures", figures)
+        sql: str | None = SUM_PORTAL_FIGURES
+    else:
+        db = con or warehouse_connect()
+        sql = plan_sql("portal", "dossiers", _columns(db, "dossiers"))
+    if sql is None:  # every file older than the columns
+        return []
+    return [dict(zip(keys, row, strict=True)) for row in db.execute(sql).fetchall()]
