@@ -1285,9 +1285,10 @@ NGSI_LD_FAST_PATH = config(
 TRACKING_FAST_PATH = config(
     "HCMGOV_TRACKING_FAST_PATH",
     True,
-    help="Answer the public status lookup GET /api/v1/tracking/{code}?secret= before Django's request "
-    "cycle, with the view's own selector, body and rate limit (hcmgov.dossiers.fastpath, decision 0038). "
-    "Off: every request takes Django's path.",
+    help="Answer the public status lookup GET /api/v1/tracking/{code}?secret= and its page GET "
+    "/tra-cuu/?code=&secret= before Django's request cycle, with the views' own selector, body or template, "
+    "and rate limit (hcmgov.dossiers.fastpath, hcmgov.web.fastpath; decisions 0038, 0039). Off: every "
+    "request takes Django's path.",
     group="dossiers",
 )
 # --- end helper: ngsi-speed ---

@@ -19,14 +19,18 @@ Shared here:
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Iterable
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
 
-from hcmgov.common import context
+from hcmgov.common import context, metrics
 from hcmgov.common.middleware import _SAFE_ID  # the request ids PlatformMiddleware takes from callers
 
+log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 Key = tuple[str, ...]
@@ -98,3 +102,104 @@ class HeaderTemplates:
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
         return app(environ, capture)
+
+
+def connections_checked() -> None:
+    """As Django's ``request_started``: a database connection past its age or broken is closed
+    before a fast path uses it (inside a test's transaction, kept)."""
+    from django.db import close_old_connections, connection
+
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
+class PublicLookup:
+    """A WSGI layer around Django's application that answers one public GET's ``200`` itself and
+    hands every other request, untouched, to Django (the status lookups: ``dossiers.fastpath``,
+    ``web.fastpath``). A subclass says which requests it takes (``parse``: their arguments and
+    what their headers depend on, or None) and makes the body (``answer``: None when the answer is
+    not a ``200``, Django then makes it). Here: the on/off decision, the headers learnt from Django
+    (``HeaderTemplates``, per ``request_key`` and the subclass's key), the request id, the metrics
+    under the route's name, the rate limit ``limit`` taken once and left in the environ for
+    Django's path (``ratelimit.decided_key``), a fresh connection, and any error handed to Django."""
+
+    prefix = ""  # the paths it looks at
+    route_path = ""  # a path of the route, resolved once for the metrics' route name
+    limit = ""  # the route's rate limit (ratelimit), or ""
+    setting = ""  # the setting that switches it on
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+        self.templates = HeaderTemplates("200", computed=("Content-Length",))
+        self._on: bool | None = None  # decided on the first request (settings read after setup)
+        self._route = ""
+
+    def enabled(self) -> bool:
+        """Switched on, and over the middleware stack it was reviewed against."""
+        return bool(getattr(settings, self.setting)) and reviewed_stack()
+
+    def parse(self, environ: dict[str, Any], path: str) -> tuple[tuple[str, ...], Any] | None:
+        """(what the headers depend on besides ``request_key``, the arguments of ``answer``), or
+        None: Django's path."""
+        raise NotImplementedError
+
+    def answer(self, environ: dict[str, Any], arguments: Any) -> bytes | None:
+        raise NotImplementedError
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") != "GET" or not path.startswith(self.prefix):
+            return self.app(environ, start_response)
+        if self._on is None:
+            self._on = self.enabled()
+            if not self._on and getattr(settings, self.setting):
+                log.warning("%s off: the middleware stack changed", type(self).__name__)
+        if not self._on or environ.get("HTTP_AUTHORIZATION") or environ.get("CONTENT_LENGTH") not in (None, "", "0"):
+            return self.app(environ, start_response)
+        parsed = self.parse(environ, path)
+        if parsed is None:
+            return self.app(environ, start_response)
+        started = time.perf_counter()
+        key = request_key(environ, *parsed[0])
+        template = self.templates.get(key)
+        if template is None:  # learnt only from requests of the shape answered here
+            return self.templates.learn(self.app, environ, start_response, key)
+        rid = request_id(environ)
+        token = context.set_request_id(rid)
+        try:
+            body = self._guarded(environ, parsed[1])
+        finally:
+            context.reset_request_id(token)
+        if body is None:  # Django answers it (its rate limit reads the decision taken here)
+            return self.app(environ, start_response)
+        start_response("200 OK", [*template, ("Content-Length", str(len(body))), ("X-Request-ID", rid)])
+        metrics.observe_request(method="GET", route=self.route(), status=200, seconds=time.perf_counter() - started)
+        return [body]
+
+    def _guarded(self, environ: dict[str, Any], arguments: Any) -> bytes | None:
+        """``answer``, after the rate limit's token (its decision left in ``environ``); None —
+        nothing done but the token — when it is refused, not a ``200``, or fails."""
+        from hcmgov.common import ratelimit
+        from hcmgov.common.errors import DomainError
+
+        if self.limit:
+            allowed = ratelimit.allow(self.limit, lambda: ratelimit.client_address(SimpleNamespace(META=environ)))  # type: ignore[arg-type]
+            environ[ratelimit.decided_key(self.limit)] = allowed
+            if not allowed:
+                return None
+        try:
+            connections_checked()
+            return self.answer(environ, arguments)
+        except DomainError:  # not found and the like: Django's view answers
+            return None
+        except Exception:  # a database error: Django's path meets it again and answers it
+            log.exception("%s failed; the request goes to Django", type(self).__name__)
+            return None
+
+    def route(self) -> str:
+        """The route's name as ``PlatformMiddleware`` labels its metrics (the URL's view name)."""
+        if not self._route:
+            from django.urls import resolve
+
+            self._route = resolve(self.route_path).view_name
+        return self._route

@@ -183,13 +183,19 @@ def decided_key(name: str) -> str:
     return f"hcmgov.ratelimit.{name}"
 
 
-def check_address(request: HttpRequest, name: str) -> None:
-    """An API route open to anyone: raise :class:`RateLimited` past the named limit of the client's
-    address."""
+def _allowed(request: HttpRequest, name: str) -> bool:
+    """The client's address may make this request: the decision a fast path already took for it
+    (``decided_key``), else a token taken now."""
     decided = request.META.get(decided_key(name))
     if decided is None:
         decided = allow(name, lambda: client_address(request))
-    if not decided:
+    return bool(decided)
+
+
+def check_address(request: HttpRequest, name: str) -> None:
+    """An API route open to anyone: raise :class:`RateLimited` past the named limit of the client's
+    address."""
+    if not _allowed(request, name):
         raise RateLimited(name)
 
 
@@ -200,7 +206,7 @@ def limited(name: str, *, methods: tuple[str, ...] = ("GET", "POST")) -> Callabl
     def decorate(view: Any) -> Any:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if request.method in methods and not allow(name, lambda: client_address(request)):
+            if request.method in methods and not _allowed(request, name):
                 return too_many(request, name)
             return view(request, *args, **kwargs)
 

@@ -35,22 +35,12 @@ if the stack changes the fast path turns itself off until someone reviews it aga
 
 from __future__ import annotations
 
-import logging
 import re
-import time
-from collections.abc import Iterable
-from types import SimpleNamespace
 from typing import Any
 
-from django.conf import settings
-from django.db import close_old_connections, connection
-
-from hcmgov.common import context, metrics, ratelimit
 from hcmgov.common import fastpath as shared
-from hcmgov.common.errors import DomainError
-from hcmgov.common.fastpath import StartResponse, WSGIApp
-
-log = logging.getLogger(__name__)
+from hcmgov.dossiers import selectors
+from hcmgov.dossiers.api import track_body
 
 PREFIX = "/api/v1/tracking/"
 LIMIT = "public_lookup"  # the view's rate limit
@@ -58,86 +48,22 @@ _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,39}\Z")  # dossier codes: lette
 _QUERY = re.compile(r"secret=([A-Za-z0-9]{1,32})\Z")  # receipts' secrets: letters and digits
 
 
-def enabled() -> bool:
-    """Whether the fast path may answer: switched on, and over the middleware stack it was
-    reviewed against. On SQLite too: it runs the view's own selector."""
-    return bool(settings.TRACKING_FAST_PATH) and shared.reviewed_stack()
-
-
-class FastTrack:
+class FastTrack(shared.PublicLookup):
     """WSGI layer around Django's application: answers eligible lookups itself (``200``), and hands
-    every other request, untouched, to Django."""
+    every other request, untouched, to Django. On SQLite too: it runs the view's own selector."""
 
-    def __init__(self, app: WSGIApp) -> None:
-        self.app = app
-        self.templates = shared.HeaderTemplates("200", computed=("Content-Length",))
-        self._on: bool | None = None  # decided on the first lookup (settings read after setup)
-        self._route = ""
+    prefix = PREFIX
+    route_path = PREFIX + "X"
+    limit = LIMIT
+    setting = "TRACKING_FAST_PATH"
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        if environ.get("REQUEST_METHOD") != "GET" or not path.startswith(PREFIX):
-            return self.app(environ, start_response)
-        if self._on is None:
-            self._on = enabled()
-            if not self._on and settings.TRACKING_FAST_PATH:
-                log.warning("tracking fast path off: the middleware stack changed")
-        if not self._on:
-            return self.app(environ, start_response)
-        return self._lookup(environ, start_response, path)
-
-    def _lookup(self, environ: dict[str, Any], start_response: StartResponse, path: str) -> Iterable[bytes]:
-        started = time.perf_counter()
+    def parse(self, environ: dict[str, Any], path: str) -> tuple[tuple[str, ...], Any] | None:
         code = path[len(PREFIX) :]
         query = _QUERY.match(environ.get("QUERY_STRING", ""))
-        if (
-            query is None
-            or not _CODE.match(code)
-            or environ.get("HTTP_COOKIE")
-            or environ.get("HTTP_AUTHORIZATION")
-            or environ.get("CONTENT_LENGTH") not in (None, "", "0")
-        ):
-            return self.app(environ, start_response)
-        key = shared.request_key(environ, environ.get("HTTP_ACCEPT_LANGUAGE", ""))
-        template = self.templates.get(key)
-        if template is None:  # learnt only from requests of the shape answered here
-            return self.templates.learn(self.app, environ, start_response, key)
-        request_id = shared.request_id(environ)
-        token = context.set_request_id(request_id)
-        try:
-            body = self._answer(environ, code, query.group(1))
-        finally:
-            context.reset_request_id(token)
-        if body is None:  # Django answers it (its rate limit reads the decision taken here)
-            return self.app(environ, start_response)
-        start_response("200 OK", [*template, ("Content-Length", str(len(body))), ("X-Request-ID", request_id)])
-        metrics.observe_request(method="GET", route=self.route(), status=200, seconds=time.perf_counter() - started)
-        return [body]
-
-    def _answer(self, environ: dict[str, Any], code: str, secret: str) -> bytes | None:
-        """The view's answer, or None — nothing done but the rate limit's token, whose decision
-        is left in ``environ`` — when it is not a ``200``."""
-        from hcmgov.dossiers import selectors
-        from hcmgov.dossiers.api import track_body
-
-        allowed = ratelimit.allow(LIMIT, lambda: ratelimit.client_address(SimpleNamespace(META=environ)))  # type: ignore[arg-type]
-        environ[ratelimit.decided_key(LIMIT)] = allowed
-        if not allowed:
+        if query is None or not _CODE.match(code) or environ.get("HTTP_COOKIE"):
             return None
-        try:
-            if not connection.in_atomic_block:  # (a test's transaction: keep it)
-                close_old_connections()  # as Django's request_started: a connection past its age or broken goes
-            return track_body(selectors.dossier_track(code=code, secret=secret))
-        except DomainError:  # not found: Django's view answers the problem document
-            return None
-        except Exception:  # a database error: Django's path meets it again and answers a problem document
-            log.exception("tracking fast path failed; the request goes to Django")
-            return None
+        return (environ.get("HTTP_ACCEPT_LANGUAGE", ""),), (code, query.group(1))
 
-    def route(self) -> str:
-        """The route's name as ``PlatformMiddleware`` labels its metrics (the URL's view name)."""
-        if not self._route:
-            from django.urls import resolve
-
-            self._route = resolve(PREFIX + "X").view_name
-        return self._route
+    def answer(self, environ: dict[str, Any], arguments: Any) -> bytes | None:
+        code, secret = arguments
+        return track_body(selectors.dossier_track(code=code, secret=secret))

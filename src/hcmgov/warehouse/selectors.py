@@ -224,7 +224,7 @@ SELECT month, agency_code, procedure_level, sum(dossiers)::BIGINT AS dossiers, s
             ELSE 'city' END AS scope
 FROM ({grain})
 GROUP BY GROUPING SETS ((month), (month, agency_code), (month, procedure_level))
-ORDER BY month, agency_code NULLS FIRST, procedure_level NULLS FIRST, scope  -- scope: a level unknown (NULL) ties with the city
+ORDER BY month, agency_code NULLS FIRST, procedure_level NULLS FIRST, scope  -- an unknown level ties with the city
 """
 
 

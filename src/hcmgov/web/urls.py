@@ -22,6 +22,7 @@ urlpatterns = [
     path("thanh-toan/vnpay/ket-qua/", payments.payment_return, name="payment_return"),
     path("ho-so/<str:code>/buu-chinh/<str:kind>/", postal.by_post, name="dossier_post"),
     path("tra-cuu/", views.track, name="track"),
+    path("ngon-ngu/", views.language, name="language"),
     path("xac-thuc/", verify.verify, name="verify"),
     path("xac-thuc/<str:token>/", verify.verify_token, name="verify_token"),
     path("kho-du-lieu/", store.my_store, name="my_store"),

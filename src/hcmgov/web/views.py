@@ -333,9 +333,18 @@ def refusal_pdf(request: HttpRequest, code: str) -> HttpResponse:
 @require_http_methods(["GET"])
 @ratelimit.limited("public_lookup")
 def track(request: HttpRequest) -> HttpResponse:
-    """Public status lookup by dossier code plus the secret printed on the receipt."""
-    code = request.GET.get("code", "").strip()[:48]
-    secret = request.GET.get("secret", "").strip()[:16]
+    """Public status lookup by dossier code plus the secret printed on the receipt (its common
+    shape is answered before Django by ``web.fastpath.FastTrackPage``, with ``track_context``)."""
+    found = track_context(request.GET.get("code", ""), request.GET.get("secret", ""))
+    return render(request, TRACK_TEMPLATE, found, status=404 if found["not_found"] else 200)
+
+
+TRACK_TEMPLATE = "web/track.html"
+
+
+def track_context(code: str, secret: str) -> dict[str, Any]:
+    """The tracking page's context for the code and secret asked (both may be empty: the form)."""
+    code, secret = code.strip()[:48], secret.strip()[:16]
     dossier, events, not_found = None, [], False
     if code and secret:
         try:
@@ -343,18 +352,30 @@ def track(request: HttpRequest) -> HttpResponse:
             events = dossier.events
         except NotFound:
             not_found = True
-    return render(
-        request,
-        "web/track.html",
-        {
-            "code": code,
-            "secret": secret,
-            "dossier": dossier,
-            "events": events,
-            "not_found": not_found,
-        },
-        status=404 if not_found else 200,
-    )
+    return {"code": code, "secret": secret, "dossier": dossier, "events": events, "not_found": not_found}
+
+
+@public
+@require_http_methods(["GET"])
+def language(request: HttpRequest) -> HttpResponse:
+    """The language switch in every page's header: a link (``/ngon-ngu/?lang=en&next=…``), not a form, so
+    that a page carries no CSRF token and sets no cookie until someone switches (decision 0039).
+    Sets the language cookie as Django's ``set_language`` does and goes back to ``next`` when it is
+    an address of this site, else to the home page. An unknown language changes nothing."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    code, back = request.GET.get("lang", ""), request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        back = reverse("web:home")
+    response = redirect(back)
+    if code in {lang for lang, _ in settings.LANGUAGES}:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME, code, max_age=settings.LANGUAGE_COOKIE_AGE,
+            path=settings.LANGUAGE_COOKIE_PATH, domain=settings.LANGUAGE_COOKIE_DOMAIN,
+            secure=settings.LANGUAGE_COOKIE_SECURE, httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        )  # fmt: skip
+    return response
 
 
 @applicant_required

@@ -85,6 +85,7 @@ ROUTES: dict[str, Route] = {
     "readyz": Route({}),
     "metrics": Route({}),
     "i18n/setlang/": Route({}),
+    "ngon-ngu/": Route({}),  # the language switch (decision 0039): anyone
     "api/v1/openapi.json": Route({}),
     "api/v1/docs": Route({}),
     "api/3/action/<str:name>": Route({"name": "=status_show"}),  # CKAN's API: public reads, token writes
