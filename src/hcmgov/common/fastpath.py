@@ -26,8 +26,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
+from django.db import close_old_connections, connection
 
-from hcmgov.common import context, metrics
+from hcmgov.common import context, metrics, ratelimit
+from hcmgov.common.errors import DomainError
 from hcmgov.common.middleware import _SAFE_ID  # the request ids PlatformMiddleware takes from callers
 
 log = logging.getLogger(__name__)
@@ -107,8 +109,6 @@ class HeaderTemplates:
 def connections_checked() -> None:
     """As Django's ``request_started``: a database connection past its age or broken is closed
     before a fast path uses it (inside a test's transaction, kept)."""
-    from django.db import close_old_connections, connection
-
     if not connection.in_atomic_block:
         close_old_connections()
 
@@ -179,9 +179,6 @@ class PublicLookup:
     def _guarded(self, environ: dict[str, Any], arguments: Any) -> bytes | None:
         """``answer``, after the rate limit's token (its decision left in ``environ``); None —
         nothing done but the token — when it is refused, not a ``200``, or fails."""
-        from hcmgov.common import ratelimit
-        from hcmgov.common.errors import DomainError
-
         if self.limit:
             allowed = ratelimit.allow(self.limit, lambda: ratelimit.client_address(SimpleNamespace(META=environ)))  # type: ignore[arg-type]
             environ[ratelimit.decided_key(self.limit)] = allowed

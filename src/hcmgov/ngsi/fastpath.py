@@ -44,7 +44,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from hcmgov.common import context, metrics
@@ -156,8 +155,7 @@ def _write(environ: dict[str, Any], path: str, body: bytes) -> bool:
         raw = environ["HTTP_AUTHORIZATION"][7:].strip()
         if not raw:
             return False
-        if not connection.in_atomic_block:  # (a test's transaction: keep it)
-            close_old_connections()  # as Django's request_started: a connection past its age or broken goes
+        shared.connections_checked()
         done = fastwrite.entity_patch(
             entity_id=entity_id, new=new, now=now, history=services.history_lines(new), token=raw
         )
