@@ -38,7 +38,10 @@ class BilingualNode(template.Node):
         self.escaped = tuple(None if c is None else conditional_escape(c) for c in constants)
 
     def render(self, context: template.Context) -> str:
-        english = int(is_en())
+        # the page's language, as the i18n context processor read it when the render began (a
+        # lookup in the context, cheaper than asking the translation machinery at each text)
+        code = context.get("LANGUAGE_CODE")
+        english = int(code.startswith("en") if isinstance(code, str) else is_en())
         if self.target is not None:  # like a simple tag: the variable holds the text unescaped
             raw = self.raw[english]
             context[self.target] = self.texts[english].resolve(context) if raw is None else raw
@@ -111,13 +114,42 @@ def dossier_status(status: Any) -> SafeString | str:
     """A dossier status's badge in the active language, ``<span class="status s9">…</span>``. It was
     an include (``web/_status.html``) at each use: a timeline shows one per event, and on the public
     tracking page the includes and their contexts were a fifth of the page's time."""
+    return _badge(status, is_en())
+
+
+def _badge(status: Any, english: bool) -> SafeString | str:
+    try:
+        return _BADGES[(int(status), english)]
+    except (KeyError, TypeError, ValueError):
+        pass
     from hcmgov.dossiers.selectors import STATUS_EN, Status
 
     try:
         code = Status(int(status))
     except (TypeError, ValueError):
         return ""
-    return format_html('<span class="status s{}">{}</span>', int(code), STATUS_EN[code] if is_en() else code.label)
+    badge = _BADGES[(int(code), english)] = format_html(
+        '<span class="status s{}">{}</span>', int(code), STATUS_EN[code] if english else code.label
+    )
+    return badge
+
+
+# a status's badge and plain meaning per language, made once (a dozen statuses, two languages)
+_BADGES: dict[tuple[int, bool], SafeString] = {}
+_MEANINGS: dict[tuple[int, bool], str] = {}
+
+
+def _meaning(status: int, english: bool) -> str:
+    """``plain``'s text, escaped for HTML."""
+    found = _MEANINGS.get((status, english))
+    if found is None:
+        from hcmgov.dossiers.selectors import PLAIN_STATUS
+
+        pair = PLAIN_STATUS.get(status)
+        found = _MEANINGS[(status, english)] = str(
+            conditional_escape((pair[1] if english else pair[0]) if pair else "")
+        )
+    return found
 
 
 @register.filter(expects_localtime=True)
@@ -140,8 +172,6 @@ def timeline(events: Any) -> SafeString:
     status badge, what the status means when it changed, the officer's note. It was an include
     (``web/_timeline.html``) looping over five filters an event: on the public tracking page the
     include and its loop were a third of the page's time (``bench/run.py``'s profile)."""
-    from hcmgov.dossiers.selectors import PLAIN_STATUS
-
     english = is_en()
     tz = timezone.get_current_timezone() if settings.USE_TZ else None
     items = []
@@ -151,9 +181,9 @@ def timeline(events: Any) -> SafeString:
             at = timezone.localtime(at, tz)
         changed = ""
         if event.status_to != event.status_from:
-            pair = PLAIN_STATUS.get(int(event.status_to))
-            changed = format_html("<div>{}</div>", (pair[1] if english else pair[0]) if pair else "")
-        note = format_html('<div class="small">{}</div>', event.note) if event.note else ""
-        when = format_html('<time datetime="{}">{}</time>', isotime(at), dmy_hm(at))
-        items.append(format_html("<li>{} — {}{}{}</li>", when, dossier_status(event.status_to), changed, note))
+            changed = f"<div>{_meaning(int(event.status_to), english)}</div>"
+        note = f'<div class="small">{conditional_escape(event.note)}</div>' if event.note else ""
+        # the times' characters are digits, dashes, colons and a plus: nothing to escape
+        when = f'<time datetime="{isotime(at)}">{dmy_hm(at)}</time>'
+        items.append(f"<li>{when} — {_badge(event.status_to, english)}{changed}{note}</li>")
     return mark_safe('<ol class="timeline">\n' + "".join(items) + "\n</ol>")  # noqa: S308 - each part escaped above
