@@ -252,10 +252,12 @@ def run_rows(label: str, web_floor_peer: bool = False) -> Extract:
 _WRAPPING = ("whole request", "the view function")
 # Frames of the middleware chain and the server around every request: not where a request's own time goes.
 _AROUND = (
-    "hcmgov/common/",
+    "hcmgov/common/",  # the middleware, and the fast paths' layer (PublicLookup) around every request
     "hcmgov/identity/middleware",
     "hcmgov/ngsi/fastpath",
-    "hcmgov/dossiers/fastpath",  # FastTrack wraps every request (it passes the others to Django)
+    "(hcmgov:",  # a process's entry script, cli and management command: around everything it does
+    "(hcmgov/cli.py",
+    "/management/commands/",
     "(granian",
     "(django",
     "(ninja",

@@ -282,20 +282,20 @@ def test_the_whole_submission_works_without_javascript(visit, portal, pdf_bytes)
 # --- 4. language ------------------------------------------------------------------------------------------------
 
 
-def test_the_header_button_switches_to_english_and_back(visit, portal):
+def test_the_header_link_switches_to_english_and_back(visit, portal):
     page = visit().page
     page.goto("/?q=khai+sinh")
     heading = page.get_by_role("heading", level=1)
     assert heading.inner_text() == "Tìm thủ tục hành chính"
     assert page.locator("html").get_attribute("lang") == "vi"
 
-    click_and_wait(page, page.get_by_role("button", name="English"))
+    click_and_wait(page, page.get_by_role("link", name="English"))
     assert heading.inner_text() == "Find an administrative procedure"
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.get_by_role("link", name="Birth registration (browser test)").is_visible()
     assert page.url.endswith("/?q=khai+sinh")  # stays on the same page, with the same search
 
-    click_and_wait(page, page.get_by_role("button", name="Tiếng Việt"))
+    click_and_wait(page, page.get_by_role("link", name="Tiếng Việt"))
     assert heading.inner_text() == "Tìm thủ tục hành chính"
     assert page.locator("html").get_attribute("lang") == "vi"
 

@@ -95,6 +95,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("hcmgov/registry/services.py", "_token"): "the national registry's access token for this client, fetched "
     "again when it expires: a credential of ours at an outside system, not an answer",
     ("hcmgov/reporting/targets.py", "REASONS_VI"): IMPORT + " (texts)",
+    ("hcmgov/web/templatetags/bilingual.py", "_BADGES"): PURE + " (a status's badge per language, from the code)",
+    ("hcmgov/web/templatetags/bilingual.py", "_MEANINGS"): PURE + " (a status's plain meaning per language)",
+    ("hcmgov/warehouse/selectors.py", "_SUMMER"): "an in-memory DuckDB whose cursors sum the rows handed to them;"
+    " it keeps no table between calls",
     ("hcmgov/web/templatetags/static_urls.py", "static_url"): PURE + " (the static manifest shipped in the build)",
     ("hcmgov/web/templatetags/url_cache.py", "view_url"): PURE + " (the URL configuration in the code)",
 }
